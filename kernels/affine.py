@@ -1,0 +1,75 @@
+"""Affine layer: out = x @ W + b.
+
+Matrix products go to BLAS (``np.dot`` with a preallocated ``out``); the bias and its gradient are
+parallel loops around them.
+"""
+import numpy as np
+from numba import njit, prange
+
+from .config import BLOCK, FASTMATH
+
+
+@njit(parallel=True, fastmath=FASTMATH, cache=True)
+def add_row_vector(out, b):
+    """out[i, :] += b, row-parallel. Shapes (N, M) and (M,)."""
+    for i in prange(out.shape[0]):
+        for j in range(out.shape[1]):
+            out[i, j] += b[j]
+
+
+@njit(parallel=True, fastmath=FASTMATH, cache=True)
+def column_sums(a, out):
+    """out[j] = sum_i a[i, j]. Each prange iteration owns a block of columns (no race)."""
+    n, m = a.shape
+    for block in prange((m + BLOCK - 1) // BLOCK):
+        j0 = block * BLOCK
+        j1 = min(j0 + BLOCK, m)
+        for j in range(j0, j1):
+            out[j] = 0.0
+        for i in range(n):
+            for j in range(j0, j1):
+                out[j] += a[i, j]
+
+
+@njit(cache=True)
+def affine_forward(x, W, b, out):
+    """out = x @ W + b. Shapes: x (N, D), W (D, M), b (M,), out (N, M); all C-contiguous, one dtype.
+
+    An empty b means no bias (a layer followed by batch norm, whose beta makes a bias redundant).
+    """
+    np.dot(x, W, out)
+    if b.shape[0] > 0:
+        add_row_vector(out, b)
+
+
+@njit(cache=True)
+def affine_backward_params(x, dout, dW, db):
+    """dW = x.T @ dout, db = sum of dout over the batch (skipped when db is empty, as b is).
+    Shapes: x (N, D), dout (N, M)."""
+    np.dot(x.T, dout, dW)
+    if db.shape[0] > 0:
+        column_sums(dout, db)
+
+
+@njit(cache=True)
+def affine_backward_input(dout, W, dx):
+    """dx = dout @ W.T. Skipped for the first layer, whose input needs no gradient."""
+    np.dot(dout, W.T, dx)
+
+
+@njit(parallel=True, fastmath=FASTMATH, cache=True)
+def l2_penalty(W, l2, dW):
+    """Adds the gradient of 0.5 * l2 * sum(W**2) to dW and returns that penalty.
+
+    Row-parallel; each row's sum is written to its own slot and the slots are added in order, so the
+    result does not depend on the number of threads.
+    """
+    rows = np.empty(W.shape[0], np.float64)
+    for i in prange(W.shape[0]):
+        s = 0.0
+        for j in range(W.shape[1]):
+            w = W[i, j]
+            s += w * w
+            dW[i, j] += l2 * w
+        rows[i] = s
+    return 0.5 * l2 * rows.sum()

@@ -1,0 +1,107 @@
+"""Batch normalization over the batch axis, forward and backward.
+
+Training mode normalizes with the batch's mean and (biased) variance and updates the running
+averages the way torch.nn.BatchNorm1d does:
+
+    running_mean <- (1 - momentum) * running_mean + momentum * mean
+    running_var  <- (1 - momentum) * running_var  + momentum * var * N / (N - 1)   (unbiased)
+
+CS231n writes the same average with ``momentum`` standing for our ``1 - momentum`` and the biased
+variance. Evaluation mode normalizes with the running averages.
+"""
+import numpy as np
+from numba import njit, prange
+
+from .config import BLOCK, FASTMATH
+
+
+@njit(parallel=True, fastmath=FASTMATH, cache=True)
+def batch_statistics(x, eps, momentum, running_mean, running_var, mean, inv_std):
+    """Writes each column's batch mean and inv_std = 1 / sqrt(var + eps), and updates the running
+    averages. x is (N, M); the rest (M,).
+
+    Two passes (mean, then squared deviations) for accuracy; each prange iteration owns a block of
+    columns and walks the rows in order, so the sums do not depend on the number of threads.
+    """
+    n, m = x.shape
+    unbias = n / (n - 1.0) if n > 1 else 1.0
+    for block in prange((m + BLOCK - 1) // BLOCK):
+        j0 = block * BLOCK
+        j1 = min(j0 + BLOCK, m)
+        for j in range(j0, j1):
+            mean[j] = 0.0
+            inv_std[j] = 0.0
+        for i in range(n):
+            for j in range(j0, j1):
+                mean[j] += x[i, j]
+        for j in range(j0, j1):
+            mean[j] /= n
+        # inv_std accumulates the squared deviations until the last loop turns them into 1/std.
+        for i in range(n):
+            for j in range(j0, j1):
+                d = x[i, j] - mean[j]
+                inv_std[j] += d * d
+        for j in range(j0, j1):
+            var = inv_std[j] / n
+            running_mean[j] = (1.0 - momentum) * running_mean[j] + momentum * mean[j]
+            running_var[j] = (1.0 - momentum) * running_var[j] + momentum * var * unbias
+            inv_std[j] = 1.0 / np.sqrt(var + eps)
+
+
+@njit(parallel=True, fastmath=FASTMATH, cache=True)
+def normalize_affine(x, mean, inv_std, gamma, beta, xhat, out):
+    """xhat = (x - mean) * inv_std; out = gamma * xhat + beta. Row-parallel; out may alias x."""
+    for i in prange(x.shape[0]):
+        for j in range(x.shape[1]):
+            h = (x[i, j] - mean[j]) * inv_std[j]
+            xhat[i, j] = h
+            out[i, j] = gamma[j] * h + beta[j]
+
+
+@njit(cache=True)
+def batchnorm_forward_train(x, gamma, beta, eps, momentum, running_mean, running_var,
+                            mean, inv_std, xhat, out):
+    """Training-mode batch norm. Shapes: x, xhat, out (N, M); the rest (M,).
+
+    Writes the batch ``mean`` and ``inv_std`` and ``xhat`` (the cache for the backward pass) and
+    ``out``, and updates the running averages in place. ``out`` may alias ``x``.
+    """
+    batch_statistics(x, eps, momentum, running_mean, running_var, mean, inv_std)
+    normalize_affine(x, mean, inv_std, gamma, beta, xhat, out)
+
+
+@njit(parallel=True, fastmath=FASTMATH, cache=True)
+def batchnorm_forward_eval(x, gamma, beta, eps, running_mean, running_var, out):
+    """Evaluation-mode batch norm with the running averages. ``out`` may alias ``x``."""
+    for i in prange(x.shape[0]):
+        for j in range(x.shape[1]):
+            scale = gamma[j] / np.sqrt(running_var[j] + eps)
+            out[i, j] = (x[i, j] - running_mean[j]) * scale + beta[j]
+
+
+@njit(parallel=True, fastmath=FASTMATH, cache=True)
+def batchnorm_backward(dout, xhat, gamma, inv_std, dx, dgamma, dbeta):
+    """Gradients of batch norm in the simplified form (CS231n's batchnorm_backward_alt):
+
+        dbeta  = sum_i dout
+        dgamma = sum_i dout * xhat
+        dx     = gamma * inv_std / N * (N * dout - dbeta - xhat * dgamma)
+
+    Shapes: dout, xhat, dx (N, M); gamma, inv_std, dgamma, dbeta (M,). ``dx`` may alias ``dout``:
+    each prange iteration owns a block of columns and finishes its sums before writing dx.
+    """
+    n, m = dout.shape
+    for block in prange((m + BLOCK - 1) // BLOCK):
+        j0 = block * BLOCK
+        j1 = min(j0 + BLOCK, m)
+        for j in range(j0, j1):
+            dgamma[j] = 0.0
+            dbeta[j] = 0.0
+        for i in range(n):
+            for j in range(j0, j1):
+                dbeta[j] += dout[i, j]
+                dgamma[j] += dout[i, j] * xhat[i, j]
+        for i in range(n):
+            for j in range(j0, j1):
+                dx[i, j] = (gamma[j] * inv_std[j] / n) * (
+                    n * dout[i, j] - dbeta[j] - xhat[i, j] * dgamma[j])

@@ -1,0 +1,73 @@
+"""Classification losses on scores (N, C) with integer labels y (N,): loss value and dscores.
+
+Both are row-parallel; each row's loss goes to its own slot of ``row_loss`` and the slots are added
+in order, so the loss does not depend on the number of threads. The loss is the mean over the batch.
+"""
+import numpy as np
+from numba import njit, prange
+
+from .config import FASTMATH
+
+
+@njit(fastmath=FASTMATH, cache=True, inline="always")
+def exp_shifted_row(scores, i, out):
+    """out[i, j] = exp(s_ij - max_j s_ij); returns (max_j s_ij, sum_j out[i, j]).
+
+    Subtracting the row maximum keeps exp from overflowing without changing the softmax.
+    """
+    top = scores[i, 0]
+    for j in range(1, scores.shape[1]):
+        top = max(top, scores[i, j])
+    total = 0.0
+    for j in range(scores.shape[1]):
+        e = np.exp(scores[i, j] - top)
+        out[i, j] = e
+        total += e
+    return top, total
+
+
+@njit(parallel=True, fastmath=FASTMATH, cache=True)
+def softmax_loss(scores, y, dscores, row_loss):
+    """Softmax cross-entropy: L_i = log(sum_j exp(s_ij)) - s_i,y_i;  dscores = (softmax(s) - onehot) / N."""
+    n, c = scores.shape
+    for i in prange(n):
+        top, total = exp_shifted_row(scores, i, dscores)
+        row_loss[i] = np.log(total) - (scores[i, y[i]] - top)
+        scale = 1.0 / (total * n)
+        for j in range(c):
+            dscores[i, j] *= scale
+        dscores[i, y[i]] -= 1.0 / n
+    return row_loss[:n].sum() / n
+
+
+@njit(parallel=True, fastmath=FASTMATH, cache=True)
+def svm_loss(scores, y, dscores, row_loss):
+    """Multiclass SVM (hinge) loss with margin 1 (CS231n):
+    L_i = sum_{j != y_i} max(0, s_ij - s_i,y_i + 1);  each positive margin adds 1/N to dscores[i, j]
+    and subtracts 1/N from dscores[i, y_i].
+    """
+    n, c = scores.shape
+    for i in prange(n):
+        correct = scores[i, y[i]]
+        total = 0.0
+        positive = 0
+        for j in range(c):
+            margin = scores[i, j] - correct + 1.0
+            if j != y[i] and margin > 0:
+                total += margin
+                positive += 1
+                dscores[i, j] = 1.0 / n
+            else:
+                dscores[i, j] = 0.0
+        dscores[i, y[i]] = -positive / n
+        row_loss[i] = total
+    return row_loss[:n].sum() / n
+
+
+@njit(parallel=True, fastmath=FASTMATH, cache=True)
+def softmax(scores, probs):
+    """probs = softmax(scores) row by row (predict_proba). probs may alias scores."""
+    for i in prange(scores.shape[0]):
+        _, total = exp_shifted_row(scores, i, probs)
+        for j in range(scores.shape[1]):
+            probs[i, j] /= total

@@ -1,0 +1,139 @@
+"""The forward and backward pass of a whole MLP in compiled code.
+
+Hidden layer l:  affine -> [batch norm] -> ReLU -> [inverted dropout];  output layer: affine -> loss.
+
+Everything lives in flat buffers described by ``layout``, an int64 table with one row per affine
+layer (columns named below). Parameters, gradients, running statistics and the per-layer batch
+statistics are flat 1-D arrays indexed by the *_OFF columns; activations of a batch of N rows live in
+``acts``, where a block that starts at column c and is M wide occupies acts[N*c : N*(c+M)] as an
+(N, M) C-contiguous array. Backward-pass gradients alternate between two scratch buffers.
+"""
+import numpy as np
+from numba import njit
+
+from .affine import affine_backward_input, affine_backward_params, affine_forward, l2_penalty
+from .batchnorm import batchnorm_backward, batchnorm_forward_eval, batchnorm_forward_train
+from .dropout import dropout_backward, dropout_forward
+from .losses import softmax_loss, svm_loss
+from .random import derive_seed
+from .relu import relu_backward, relu_forward
+
+# Columns of the layout table. Offsets of -1 mean "this layer has no such block".
+W_OFF, B_OFF, GAMMA_OFF, BETA_OFF, D_IN, D_OUT, STAT_OFF, ACT_COL, XHAT_COL, DROP_COL = range(10)
+LAYOUT_COLUMNS = 10
+
+SOFTMAX, SVM = 0, 1
+
+
+@njit(cache=True)
+def block(flat, n, col, width):
+    """The (n, width) C-contiguous view of the block starting at column ``col`` of ``flat``."""
+    return flat[n * col:n * (col + width)].reshape((n, width))
+
+
+@njit(cache=True)
+def weights(params, layout, l):
+    return params[layout[l, W_OFF]:layout[l, W_OFF] + layout[l, D_IN] * layout[l, D_OUT]].reshape(
+        (layout[l, D_IN], layout[l, D_OUT]))
+
+
+@njit(cache=True)
+def vector(flat, start, width):
+    """flat[start:start + width]; empty where start is -1 (a block the layer does not have)."""
+    if start < 0:
+        return flat[:0]
+    return flat[start:start + width]
+
+
+@njit(cache=True)
+def layer_input(X, acts, layout, l):
+    """The input of affine layer l: X for the first layer, else the previous hidden layer's output."""
+    if l == 0:
+        return X
+    col = layout[l - 1, DROP_COL] if layout[l - 1, DROP_COL] >= 0 else layout[l - 1, ACT_COL]
+    return block(acts, X.shape[0], col, layout[l - 1, D_OUT])
+
+
+@njit(cache=True)
+def forward_eval(X, params, running, acts, scores, layout, bn_eps):
+    """Evaluation mode: batch norm with the running averages, no dropout. Writes scores (N, C)."""
+    n = X.shape[0]
+    last = layout.shape[0] - 1
+    for l in range(last):
+        m = layout[l, D_OUT]
+        a = block(acts, n, layout[l, ACT_COL], m)
+        affine_forward(layer_input(X, acts, layout, l), weights(params, layout, l),
+                       vector(params, layout[l, B_OFF], m), a)
+        if layout[l, GAMMA_OFF] >= 0:
+            batchnorm_forward_eval(a, vector(params, layout[l, GAMMA_OFF], m),
+                                   vector(params, layout[l, BETA_OFF], m), bn_eps,
+                                   vector(running, layout[l, STAT_OFF], m),
+                                   vector(running, layout[l, STAT_OFF] + m, m), a)
+        relu_forward(a, a)
+    affine_forward(layer_input(X, acts, layout, last), weights(params, layout, last),
+                   vector(params, layout[last, B_OFF], layout[last, D_OUT]), scores)
+
+
+@njit(cache=True)
+def forward_backward(X, y, params, grads, running, stats, acts, grad_a, grad_b, scores, dscores,
+                     row_loss, layout, loss_kind, l2, keep_prob, seed, bn_momentum, bn_eps):
+    """Training mode: one forward and backward pass over the batch (X, y).
+
+    Writes every gradient into ``grads`` (laid out like ``params``), updates the batch-norm running
+    averages in ``running``, and returns (data loss, L2 penalty 0.5 * l2 * sum of squared weights).
+    Dropout masks are drawn from ``seed`` (one stream per layer), so a fixed seed fixes the masks.
+    """
+    n = X.shape[0]
+    last = layout.shape[0] - 1
+    for l in range(last):
+        m = layout[l, D_OUT]
+        a = block(acts, n, layout[l, ACT_COL], m)
+        affine_forward(layer_input(X, acts, layout, l), weights(params, layout, l),
+                       vector(params, layout[l, B_OFF], m), a)
+        if layout[l, GAMMA_OFF] >= 0:
+            s = layout[l, STAT_OFF]
+            batchnorm_forward_train(a, vector(params, layout[l, GAMMA_OFF], m),
+                                    vector(params, layout[l, BETA_OFF], m), bn_eps, bn_momentum,
+                                    vector(running, s, m), vector(running, s + m, m),
+                                    vector(stats, s, m), vector(stats, s + m, m),
+                                    block(acts, n, layout[l, XHAT_COL], m), a)
+        relu_forward(a, a)
+        if layout[l, DROP_COL] >= 0:
+            dropout_forward(a, keep_prob, derive_seed(seed, l),
+                            block(acts, n, layout[l, DROP_COL], m))
+
+    c = layout[last, D_OUT]
+    affine_forward(layer_input(X, acts, layout, last), weights(params, layout, last),
+                   vector(params, layout[last, B_OFF], c), scores)
+    if loss_kind == SOFTMAX:
+        data_loss = softmax_loss(scores, y, dscores, row_loss)
+    else:
+        data_loss = svm_loss(scores, y, dscores, row_loss)
+
+    penalty = 0.0
+    dout = dscores
+    for l in range(last, -1, -1):
+        W = weights(params, layout, l)
+        dW = weights(grads, layout, l)
+        affine_backward_params(layer_input(X, acts, layout, l), dout,
+                               dW, vector(grads, layout[l, B_OFF], layout[l, D_OUT]))
+        if l2 > 0:
+            penalty += l2_penalty(W, l2, dW)
+        if l == 0:
+            break
+        # Backward through hidden layer l - 1, in place in one scratch buffer.
+        h = l - 1
+        m = layout[h, D_OUT]
+        dx = block(grad_a if l % 2 == 0 else grad_b, n, 0, m)
+        affine_backward_input(dout, W, dx)
+        if layout[h, DROP_COL] >= 0:
+            dropout_backward(dx, keep_prob, derive_seed(seed, h), dx)
+        relu_backward(dx, block(acts, n, layout[h, ACT_COL], m), dx)
+        if layout[h, GAMMA_OFF] >= 0:
+            s = layout[h, STAT_OFF]
+            batchnorm_backward(dx, block(acts, n, layout[h, XHAT_COL], m),
+                               vector(params, layout[h, GAMMA_OFF], m), vector(stats, s + m, m), dx,
+                               vector(grads, layout[h, GAMMA_OFF], m),
+                               vector(grads, layout[h, BETA_OFF], m))
+        dout = dx
+    return data_loss, penalty

@@ -1,0 +1,12 @@
+"""Compiled kernels are cached in a folder keyed by the kernels' sources: numba's cache does not
+notice edits to a helper in another file, so any edit to kernels/ starts a fresh cache."""
+import hashlib
+import os
+import pathlib
+
+KERNELS = pathlib.Path(__file__).resolve().parents[1] / "kernels"
+if "NUMBA_CACHE_DIR" not in os.environ and KERNELS.is_dir():
+    digest = hashlib.sha256()
+    for path in sorted(KERNELS.glob("*.py")):
+        digest.update(path.name.encode() + path.read_bytes())
+    os.environ["NUMBA_CACHE_DIR"] = str(KERNELS.parent / ".numba_cache" / digest.hexdigest()[:16])

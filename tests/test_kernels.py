@@ -1,0 +1,148 @@
+"""Every kernel against its NumPy oracle in tests/reference.py, at float64 and float32."""
+import numpy as np
+import pytest
+
+import reference as ref
+from mlp_scratch.kernels import affine, batchnorm, dropout, losses, random, relu
+
+DTYPES = [np.float64, np.float32]
+TOL = {np.float64: dict(rtol=1e-12, atol=1e-12), np.float32: dict(rtol=2e-5, atol=2e-6)}
+SHAPES = [(7, 5), (33, 130), (128, 64)]  # widths below, at and above one column block
+
+
+def rand(rng, shape, dtype):
+    return np.ascontiguousarray(rng.standard_normal(shape), dtype=dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n,m", SHAPES)
+def test_affine(dtype, n, m):
+    rng = np.random.default_rng(0)
+    d = 9
+    x, W, b, dout = rand(rng, (n, d), dtype), rand(rng, (d, m), dtype), rand(rng, m, dtype), rand(rng, (n, m), dtype)
+    out = np.empty((n, m), dtype)
+    affine.affine_forward(x, W, b, out)
+    np.testing.assert_allclose(out, ref.affine_forward(x, W, b), **TOL[dtype])
+    dx, dW, db = np.empty_like(x), np.empty_like(W), np.empty_like(b)
+    affine.affine_backward_params(x, dout, dW, db)
+    affine.affine_backward_input(dout, W, dx)
+    for got, want in zip((dx, dW, db), ref.affine_backward(x, W, dout)):
+        np.testing.assert_allclose(got, want, **TOL[dtype])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_l2_penalty(dtype):
+    rng = np.random.default_rng(1)
+    W, dW = rand(rng, (20, 70), dtype), rand(rng, (20, 70), dtype)
+    expected_dW = dW + 0.3 * W
+    penalty = affine.l2_penalty(W, 0.3, dW)
+    assert penalty == pytest.approx(0.5 * 0.3 * np.sum(W.astype(np.float64) ** 2), rel=1e-6)
+    np.testing.assert_allclose(dW, expected_dW, **TOL[dtype])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n,m", SHAPES)
+def test_relu(dtype, n, m):
+    rng = np.random.default_rng(2)
+    x, dout = rand(rng, (n, m), dtype), rand(rng, (n, m), dtype)
+    out, dx = np.empty_like(x), np.empty_like(x)
+    relu.relu_forward(x, out)
+    relu.relu_backward(dout, out, dx)
+    np.testing.assert_array_equal(out, ref.relu_forward(x))
+    np.testing.assert_array_equal(dx, ref.relu_backward(dout, x))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n,m", SHAPES)
+def test_batchnorm_train_and_backward(dtype, n, m):
+    rng = np.random.default_rng(3)
+    x = 3 + 2 * rand(rng, (n, m), dtype)
+    gamma, beta, dout = rand(rng, m, dtype), rand(rng, m, dtype), rand(rng, (n, m), dtype)
+    running_mean, running_var = rand(rng, m, dtype), np.abs(rand(rng, m, dtype))
+    want = ref.batchnorm_forward_train(x, gamma, beta, 1e-5, 0.1, running_mean, running_var)
+    mean, inv_std = np.empty(m, dtype), np.empty(m, dtype)
+    xhat, out = np.empty_like(x), np.empty_like(x)
+    batchnorm.batchnorm_forward_train(x, gamma, beta, 1e-5, 0.1, running_mean, running_var,
+                                      mean, inv_std, xhat, out)
+    for got, expected in zip((out, xhat, mean, inv_std, running_mean, running_var), want):
+        np.testing.assert_allclose(got, expected, **TOL[dtype])
+    # Training mode normalizes with the batch's own statistics.
+    np.testing.assert_allclose(xhat.mean(0), 0, atol=1e-5 if dtype == np.float32 else 1e-12)
+
+    dx, dgamma, dbeta = np.empty_like(x), np.empty(m, dtype), np.empty(m, dtype)
+    batchnorm.batchnorm_backward(dout, xhat, gamma, inv_std, dx, dgamma, dbeta)
+    tol = TOL[dtype] if dtype == np.float64 else dict(rtol=1e-4, atol=1e-4)
+    for got, expected in zip((dx, dgamma, dbeta), ref.batchnorm_backward(dout, x, gamma, 1e-5)):
+        np.testing.assert_allclose(got, expected, **tol)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_batchnorm_eval_uses_running_averages(dtype):
+    rng = np.random.default_rng(4)
+    x, gamma, beta = rand(rng, (40, 70), dtype), rand(rng, 70, dtype), rand(rng, 70, dtype)
+    running_mean, running_var = rand(rng, 70, dtype), 0.5 + np.abs(rand(rng, 70, dtype))
+    out = np.empty_like(x)
+    batchnorm.batchnorm_forward_eval(x, gamma, beta, 1e-5, running_mean, running_var, out)
+    np.testing.assert_allclose(out, ref.batchnorm_forward_eval(x, gamma, beta, 1e-5, running_mean, running_var),
+                               **TOL[dtype])
+    # One row alone gets the same output as inside the batch: no batch statistics are involved.
+    single = np.empty_like(x[:1])
+    batchnorm.batchnorm_forward_eval(x[:1], gamma, beta, 1e-5, running_mean, running_var, single)
+    np.testing.assert_array_equal(single, out[:1])
+
+
+def test_uniform_matches_reference_and_is_uniform():
+    seed = np.uint64(random.derive_seed(12345, 7))
+    assert seed == ref.derive_seed(12345, 7)
+    idx = np.arange(200_000)
+    got = np.array([random.uniform(seed, i) for i in idx[:1000]])
+    np.testing.assert_array_equal(got, ref.uniform(seed, idx[:1000]))
+    u = ref.uniform(seed, idx)
+    assert abs(u.mean() - 0.5) < 0.005 and abs(u.var() - 1 / 12) < 0.002
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n,m", SHAPES)
+def test_dropout(dtype, n, m):
+    rng = np.random.default_rng(5)
+    x, dout = rand(rng, (n, m), dtype), rand(rng, (n, m), dtype)
+    seed = np.uint64(random.derive_seed(99, 3))
+    out, dx = np.empty_like(x), np.empty_like(x)
+    dropout.dropout_forward(x, 0.7, seed, out)
+    dropout.dropout_backward(dout, 0.7, seed, dx)
+    mask = ref.dropout_mask((n, m), 0.7, seed)
+    np.testing.assert_allclose(out, x * mask / 0.7, **TOL[dtype])
+    np.testing.assert_allclose(dx, dout * mask / 0.7, **TOL[dtype])
+
+
+def test_inverted_dropout_preserves_the_expected_activation():
+    x = np.ones((2000, 500))
+    out = np.empty_like(x)
+    for keep in (0.25, 0.5, 0.9):
+        dropout.dropout_forward(x, keep, np.uint64(random.derive_seed(1, 0)), out)
+        # mean of 1e6 Bernoulli(keep) / keep: standard error sqrt((1 - keep) / keep / 1e6) < 2e-3
+        assert abs(out.mean() - 1.0) < 0.01
+        assert abs((out > 0).mean() - keep) < 0.005
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("kind", ["softmax", "svm"])
+def test_losses(dtype, kind):
+    rng = np.random.default_rng(6)
+    n, c = 50, 10
+    scores, y = 5 * rand(rng, (n, c), dtype), rng.integers(0, c, n)
+    dscores, row_loss = np.empty_like(scores), np.empty(n)
+    fn = losses.softmax_loss if kind == "softmax" else losses.svm_loss
+    loss = fn(scores, y, dscores, row_loss)
+    want_loss, want_d = (ref.softmax_loss if kind == "softmax" else ref.svm_loss)(scores.astype(np.float64), y)
+    assert loss == pytest.approx(want_loss, rel=1e-12 if dtype == np.float64 else 1e-6)
+    np.testing.assert_allclose(dscores, want_d, **TOL[dtype])
+
+
+def test_softmax_is_stable_for_huge_scores():
+    scores = np.array([[1000.0, 0.0, -1000.0], [5.0, 5.0, 5.0]])
+    probs = np.empty_like(scores)
+    losses.softmax(scores, probs)
+    np.testing.assert_allclose(probs, [[1, 0, 0], [1 / 3, 1 / 3, 1 / 3]], atol=1e-15)
+    loss = losses.softmax_loss(scores, np.array([2, 0]), np.empty_like(scores), np.empty(2))
+    assert loss == pytest.approx((2000 + np.log(3)) / 2)
