@@ -46,11 +46,13 @@ def vector(flat, start, width):
 
 
 @njit(cache=True)
-def layer_input(X, acts, layout, l):
-    """The input of affine layer l: X for the first layer, else the previous hidden layer's output."""
+def layer_input(X, acts, layout, l, training):
+    """The input of affine layer l: X for the first layer, else the previous hidden layer's output
+    (after dropout in training mode)."""
     if l == 0:
         return X
-    col = layout[l - 1, DROP_COL] if layout[l - 1, DROP_COL] >= 0 else layout[l - 1, ACT_COL]
+    dropped = training and layout[l - 1, DROP_COL] >= 0
+    col = layout[l - 1, DROP_COL] if dropped else layout[l - 1, ACT_COL]
     return block(acts, X.shape[0], col, layout[l - 1, D_OUT])
 
 
@@ -62,7 +64,7 @@ def forward_eval(X, params, running, acts, scores, layout, bn_eps):
     for l in range(last):
         m = layout[l, D_OUT]
         a = block(acts, n, layout[l, ACT_COL], m)
-        affine_forward(layer_input(X, acts, layout, l), weights(params, layout, l),
+        affine_forward(layer_input(X, acts, layout, l, False), weights(params, layout, l),
                        vector(params, layout[l, B_OFF], m), a)
         if layout[l, GAMMA_OFF] >= 0:
             batchnorm_forward_eval(a, vector(params, layout[l, GAMMA_OFF], m),
@@ -70,7 +72,7 @@ def forward_eval(X, params, running, acts, scores, layout, bn_eps):
                                    vector(running, layout[l, STAT_OFF], m),
                                    vector(running, layout[l, STAT_OFF] + m, m), a)
         relu_forward(a, a)
-    affine_forward(layer_input(X, acts, layout, last), weights(params, layout, last),
+    affine_forward(layer_input(X, acts, layout, last, False), weights(params, layout, last),
                    vector(params, layout[last, B_OFF], layout[last, D_OUT]), scores)
 
 
@@ -88,7 +90,7 @@ def forward_backward(X, y, params, grads, running, stats, acts, grad_a, grad_b, 
     for l in range(last):
         m = layout[l, D_OUT]
         a = block(acts, n, layout[l, ACT_COL], m)
-        affine_forward(layer_input(X, acts, layout, l), weights(params, layout, l),
+        affine_forward(layer_input(X, acts, layout, l, True), weights(params, layout, l),
                        vector(params, layout[l, B_OFF], m), a)
         if layout[l, GAMMA_OFF] >= 0:
             s = layout[l, STAT_OFF]
@@ -103,7 +105,7 @@ def forward_backward(X, y, params, grads, running, stats, acts, grad_a, grad_b, 
                             block(acts, n, layout[l, DROP_COL], m))
 
     c = layout[last, D_OUT]
-    affine_forward(layer_input(X, acts, layout, last), weights(params, layout, last),
+    affine_forward(layer_input(X, acts, layout, last, True), weights(params, layout, last),
                    vector(params, layout[last, B_OFF], c), scores)
     if loss_kind == SOFTMAX:
         data_loss = softmax_loss(scores, y, dscores, row_loss)
@@ -115,7 +117,7 @@ def forward_backward(X, y, params, grads, running, stats, acts, grad_a, grad_b, 
     for l in range(last, -1, -1):
         W = weights(params, layout, l)
         dW = weights(grads, layout, l)
-        affine_backward_params(layer_input(X, acts, layout, l), dout,
+        affine_backward_params(layer_input(X, acts, layout, l, True), dout,
                                dW, vector(grads, layout[l, B_OFF], layout[l, D_OUT]))
         if l2 > 0:
             penalty += l2_penalty(W, l2, dW)

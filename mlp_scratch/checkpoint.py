@@ -9,6 +9,7 @@ the optimizer's name, hyperparameters and step count, the preprocessing kind, an
 import json
 import os
 import tempfile
+import zipfile
 
 import numpy as np
 
@@ -49,7 +50,7 @@ def load(path):
         with np.load(path, allow_pickle=False) as f:
             arrays = {k: f[k] for k in f.files}
         metadata = json.loads(str(arrays.pop("metadata")))
-    except (OSError, ValueError, KeyError, EOFError) as error:
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
         raise ValueError(f"{path} is not a readable mlp-scratch checkpoint: {error}") from error
     if metadata.get("format_version") != FORMAT_VERSION:
         raise ValueError(f"{path} has checkpoint format version {metadata.get('format_version')!r}; "

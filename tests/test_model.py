@@ -1,0 +1,113 @@
+"""The model: evaluation mode against NumPy, initialization formulas, and bad input."""
+import numpy as np
+import pytest
+
+import reference as ref
+from mlp_scratch import MLP
+from mlp_scratch.model import weight_std
+
+
+def eval_scores(model, X):
+    """Evaluation mode in plain NumPy: running batch-norm averages, no dropout."""
+    h = X
+    stats = model.running_stats()
+    for l in range(1, len(model.hidden_sizes) + 1):
+        h = h @ model.params[f"W{l}"]
+        if model.batchnorm:
+            h = ref.batchnorm_forward_eval(h, model.params[f"gamma{l}"], model.params[f"beta{l}"], model.bn_eps,
+                                           stats[f"running_mean{l}"], stats[f"running_var{l}"])
+        else:
+            h = h + model.params[f"b{l}"]
+        h = np.maximum(h, 0)
+    out = len(model.hidden_sizes) + 1
+    return h @ model.params[f"W{out}"] + model.params[f"b{out}"]
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_eval_mode_uses_running_averages_and_no_dropout(dtype):
+    rng = np.random.default_rng(0)
+    model = MLP(5, [8, 6], 3, batchnorm=True, dropout=0.5, dtype=dtype, seed=1)
+    X, y = rng.standard_normal((40, 5)), rng.integers(0, 3, 40)
+    for step in range(3):  # training passes move the running averages away from (0, 1)
+        model.forward_backward(3 * X + 1, y, seed=step)
+    assert not np.allclose(model.running_stats()["running_mean1"], 0)
+    want = eval_scores(model, X.astype(dtype))
+    tol = 1e-12 if dtype == "float64" else 1e-5
+    np.testing.assert_allclose(model.scores(X), want, rtol=tol, atol=tol)
+    # Evaluation mode is per-sample: a row scores the same alone as in the batch (up to BLAS
+    # rounding, which differs between one row and many).
+    np.testing.assert_allclose(model.scores(X[:1]), model.scores(X)[:1], rtol=tol, atol=tol)
+    np.testing.assert_allclose(model.predict_proba(X).sum(axis=1), 1, rtol=tol)
+    assert model.predict(X).tolist() == np.argmax(want, axis=1).tolist()
+
+
+def test_running_averages_follow_torch_convention():
+    rng = np.random.default_rng(1)
+    model = MLP(4, [6], 2, batchnorm=True, dtype="float64", bn_momentum=0.1)
+    X, y = rng.standard_normal((10, 4)), rng.integers(0, 2, 10)
+    h = X @ model.params["W1"]
+    model.forward_backward(X, y)
+    stats = model.running_stats()
+    np.testing.assert_allclose(stats["running_mean1"], 0.1 * h.mean(0), rtol=1e-12)
+    np.testing.assert_allclose(stats["running_var1"], 0.9 + 0.1 * h.var(0, ddof=1), rtol=1e-12)
+
+
+def test_initialization_formulas():
+    for init, expected in (("he", np.sqrt(2 / 400)), ("xavier", np.sqrt(2 / 600)), (0.01, 0.01)):
+        model = MLP(400, [200], 10, init=init, dtype="float64", seed=0)
+        assert weight_std(init, 400, 200) == pytest.approx(expected)
+        assert model.params["W1"].std() == pytest.approx(expected, rel=0.01)
+        assert abs(model.params["W1"].mean()) < 0.01 * expected
+        np.testing.assert_array_equal(model.params["b1"], 0)
+    bn = MLP(10, [7], 3, batchnorm=True)
+    np.testing.assert_array_equal(bn.params["gamma1"], 1)
+    np.testing.assert_array_equal(bn.params["beta1"], 0)
+    assert "b1" not in bn.params and "b2" in bn.params
+
+
+def test_views_share_the_flat_buffers():
+    model = MLP(3, [4], 2, batchnorm=True)
+    model.params["W1"][0, 0] = 7.0
+    assert model.flat_params[0] == 7.0
+    assert sum(p.size for p in model.params.values()) == model.flat_params.size
+    assert model.weight_mask().sum() == 3 * 4 + 4 * 2
+
+
+@pytest.mark.parametrize("kwargs, argument", [
+    (dict(input_dim=0), "input_dim"),
+    (dict(hidden_sizes=[10, -3]), r"hidden_sizes\[1\]"),
+    (dict(num_classes=1), "num_classes"),
+    (dict(dropout=1.0), "dropout"),
+    (dict(dropout=-0.1), "dropout"),
+    (dict(l2=-1.0), "l2"),
+    (dict(l2=float("nan")), "l2"),
+    (dict(loss="hinge"), "loss"),
+    (dict(init="lecun"), "init"),
+    (dict(init=0.0), "init"),
+    (dict(dtype="float16"), "dtype"),
+])
+def test_bad_constructor_arguments_name_the_argument(kwargs, argument):
+    args = {**dict(input_dim=4, hidden_sizes=[5], num_classes=3), **kwargs}
+    with pytest.raises(ValueError, match=argument):
+        MLP(**args)
+
+
+def test_bad_data_names_the_argument():
+    model = MLP(4, [5], 3)
+    X, y = np.zeros((6, 4)), np.zeros(6, int)
+    bad_X = X.copy()
+    bad_X[2, 1] = np.nan
+    with pytest.raises(ValueError, match="X must not contain NaN"):
+        model.forward_backward(bad_X, y)
+    with pytest.raises(ValueError, match="X must have 4 features"):
+        model.forward_backward(np.zeros((6, 5)), y)
+    with pytest.raises(ValueError, match="X must be a 2-D array"):
+        model.predict(np.zeros(4))
+    with pytest.raises(ValueError, match="X must have at least one sample"):
+        model.predict(np.zeros((0, 4)))
+    with pytest.raises(ValueError, match=r"y must hold labels in \[0, 2\]"):
+        model.forward_backward(X, np.array([0, 1, 2, 3, 0, 1]))
+    with pytest.raises(ValueError, match="y must be a 1-D array of 6 labels"):
+        model.score(X, np.zeros(5, int))
+    with pytest.raises(ValueError, match="y must hold integer class labels"):
+        model.forward_backward(X, np.full(6, 0.5))

@@ -1,0 +1,79 @@
+"""Checkpoints, run folders and the command line."""
+import csv
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from mlp_scratch import MLP, SGD, checkpoint, datasets
+from mlp_scratch.cli import main
+from mlp_scratch.trainer import Trainer
+
+ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]
+
+
+def test_checkpoint_round_trip_predicts_identically(tmp_path):
+    data = datasets.load("iris", seed=1)
+    model = MLP(4, [16], 3, batchnorm=True, dropout=0.2, seed=2)
+    optimizer = SGD(lr=0.05, momentum=0.9)
+    Trainer(model, optimizer, epochs=3, batch_size=16, log=None).fit(data)
+    path = tmp_path / "model.npz"
+    checkpoint.save(path, model, optimizer, data.meta["preprocessing"])
+    loaded, metadata, arrays = checkpoint.load(path)
+    np.testing.assert_array_equal(loaded.scores(data.X_test), model.scores(data.X_test))
+    np.testing.assert_array_equal(arrays["optimizer.momentum_buffer"], optimizer.state["momentum_buffer"])
+    assert metadata["optimizer"]["steps"] == optimizer.steps
+    np.testing.assert_array_equal(arrays["preprocessing.mean"], data.meta["preprocessing"]["mean"])
+    with np.load(path, allow_pickle=False) as f:  # the documented format needs no pickle
+        assert set(f.files) >= {"params", "running", "metadata"}
+
+
+def test_bad_checkpoints_give_clear_errors(tmp_path):
+    model = MLP(4, [5], 3)
+    path = tmp_path / "model.npz"
+    checkpoint.save(path, model)
+    truncated = tmp_path / "truncated.npz"
+    truncated.write_bytes(path.read_bytes()[:200])
+    with pytest.raises(ValueError, match="not a readable mlp-scratch checkpoint"):
+        checkpoint.load(truncated)
+    with np.load(path) as f:
+        arrays = dict(f)
+    meta = json.loads(str(arrays["metadata"]))
+    meta["format_version"] = 99
+    arrays["metadata"] = np.array(json.dumps(meta))
+    newer = tmp_path / "newer.npz"
+    np.savez(newer, **arrays)
+    with pytest.raises(ValueError, match="format version 99"):
+        checkpoint.load(newer)
+
+
+def test_train_command_writes_a_complete_run_folder(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["train", "--epochs", "3", "--hidden-sizes", "32", "--dropout", "0.2",
+                 "--out", str(out), "--quiet"]) == 0
+    assert "test accuracy" in capsys.readouterr().out
+    for name in ("config.json", "metrics.csv", "history.json", "checkpoint.npz", "curves.png"):
+        assert (out / name).stat().st_size > 0
+    config = json.loads((out / "config.json").read_text())
+    assert config["hidden_sizes"] == [32] and config["dropout"] == 0.2 and config["epochs"] == 3
+    rows = list(csv.DictReader((out / "metrics.csv").open()))
+    assert [int(r["epoch"]) for r in rows] == [1, 2, 3]
+    history = json.loads((out / "history.json").read_text())
+    model, _, _ = checkpoint.load(out / "checkpoint.npz")
+    data = datasets.load("digits")
+    assert history["results"]["test_acc"] == model.score(data.X_test, data.y_test)
+
+
+def test_train_command_reports_bad_values(capsys):
+    assert main(["train", "--dropout", "1.5", "--epochs", "1", "--out", "/tmp/unused-run"]) == 2
+    assert "dropout must be in [0, 1)" in capsys.readouterr().err
+
+
+def test_train_script_help_lists_the_options():
+    result = subprocess.run([sys.executable, str(ROOT / "scripts" / "train.py"), "--help"],
+                            capture_output=True, text=True, check=True)
+    for option in ("--hidden-sizes", "--batchnorm", "--dropout", "--l2", "--init", "--loss", "--optimizer",
+                   "--lr", "--epochs", "--batch-size", "--seed", "--dtype", "--out", "--threads"):
+        assert option in result.stdout
