@@ -9,7 +9,7 @@ ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]
 
 def test_regular_install_has_the_subpackages_and_no_top_level_ones(tmp_path):
     target = tmp_path / "site"
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
                     "--target", str(target), str(ROOT)], check=True, capture_output=True)
     installed = {p.name for p in target.iterdir()}
     assert "mlp_scratch" in installed
