@@ -3,7 +3,7 @@ import numpy as np
 
 from mlp_scratch import threads
 from mlp_scratch.kernels import network
-from mlp_scratch.kernels.losses import softmax
+from mlp_scratch.kernels.losses import softmax, softmax_loss, svm_loss
 from mlp_scratch.kernels.network import (ACT_COL, B_OFF, BETA_OFF, D_IN, D_OUT, DROP_COL,
                                          GAMMA_OFF, LAYOUT_COLUMNS, STAT_OFF, W_OFF, XHAT_COL)
 from mlp_scratch.validation import (check_choice, check_dtype, check_features, check_labels,
@@ -238,6 +238,6 @@ class MLP:
         scores = self._scores_checked(X)
         dscores = np.empty_like(scores)
         row_loss = np.empty(X.shape[0], np.float64)
-        loss_fn = network.softmax_loss if self.loss_name == "softmax" else network.svm_loss
+        loss_fn = softmax_loss if self.loss_name == "softmax" else svm_loss
         loss = loss_fn(scores, y, dscores, row_loss)
         return float(loss), float(np.mean(np.argmax(scores, axis=1) == y))
