@@ -1,6 +1,7 @@
 """Fused optimizer updates: one parallel per-element loop over the flat parameter, gradient and state
 buffers. ``flags`` (uint8, one per element, or empty for "all ones") says per element whether weight
 decay applies (DECAY) and whether the element is frozen (FROZEN: neither it nor its state moves)."""
+import numpy as np
 from numba import njit, prange
 
 from .config import FASTMATH
@@ -30,3 +31,109 @@ def sgd_step(params, grads, momentum_buffer, flags, lr, momentum, dampening, wei
             momentum_buffer[i] = b
             g = g + momentum * b if nesterov else b
         params[i] -= lr * g
+
+
+@njit(parallel=True, fastmath=FASTMATH, cache=True)
+def adagrad_step(params, grads, sum_sq, flags, lr, weight_decay, eps):
+    """torch.optim.Adagrad (lr already decayed by the caller):
+
+        g <- g + weight_decay * p;   s <- s + g**2;   p <- p - lr * g / (sqrt(s) + eps)
+    """
+    for i in prange(params.shape[0]):
+        f = flags[i] if flags.shape[0] > 0 else DECAY
+        if f & FROZEN:
+            continue
+        g = grads[i]
+        if f & DECAY:
+            g += weight_decay * params[i]
+        s = sum_sq[i] + g * g
+        sum_sq[i] = s
+        params[i] -= lr * g / (np.sqrt(s) + eps)
+
+
+@njit(parallel=True, fastmath=FASTMATH, cache=True)
+def rmsprop_step(params, grads, square_avg, grad_avg, momentum_buffer, flags, lr, alpha, eps,
+                 weight_decay, momentum, centered):
+    """torch.optim.RMSprop:
+
+        g <- g + weight_decay * p;   v <- alpha * v + (1 - alpha) * g**2
+        centered:  a <- alpha * a + (1 - alpha) * g;   denom = sqrt(v - a**2) + eps
+        else:      denom = sqrt(v) + eps
+        momentum > 0:  b <- momentum * b + g / denom;   p <- p - lr * b
+        else:          p <- p - lr * g / denom
+    """
+    for i in prange(params.shape[0]):
+        f = flags[i] if flags.shape[0] > 0 else DECAY
+        if f & FROZEN:
+            continue
+        g = grads[i]
+        if f & DECAY:
+            g += weight_decay * params[i]
+        v = alpha * square_avg[i] + (1 - alpha) * g * g
+        square_avg[i] = v
+        if centered:
+            a = alpha * grad_avg[i] + (1 - alpha) * g
+            grad_avg[i] = a
+            denom = np.sqrt(v - a * a) + eps
+        else:
+            denom = np.sqrt(v) + eps
+        if momentum > 0:
+            b = momentum * momentum_buffer[i] + g / denom
+            momentum_buffer[i] = b
+            params[i] -= lr * b
+        else:
+            params[i] -= lr * g / denom
+
+
+@njit(parallel=True, fastmath=FASTMATH, cache=True)
+def adadelta_step(params, grads, square_avg, acc_delta, flags, lr, rho, eps, weight_decay):
+    """torch.optim.Adadelta:
+
+        g <- g + weight_decay * p;   v <- rho * v + (1 - rho) * g**2
+        d = sqrt(u + eps) / sqrt(v + eps) * g;   u <- rho * u + (1 - rho) * d**2;   p <- p - lr * d
+    """
+    for i in prange(params.shape[0]):
+        f = flags[i] if flags.shape[0] > 0 else DECAY
+        if f & FROZEN:
+            continue
+        g = grads[i]
+        if f & DECAY:
+            g += weight_decay * params[i]
+        v = rho * square_avg[i] + (1 - rho) * g * g
+        square_avg[i] = v
+        d = np.sqrt(acc_delta[i] + eps) / np.sqrt(v + eps) * g
+        acc_delta[i] = rho * acc_delta[i] + (1 - rho) * d * d
+        params[i] -= lr * d
+
+
+@njit(parallel=True, fastmath=FASTMATH, cache=True)
+def adam_step(params, grads, exp_avg, exp_avg_sq, max_exp_avg_sq, flags, lr, beta1, beta2, eps,
+              weight_decay, decoupled, amsgrad, bias_correction1, bias_correction2_sqrt):
+    """torch.optim.Adam (decoupled=False) and torch.optim.AdamW (decoupled=True), step t:
+
+        Adam:   g <- g + weight_decay * p          AdamW:   p <- p * (1 - lr * weight_decay)
+        m <- beta1 * m + (1 - beta1) * g;   v <- beta2 * v + (1 - beta2) * g**2
+        amsgrad:  vmax <- max(vmax, v) and vmax replaces v below
+        p <- p - lr / (1 - beta1**t) * m / (sqrt(v) / sqrt(1 - beta2**t) + eps)
+
+    The caller passes bias_correction1 = 1 - beta1**t and bias_correction2_sqrt = sqrt(1 - beta2**t).
+    """
+    step_size = lr / bias_correction1
+    for i in prange(params.shape[0]):
+        f = flags[i] if flags.shape[0] > 0 else DECAY
+        if f & FROZEN:
+            continue
+        g = grads[i]
+        if f & DECAY:
+            if decoupled:
+                params[i] *= 1 - lr * weight_decay
+            else:
+                g += weight_decay * params[i]
+        m = beta1 * exp_avg[i] + (1 - beta1) * g
+        v = beta2 * exp_avg_sq[i] + (1 - beta2) * g * g
+        exp_avg[i] = m
+        exp_avg_sq[i] = v
+        if amsgrad:
+            v = max(max_exp_avg_sq[i], v)
+            max_exp_avg_sq[i] = v
+        params[i] -= step_size * m / (np.sqrt(v) / bias_correction2_sqrt + eps)

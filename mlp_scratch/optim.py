@@ -40,6 +40,9 @@ class Optimizer:
             flags[np.asarray(frozen, bool)] |= kernels.FROZEN
         self.flags = flags
 
+    def _init_state(self, params):
+        return {name: np.zeros_like(params) for name in self.state_names}
+
     def step(self, params, grads, lr=None):
         if params.shape != grads.shape or params.ndim != 1 or params.dtype != grads.dtype:
             raise ValueError(f"params and grads must be flat arrays of one shape and dtype, got "
@@ -47,7 +50,7 @@ class Optimizer:
         if self.flags.size not in (0, params.size):
             raise ValueError(f"the masks have {self.flags.size} elements but params has {params.size}")
         if not self.state:
-            self.state = {name: np.zeros_like(params) for name in self.state_names}
+            self.state = self._init_state(params)
         lr = self.lr if lr is None else lr
         self._update(params, grads, params.dtype.type(lr))
         self.steps += 1
@@ -59,7 +62,8 @@ class Optimizer:
 
     def load_state_dict(self, state):
         self.lr = state["lr"]
-        self.hyperparameters.update(state["hyperparameters"])
+        self.hyperparameters.update({k: tuple(v) if isinstance(v, list) else v
+                                     for k, v in state["hyperparameters"].items()})
         self.steps = int(state["steps"])
         self.state = {name: np.array(array) for name, array in state["state"].items()}
 
@@ -100,7 +104,123 @@ class SGD(Optimizer):
                          self.steps == 0)
 
 
-OPTIMIZERS = {"sgd": SGD}
+class Adagrad(Optimizer):
+    r"""torch.optim.Adagrad; step t = 1, 2, ...:
+
+        lr_t = lr / (1 + (t - 1) * lr_decay)
+        g <- g + weight_decay * p;   s <- s + g**2;   p <- p - lr_t * g / (sqrt(s) + eps)
+
+    ``s`` starts at ``initial_accumulator_value``. CS231n's adagrad is the same with lr_decay 0 and
+    eps added outside the square root too (they write ``eps`` = 1e-7).
+    """
+    state_names = ("sum",)
+
+    def __init__(self, lr=0.01, lr_decay=0.0, weight_decay=0.0, initial_accumulator_value=0.0, eps=1e-10):
+        super().__init__(lr, lr_decay=check_number("lr_decay", lr_decay, low=0),
+                         weight_decay=check_number("weight_decay", weight_decay, low=0),
+                         initial_accumulator_value=check_number(
+                             "initial_accumulator_value", initial_accumulator_value, low=0),
+                         eps=check_number("eps", eps, low=0))
+
+    def _init_state(self, params):
+        return {"sum": np.full_like(params, self.hyperparameters["initial_accumulator_value"])}
+
+    def _update(self, params, grads, lr):
+        h, cast = self.hyperparameters, params.dtype.type
+        kernels.adagrad_step(params, grads, self.state["sum"], self.flags,
+                             cast(lr / (1 + self.steps * h["lr_decay"])), cast(h["weight_decay"]), cast(h["eps"]))
+
+
+class RMSprop(Optimizer):
+    r"""torch.optim.RMSprop:
+
+        g <- g + weight_decay * p;   v <- alpha * v + (1 - alpha) * g**2
+        centered:  a <- alpha * a + (1 - alpha) * g;  denom = sqrt(v - a**2) + eps,  else  sqrt(v) + eps
+        momentum > 0:  b <- momentum * b + g / denom;  p <- p - lr * b,   else  p <- p - lr * g / denom
+
+    CS231n's rmsprop is the uncentered rule without momentum, with ``decay_rate`` = alpha (0.99) and
+    eps = 1e-8 added outside the square root: the same formula.
+    """
+
+    def __init__(self, lr=0.01, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0, centered=False):
+        super().__init__(lr, alpha=check_number("alpha", alpha, low=0, high=1),
+                         eps=check_number("eps", eps, low=0),
+                         weight_decay=check_number("weight_decay", weight_decay, low=0),
+                         momentum=check_number("momentum", momentum, low=0), centered=bool(centered))
+        self.state_names = ("square_avg",) + (("momentum_buffer",) if momentum else ()) + \
+            (("grad_avg",) if centered else ())
+
+    def _update(self, params, grads, lr):
+        h, cast, empty = self.hyperparameters, params.dtype.type, params[:0]
+        kernels.rmsprop_step(params, grads, self.state["square_avg"], self.state.get("grad_avg", empty),
+                             self.state.get("momentum_buffer", empty), self.flags, lr, cast(h["alpha"]),
+                             cast(h["eps"]), cast(h["weight_decay"]), cast(h["momentum"]), h["centered"])
+
+
+class Adadelta(Optimizer):
+    r"""torch.optim.Adadelta (Zeiler 2012, with a learning rate that scales the step, 1.0 by default):
+
+        g <- g + weight_decay * p;   v <- rho * v + (1 - rho) * g**2
+        d = sqrt(u + eps) / sqrt(v + eps) * g;   u <- rho * u + (1 - rho) * d**2;   p <- p - lr * d
+    """
+    state_names = ("square_avg", "acc_delta")
+
+    def __init__(self, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0.0):
+        super().__init__(lr, rho=check_number("rho", rho, low=0, high=1), eps=check_number("eps", eps, low=0),
+                         weight_decay=check_number("weight_decay", weight_decay, low=0))
+
+    def _update(self, params, grads, lr):
+        h, cast = self.hyperparameters, params.dtype.type
+        kernels.adadelta_step(params, grads, self.state["square_avg"], self.state["acc_delta"], self.flags,
+                              lr, cast(h["rho"]), cast(h["eps"]), cast(h["weight_decay"]))
+
+
+class Adam(Optimizer):
+    r"""torch.optim.Adam, step t = 1, 2, ...:
+
+        g <- g + weight_decay * p          (coupled, L2-style: the decay passes through m and v)
+        m <- beta1 * m + (1 - beta1) * g;   v <- beta2 * v + (1 - beta2) * g**2
+        amsgrad:  vmax <- max(vmax, v), used in place of v
+        p <- p - lr * (m / (1 - beta1**t)) / (sqrt(v / (1 - beta2**t)) + eps)
+
+    CS231n's adam is the same rule (no amsgrad, no weight decay), incrementing t before use.
+    """
+    decoupled = False
+
+    def __init__(self, lr=0.001, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=False):
+        beta1, beta2 = betas
+        super().__init__(lr, betas=(check_number("betas[0]", beta1, low=0, high=1, high_open=True),
+                                    check_number("betas[1]", beta2, low=0, high=1, high_open=True)),
+                         eps=check_number("eps", eps, low=0),
+                         weight_decay=check_number("weight_decay", weight_decay, low=0), amsgrad=bool(amsgrad))
+        self.state_names = ("exp_avg", "exp_avg_sq") + (("max_exp_avg_sq",) if amsgrad else ())
+
+    def _update(self, params, grads, lr):
+        h, cast = self.hyperparameters, params.dtype.type
+        beta1, beta2 = h["betas"]
+        t = self.steps + 1
+        kernels.adam_step(params, grads, self.state["exp_avg"], self.state["exp_avg_sq"],
+                          self.state.get("max_exp_avg_sq", params[:0]), self.flags, lr, cast(beta1), cast(beta2),
+                          cast(h["eps"]), cast(h["weight_decay"]), self.decoupled, h["amsgrad"],
+                          cast(1 - beta1 ** t), cast(np.sqrt(1 - beta2 ** t)))
+
+
+class AdamW(Adam):
+    r"""torch.optim.AdamW: Adam with decoupled weight decay (Loshchilov & Hutter 2019),
+
+        p <- p * (1 - lr * weight_decay)   before the Adam step, which sees the raw gradient.
+
+    Unlike Adam's (or the model's ``l2``) penalty, the decay is not rescaled by sqrt(v). Default
+    weight_decay 0.01 as in torch; by default the trainer applies it to weight matrices only.
+    """
+    decoupled = True
+
+    def __init__(self, lr=0.001, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.01, amsgrad=False):
+        super().__init__(lr, betas, eps, weight_decay, amsgrad)
+
+
+OPTIMIZERS = {"sgd": SGD, "adagrad": Adagrad, "rmsprop": RMSprop, "adadelta": Adadelta, "adam": Adam,
+              "adamw": AdamW}
 
 
 def make_optimizer(name, **kwargs):

@@ -119,3 +119,62 @@ def mlp_loss(params, X, y, n_hidden, batchnorm, keep_prob, seed, l2, loss, eps=1
     data_loss = (softmax_loss if loss == "softmax" else svm_loss)(scores, y)[0]
     penalty = 0.5 * l2 * sum(np.sum(params[f"W{l}"] ** 2) for l in range(1, out + 1))
     return data_loss + penalty
+
+
+# -- optimizers: torch.optim's documented algorithms, one step per call, in float64 -----------------
+
+def optimizer_reference(name, p, grads, lr, decay=None, **h):
+    """Runs the optimizer ``name`` over ``grads`` from ``p``; returns the final parameters."""
+    p = p.astype(np.float64).copy()
+    decay = np.ones_like(p) if decay is None else decay.astype(np.float64)
+    state = {}
+    zeros = lambda: np.zeros_like(p)  # noqa: E731
+    for t, g in enumerate(grads, start=1):
+        g = g.astype(np.float64)
+        wd = h.get("weight_decay", 0.01 if name == "adamw" else 0.0) * decay
+        if name == "adamw":
+            p = p * (1 - lr * wd)
+        else:
+            g = g + wd * p
+        if name == "sgd":
+            mu, damp = h.get("momentum", 0.0), h.get("dampening", 0.0)
+            if mu:
+                state["b"] = g.copy() if t == 1 else mu * state["b"] + (1 - damp) * g
+                g = g + mu * state["b"] if h.get("nesterov") else state["b"]
+            p = p - lr * g
+        elif name == "adagrad":
+            state.setdefault("s", np.full_like(p, h.get("initial_accumulator_value", 0.0)))
+            state["s"] = state["s"] + g * g
+            clr = lr / (1 + (t - 1) * h.get("lr_decay", 0.0))
+            p = p - clr * g / (np.sqrt(state["s"]) + h.get("eps", 1e-10))
+        elif name == "rmsprop":
+            alpha, eps, mu = h.get("alpha", 0.99), h.get("eps", 1e-8), h.get("momentum", 0.0)
+            state["v"] = alpha * state.get("v", zeros()) + (1 - alpha) * g * g
+            v = state["v"]
+            if h.get("centered"):
+                state["a"] = alpha * state.get("a", zeros()) + (1 - alpha) * g
+                v = v - state["a"] ** 2
+            step = g / (np.sqrt(v) + eps)
+            if mu:
+                state["b"] = mu * state.get("b", zeros()) + step
+                step = state["b"]
+            p = p - lr * step
+        elif name == "adadelta":
+            rho, eps = h.get("rho", 0.9), h.get("eps", 1e-6)
+            state["v"] = rho * state.get("v", zeros()) + (1 - rho) * g * g
+            d = np.sqrt(state.get("u", zeros()) + eps) / np.sqrt(state["v"] + eps) * g
+            state["u"] = rho * state.get("u", zeros()) + (1 - rho) * d * d
+            p = p - lr * d
+        elif name in ("adam", "adamw"):
+            beta1, beta2 = h.get("betas", (0.9, 0.999))
+            state["m"] = beta1 * state.get("m", zeros()) + (1 - beta1) * g
+            state["v"] = beta2 * state.get("v", zeros()) + (1 - beta2) * g * g
+            v = state["v"]
+            if h.get("amsgrad"):
+                state["vmax"] = np.maximum(state.get("vmax", zeros()), v)
+                v = state["vmax"]
+            m_hat, v_hat = state["m"] / (1 - beta1 ** t), v / (1 - beta2 ** t)
+            p = p - lr * m_hat / (np.sqrt(v_hat) + h.get("eps", 1e-8))
+        else:
+            raise ValueError(name)
+    return p

@@ -1,72 +1,104 @@
-"""SGD's fused kernel against torch.optim.SGD's formula in NumPy, masks, and state round trips."""
+"""Every optimizer's fused kernel against torch.optim's formula in NumPy (tests/reference.py) and,
+when PyTorch is installed, against torch.optim itself; masks; state round trips."""
 import numpy as np
 import pytest
 
-from mlp_scratch.optim import SGD, make_optimizer
+from mlp_scratch.optim import OPTIMIZERS, SGD, make_optimizer
+from reference import optimizer_reference
 
 
-def sgd_reference(p, grads, lr, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False, decay=None):
-    """torch.optim.SGD written out in float64 NumPy."""
-    p = p.astype(np.float64).copy()
-    decay = np.ones_like(p, bool) if decay is None else decay
-    buf = None
-    for g in grads:
-        g = g.astype(np.float64) + weight_decay * p * decay
-        if momentum:
-            buf = g.copy() if buf is None else momentum * buf + (1 - dampening) * g
-            g = g + momentum * buf if nesterov else buf
-        p -= lr * g
-    return p
+SETTINGS = [
+    ("sgd", 0.05, {}), ("sgd", 0.05, dict(momentum=0.9)), ("sgd", 0.05, dict(momentum=0.9, dampening=0.3)),
+    ("sgd", 0.05, dict(momentum=0.8, nesterov=True)), ("sgd", 0.05, dict(momentum=0.9, weight_decay=0.01)),
+    ("sgd", 0.05, dict(weight_decay=0.1)),
+    ("adagrad", 0.1, {}), ("adagrad", 0.1, dict(lr_decay=0.05, weight_decay=0.01, initial_accumulator_value=0.1)),
+    ("rmsprop", 0.01, {}), ("rmsprop", 0.01, dict(momentum=0.9)), ("rmsprop", 0.01, dict(centered=True)),
+    ("rmsprop", 0.01, dict(centered=True, momentum=0.5, weight_decay=0.1, alpha=0.9)),
+    ("adadelta", 1.0, {}), ("adadelta", 0.5, dict(rho=0.8, weight_decay=0.05)),
+    ("adam", 0.01, {}), ("adam", 0.01, dict(amsgrad=True)), ("adam", 0.01, dict(weight_decay=0.1, betas=(0.8, 0.99))),
+    ("adamw", 0.01, {}), ("adamw", 0.01, dict(weight_decay=0.3, amsgrad=True)),
+]
+IDS = [f"{name}-{kwargs}" for name, _, kwargs in SETTINGS]
 
 
-SETTINGS = [dict(), dict(momentum=0.9), dict(momentum=0.9, dampening=0.3),
-            dict(momentum=0.8, nesterov=True), dict(momentum=0.9, weight_decay=0.01),
-            dict(weight_decay=0.1)]
+def changing_gradients(rng, size=1000, steps=12):
+    """Gradients that change scale and sign from step to step."""
+    return [rng.standard_normal(size) * (0.1 + t % 3) for t in range(steps)]
 
 
 @pytest.mark.parametrize("dtype, tol", [(np.float64, 1e-12), (np.float32, 1e-5)])
-@pytest.mark.parametrize("settings", SETTINGS, ids=str)
-def test_sgd_matches_reference_over_changing_gradients(dtype, tol, settings):
+@pytest.mark.parametrize("name, lr, settings", SETTINGS, ids=IDS)
+def test_optimizer_matches_reference_over_changing_gradients(dtype, tol, name, lr, settings):
     rng = np.random.default_rng(0)
     p0 = rng.standard_normal(1000)
-    grads = [rng.standard_normal(1000) for _ in range(12)]
+    grads = changing_gradients(rng)
     params = p0.astype(dtype)
-    opt = SGD(lr=0.05, **settings)
+    opt = make_optimizer(name, lr=lr, **settings)
     for g in grads:
         opt.step(params, g.astype(dtype))
-    want = sgd_reference(p0.astype(dtype), [g.astype(dtype) for g in grads], 0.05, **settings)
-    np.testing.assert_allclose(params, want, rtol=tol, atol=tol)
+    want = optimizer_reference(name, p0.astype(dtype), [g.astype(dtype) for g in grads], lr, **settings)
+    # relative to the parameters' scale: element-wise rtol alone fails where p crosses zero
+    np.testing.assert_allclose(params, want, rtol=tol, atol=tol * np.abs(want).max())
 
 
-def test_masks_keep_decay_off_and_frozen_elements_still():
+@pytest.mark.parametrize("name, lr, settings", SETTINGS, ids=IDS)
+def test_optimizer_matches_torch(name, lr, settings):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(1)
+    p0 = rng.standard_normal(500)
+    grads = changing_gradients(rng, 500)
+    params = p0.copy()
+    opt = make_optimizer(name, lr=lr, **settings)
+    weight = torch.nn.Parameter(torch.tensor(p0))
+    torch_opt = {"sgd": torch.optim.SGD, "adagrad": torch.optim.Adagrad, "rmsprop": torch.optim.RMSprop,
+                 "adadelta": torch.optim.Adadelta, "adam": torch.optim.Adam,
+                 "adamw": torch.optim.AdamW}[name]([weight], lr=lr, **settings)
+    for g in grads:
+        opt.step(params, g)
+        weight.grad = torch.tensor(g)
+        torch_opt.step()
+    np.testing.assert_allclose(params, weight.detach().numpy(), rtol=1e-12, atol=1e-12)
+
+
+MASKED = [("sgd", 0.1, dict(momentum=0.9, weight_decay=0.5)), ("adagrad", 0.1, dict(weight_decay=0.5)),
+          ("rmsprop", 0.01, dict(weight_decay=0.5, momentum=0.5, centered=True)),
+          ("adadelta", 1.0, dict(weight_decay=0.5)), ("adam", 0.01, dict(weight_decay=0.5, amsgrad=True)),
+          ("adamw", 0.01, dict(weight_decay=0.5))]
+
+
+@pytest.mark.parametrize("name, lr, settings", MASKED, ids=[m[0] for m in MASKED])
+def test_masks_keep_decay_off_and_frozen_elements_still(name, lr, settings):
     rng = np.random.default_rng(1)
     p0 = rng.standard_normal(50)
     decay = np.arange(50) < 30
     frozen = np.arange(50) >= 45
     params = p0.copy()
-    opt = SGD(lr=0.1, momentum=0.9, weight_decay=0.5)
+    opt = make_optimizer(name, lr=lr, **settings)
     opt.set_masks(decay=decay, frozen=frozen)
-    grads = [rng.standard_normal(50) for _ in range(5)]
+    grads = changing_gradients(rng, 50, 5)
     for g in grads:
         opt.step(params, g)
-    want = sgd_reference(p0, grads, 0.1, momentum=0.9, weight_decay=0.5, decay=decay)
-    np.testing.assert_allclose(params[:45], want[:45], rtol=1e-12)
+    want = optimizer_reference(name, p0, grads, lr, decay=decay, **settings)
+    np.testing.assert_allclose(params[:45], want[:45], rtol=1e-12, atol=1e-12)
     np.testing.assert_array_equal(params[45:], p0[45:])
-    np.testing.assert_array_equal(opt.state["momentum_buffer"][45:], 0)
+    fresh = opt._init_state(p0)
+    for state_name, array in opt.state.items():  # frozen elements' state never moved
+        np.testing.assert_array_equal(array[45:], fresh[state_name][45:])
 
 
-def test_state_dict_round_trip_continues_bitwise():
+@pytest.mark.parametrize("name, lr, settings", SETTINGS, ids=IDS)
+def test_state_dict_round_trip_continues_bitwise(name, lr, settings):
     rng = np.random.default_rng(2)
-    grads = [rng.standard_normal(300).astype(np.float32) for _ in range(10)]
+    grads = [g.astype(np.float32) for g in changing_gradients(rng, 300, 10)]
     straight = rng.standard_normal(300).astype(np.float32)
     resumed = straight.copy()
-    a = SGD(lr=0.1, momentum=0.9, nesterov=True)
+    a = make_optimizer(name, lr=lr, **settings)
     for g in grads:
         a.step(straight, g)
-    b = SGD(lr=0.1, momentum=0.9, nesterov=True)
+    b = make_optimizer(name, lr=lr, **settings)
     for g in grads[:4]:
         b.step(resumed, g)
-    c = SGD(lr=0.1, momentum=0.9, nesterov=True)
+    c = make_optimizer(name, lr=lr, **settings)
     c.load_state_dict(b.state_dict())
     for g in grads[4:]:
         c.step(resumed, g)
