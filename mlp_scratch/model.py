@@ -191,15 +191,17 @@ class MLP:
         data_loss, penalty = self._forward_backward(X, y, seed)
         return data_loss + penalty
 
-    def _forward_backward(self, X, y, seed):
-        """forward_backward on checked, C-contiguous inputs; returns (data loss, penalty)."""
+    def _forward_backward(self, X, y, seed, dropout=None):
+        """forward_backward on checked, C-contiguous inputs; returns (data loss, penalty).
+        ``dropout`` overrides the model's rate for this pass (full-batch methods use 0)."""
         n = X.shape[0]
         self._workspace(n)
         threads.apply()
         return network.forward_backward(
             X, y, self.flat_params, self.flat_grads, self.running, self._stats, self._acts,
             self._grad_a, self._grad_b, self._scores[:n], self._dscores[:n], self._row_loss,
-            self.layout, LOSSES[self.loss_name], self.l2, 1.0 - self.dropout, np.uint64(seed),
+            self.layout, LOSSES[self.loss_name], self.l2,
+            1.0 - (self.dropout if dropout is None else dropout), np.uint64(seed),
             self.bn_momentum, self.bn_eps)
 
     def scores(self, X):

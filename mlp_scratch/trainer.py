@@ -1,4 +1,5 @@
-"""Mini-batch training: shuffled batches each epoch, validation each epoch, history, best parameters."""
+"""Mini-batch training: shuffled batches each epoch, validation each epoch, history, best parameters.
+Full-batch optimizers (L-BFGS) run one of their iterations per epoch instead."""
 import math
 import time
 from dataclasses import asdict, dataclass, field
@@ -6,15 +7,18 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from mlp_scratch.kernels.random import derive_seed
+from mlp_scratch.lbfgs import NonFiniteLoss
+from mlp_scratch.schedules import Constant
 from mlp_scratch.validation import check_features, check_labels, check_positive_int
 
 
 @dataclass
 class History:
     """What a run produced. ``iteration_loss`` is the minimized objective (data loss + L2 penalty) of
-    each mini-batch; the per-epoch losses in ``epochs`` are data losses in evaluation mode, comparable
-    across L2 strengths."""
+    each step and ``iteration_lr`` the learning rate it used; the per-epoch losses in ``epochs`` are
+    data losses in evaluation mode, comparable across L2 strengths."""
     iteration_loss: list = field(default_factory=list)
+    iteration_lr: list = field(default_factory=list)
     epochs: list = field(default_factory=list)  # dicts: epoch, lr, train_loss, train_acc, val_loss, val_acc, time
     best_epoch: int = 0
     best_val_acc: float = -1.0
@@ -24,6 +28,10 @@ class History:
         return asdict(self)
 
 
+class Stop(Exception):
+    """Ends training early with a reason for the history."""
+
+
 class Trainer:
     """Trains ``model`` with ``optimizer`` on a Dataset (see mlp_scratch.datasets).
 
@@ -31,6 +39,10 @@ class Trainer:
     ----------
     epochs, batch_size : int
         A batch size above the number of training samples is clipped to it (with a message).
+        With a full-batch optimizer (L-BFGS) an epoch is one of its iterations.
+    schedule : callable or None
+        ``schedule(lr0, epoch, iteration)`` gives each step's learning rate from the optimizer's
+        ``lr`` (see mlp_scratch.schedules); None keeps it constant.
     seed : int
         Seeds the shuffling and the dropout masks: the same seed gives bitwise-identical training at
         a fixed thread count.
@@ -41,18 +53,22 @@ class Trainer:
         (a fixed random subset), since a full pass over a large set costs as much as an epoch.
     log : callable or None
         Receives one line per epoch; None for silence.
+
+    Weight decay, where the optimizer has it, applies to weight matrices only (``model.weight_mask``).
     """
 
-    def __init__(self, model, optimizer, *, epochs=10, batch_size=64, seed=0, restore_best=True,
-                 train_eval_samples=10000, log=print):
+    def __init__(self, model, optimizer, *, epochs=10, batch_size=64, schedule=None, seed=0,
+                 restore_best=True, train_eval_samples=10000, log=print):
         self.model = model
         self.optimizer = optimizer
         self.epochs = check_positive_int("epochs", epochs)
         self.batch_size = check_positive_int("batch_size", batch_size)
+        self.schedule = schedule or Constant()
         self.seed = int(seed)
         self.restore_best = restore_best
         self.train_eval_samples = check_positive_int("train_eval_samples", train_eval_samples)
         self.log = log or (lambda line: None)
+        self.full_batch = getattr(optimizer, "full_batch", False)
         optimizer.set_masks(decay=model.weight_mask())
 
     def fit(self, data):
@@ -65,62 +81,82 @@ class Trainer:
         y = check_labels(data.y_train, X.shape[0], model.num_classes, "y_train")
         X_val = check_features(data.X_val, model.input_dim, model.dtype, "X_val")
         y_val = check_labels(data.y_val, X_val.shape[0], model.num_classes, "y_val")
-        n = X.shape[0]
-        batch_size = self.batch_size
-        if batch_size > n:
-            self.log(f"batch_size {batch_size} is larger than the {n} training samples; using {n}")
-            batch_size = n
-
         rng = np.random.default_rng(self.seed)
-        subset = np.sort(rng.permutation(n)[:self.train_eval_samples])
-        X_sub, y_sub = X[subset], y[subset]
-        X_batch = np.empty((batch_size, X.shape[1]), model.dtype)
-        y_batch = np.empty(batch_size, np.int64)
-        history = History()
-        best_params, best_running = model.flat_params.copy(), model.running.copy()
-        self._step = 0
-        start = time.perf_counter()
+        subset = np.sort(rng.permutation(len(X))[:self.train_eval_samples])
+        self._eval_sets = (X[subset], y[subset], X_val, y_val)
+        self._history = History()
+        self._best = (model.flat_params.copy(), model.running.copy())
+        self._start = time.perf_counter()
         try:
-            for epoch in range(1, self.epochs + 1):
-                if not self._train_epoch(epoch, X, y, rng.permutation(n), X_batch, y_batch, history):
-                    break
-                record = self._epoch_record(epoch, X_sub, y_sub, X_val, y_val, start)
-                history.epochs.append(record)
-                if record["val_acc"] > history.best_val_acc:
-                    history.best_epoch, history.best_val_acc = epoch, record["val_acc"]
-                    best_params[:], best_running[:] = model.flat_params, model.running
-                self.log(f"epoch {epoch:3d}/{self.epochs}  loss {record['train_loss']:.4f}  "
-                         f"train acc {record['train_acc']:.4f}  val loss {record['val_loss']:.4f}  "
-                         f"val acc {record['val_acc']:.4f}  lr {record['lr']:.3g}  {record['time']:.1f}s")
+            if self.full_batch:
+                self._fit_full_batch(X, y)
+            else:
+                self._fit_mini_batches(X, y, rng)
+        except Stop as stop:
+            self._history.stop_reason = str(stop)
+            self.log(f"stopped: {stop}")
         except KeyboardInterrupt:
-            history.stop_reason = f"interrupted after {len(history.epochs)} epochs"
-            self.log("stopped: " + history.stop_reason)
-        if self.restore_best and history.epochs:
-            model.flat_params[:], model.running[:] = best_params, best_running
-        return history
+            self._history.stop_reason = f"interrupted after {len(self._history.epochs)} epochs"
+            self.log("stopped: " + self._history.stop_reason)
+        if self.restore_best and self._history.epochs:
+            model.flat_params[:], model.running[:] = self._best
+        return self._history
 
-    def _train_epoch(self, epoch, X, y, order, X_batch, y_batch, history):
-        """One pass over the shuffled training set; False if the loss stopped being finite."""
-        model = self.model
-        for first in range(0, len(order), len(X_batch)):
-            idx = order[first:first + len(X_batch)]
-            xb, yb = X_batch[:len(idx)], y_batch[:len(idx)]
-            np.take(X, idx, axis=0, out=xb)
-            np.take(y, idx, out=yb)
-            data_loss, penalty = model._forward_backward(xb, yb, np.uint64(derive_seed(self.seed, self._step)))
-            loss = data_loss + penalty
-            if not math.isfinite(loss):
-                history.stop_reason = (f"non-finite loss ({loss}) at epoch {epoch}, iteration "
-                                       f"{self._step}: lower the learning rate or check the data")
-                self.log("stopped: " + history.stop_reason)
-                return False
-            self.optimizer.step(model.flat_params, model.flat_grads)
-            history.iteration_loss.append(loss)
-            self._step += 1
-        return True
+    def _fit_mini_batches(self, X, y, rng):
+        batch_size = self.batch_size
+        if batch_size > len(X):
+            self.log(f"batch_size {batch_size} is larger than the {len(X)} training samples; using {len(X)}")
+            batch_size = len(X)
+        X_batch = np.empty((batch_size, X.shape[1]), self.model.dtype)
+        y_batch = np.empty(batch_size, np.int64)
+        step = 0
+        for epoch in range(1, self.epochs + 1):
+            for idx in np.array_split(rng.permutation(len(X)), range(batch_size, len(X), batch_size)):
+                xb, yb = X_batch[:len(idx)], y_batch[:len(idx)]
+                np.take(X, idx, axis=0, out=xb)
+                np.take(y, idx, out=yb)
+                lr = self.schedule(self.optimizer.lr, epoch - 1, step)
+                data_loss, penalty = self.model._forward_backward(xb, yb, np.uint64(derive_seed(self.seed, step)))
+                self._record_step(data_loss + penalty, lr, epoch)
+                self.optimizer.step(self.model.flat_params, self.model.flat_grads, lr=lr)
+                step += 1
+            self._end_epoch(epoch, lr)
 
-    def _epoch_record(self, epoch, X_sub, y_sub, X_val, y_val, start):
+    def _fit_full_batch(self, X, y):
+        if self.model.dropout > 0:
+            self.log(f"{self.optimizer!r} is full-batch: dropout ({self.model.dropout}) is off for this run")
+
+        def after_iteration(loss):
+            self._record_step(loss, None, len(self._history.epochs) + 1)
+            self._end_epoch(len(self._history.epochs) + 1, None)
+
+        try:
+            result = self.optimizer.minimize(self.model, X, y, self.epochs, callback=after_iteration)
+        except NonFiniteLoss as error:
+            raise Stop(f"non-finite loss ({error}) in L-BFGS: check the data and the initialization") from None
+        if len(self._history.epochs) < self.epochs:
+            self._history.stop_reason = f"converged: {result.message}"
+
+    def _record_step(self, loss, lr, epoch):
+        if not math.isfinite(loss):
+            raise Stop(f"non-finite loss ({loss}) at epoch {epoch}, iteration {len(self._history.iteration_loss)}: "
+                       f"lower the learning rate or check the data")
+        self._history.iteration_loss.append(loss)
+        self._history.iteration_lr.append(lr)
+
+    def _end_epoch(self, epoch, lr):
+        """Evaluate, keep the best parameters, feed the schedule, log."""
+        X_sub, y_sub, X_val, y_val = self._eval_sets
         train_loss, train_acc = self.model.evaluate(X_sub, y_sub)
         val_loss, val_acc = self.model.evaluate(X_val, y_val)
-        return {"epoch": epoch, "lr": self.optimizer.lr, "train_loss": train_loss, "train_acc": train_acc,
-                "val_loss": val_loss, "val_acc": val_acc, "time": time.perf_counter() - start}
+        record = {"epoch": epoch, "lr": lr, "train_loss": train_loss, "train_acc": train_acc,
+                  "val_loss": val_loss, "val_acc": val_acc, "time": time.perf_counter() - self._start}
+        history = self._history
+        history.epochs.append(record)
+        if val_acc > history.best_val_acc:
+            history.best_epoch, history.best_val_acc = epoch, val_acc
+            self._best[0][:], self._best[1][:] = self.model.flat_params, self.model.running
+        self.schedule.observe(val_loss)
+        lr_text = "" if lr is None else f"  lr {lr:.3g}"
+        self.log(f"epoch {epoch:3d}/{self.epochs}  loss {train_loss:.4f}  train acc {train_acc:.4f}  "
+                 f"val loss {val_loss:.4f}  val acc {val_acc:.4f}{lr_text}  {record['time']:.1f}s")

@@ -1,0 +1,51 @@
+"""CS231n-style functional optimizers: ``next_w, config = update(w, dw, config)``.
+
+Each is a thin wrapper over the optimizer class of the same name (one kernel, one formula). ``config``
+holds the hyperparameters under the class's argument names (``lr``, ``momentum``, ``betas``, ...),
+and the wrapper keeps the state in it: ``steps`` and each state array (``momentum_buffer``,
+``exp_avg``, ...) shaped like ``w``. ``w`` is not modified; ``next_w`` is a new array.
+
+    >>> config = {"lr": 0.1, "momentum": 0.9}
+    >>> next_w, config = sgd(w, dw, config)
+
+The course's own names and conventions (``learning_rate``, ``velocity = mu * v - lr * dw``) are the
+job of the CS231n compatibility layer, which converts to these.
+"""
+import inspect
+
+import numpy as np
+
+from mlp_scratch.optim import OPTIMIZERS
+
+
+def _make_update(name):
+    cls = OPTIMIZERS[name]
+    arguments = set(inspect.signature(cls.__init__).parameters) - {"self"}
+
+    def update(w, dw, config=None):
+        config = {} if config is None else config
+        optimizer = cls(**{k: v for k, v in config.items() if k in arguments})
+        next_w = np.array(w, dtype=np.result_type(w, np.float32), order="C")
+        flat = next_w.reshape(-1)
+        grads = np.ascontiguousarray(dw, dtype=next_w.dtype).reshape(-1)
+        if grads.size != flat.size:
+            raise ValueError(f"dw must have the shape of w {np.shape(w)}, got {np.shape(dw)}")
+        if config.get("steps", 0):
+            optimizer.load_state_dict({"lr": optimizer.lr, "hyperparameters": {}, "steps": config["steps"],
+                                       "state": {k: np.reshape(config[k], -1) for k in optimizer.state_names}})
+        optimizer.step(flat, grads)
+        config["steps"] = optimizer.steps
+        config.update({k: v.reshape(next_w.shape) for k, v in optimizer.state.items()})
+        return next_w, config
+
+    update.__name__ = update.__qualname__ = name
+    update.__doc__ = f"next_w, config = {name}(w, dw, config): one step of {cls.__name__}.\n\n{cls.__doc__}"
+    return update
+
+
+sgd = _make_update("sgd")
+adagrad = _make_update("adagrad")
+rmsprop = _make_update("rmsprop")
+adadelta = _make_update("adadelta")
+adam = _make_update("adam")
+adamw = _make_update("adamw")

@@ -1,0 +1,180 @@
+"""Learning-rate schedules: the learning rate as a function of the training clock.
+
+A schedule is called as ``schedule(lr0, epoch, iteration)``, where ``epoch`` counts the epochs
+completed before this step (0 during the first epoch) and ``iteration`` the steps completed before
+it (0 for the first step). Each schedule below says whether it moves per epoch or per iteration; the
+trainer calls it before every step, so per-epoch schedules change at epoch boundaries.
+ReduceLROnPlateau also observes the validation loss at the end of each epoch.
+"""
+import bisect
+import math
+
+from mlp_scratch.validation import check_number, check_positive_int
+
+
+class Schedule:
+    """Base class: a constant learning rate. Subclasses override ``multiplier`` (or ``__call__``)."""
+    per = "iteration"
+
+    def __call__(self, lr0, epoch, iteration):
+        return lr0 * self.multiplier(epoch, iteration)
+
+    def multiplier(self, epoch, iteration):
+        return 1.0
+
+    def observe(self, val_loss):
+        """Called with the validation loss after each epoch; only ReduceLROnPlateau uses it."""
+
+    def state_dict(self):
+        return dict(vars(self))
+
+    def load_state_dict(self, state):
+        vars(self).update(state)
+
+    def __repr__(self):
+        return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in vars(self).items())})"
+
+
+Constant = Schedule
+
+
+class StepLR(Schedule):
+    """Per epoch: lr0 * gamma ** (epoch // step_size)   (torch.optim.lr_scheduler.StepLR)."""
+    per = "epoch"
+
+    def __init__(self, step_size, gamma=0.1):
+        self.step_size = check_positive_int("step_size", step_size)
+        self.gamma = check_number("gamma", gamma, low=0, low_open=True)
+
+    def multiplier(self, epoch, iteration):
+        return self.gamma ** (epoch // self.step_size)
+
+
+class MultiStepLR(Schedule):
+    """Per epoch: lr0 * gamma ** (number of milestones <= epoch)   (torch's MultiStepLR)."""
+    per = "epoch"
+
+    def __init__(self, milestones, gamma=0.1):
+        self.milestones = sorted(check_positive_int("milestones", m) for m in milestones)
+        self.gamma = check_number("gamma", gamma, low=0, low_open=True)
+
+    def multiplier(self, epoch, iteration):
+        return self.gamma ** bisect.bisect_right(self.milestones, epoch)
+
+
+class ExponentialLR(Schedule):
+    """Per epoch: lr0 * gamma ** epoch   (torch's ExponentialLR)."""
+    per = "epoch"
+
+    def __init__(self, gamma):
+        self.gamma = check_number("gamma", gamma, low=0, low_open=True)
+
+    def multiplier(self, epoch, iteration):
+        return self.gamma ** epoch
+
+
+class ExponentialDecay(Schedule):
+    """Per iteration: lr0 * exp(-k * t)   (the lecture's exponential decay, t = iteration)."""
+
+    def __init__(self, k):
+        self.k = check_number("k", k, low=0)
+
+    def multiplier(self, epoch, iteration):
+        return math.exp(-self.k * iteration)
+
+
+class InverseTimeDecay(Schedule):
+    """lr0 / (1 + k * t), with t the iteration (per="iteration", default) or the epoch (per="epoch")."""
+
+    def __init__(self, k, per="iteration"):
+        self.k = check_number("k", k, low=0)
+        self.per = _check_per(per)
+
+    def multiplier(self, epoch, iteration):
+        return 1.0 / (1.0 + self.k * (iteration if self.per == "iteration" else epoch))
+
+
+class CosineAnnealingLR(Schedule):
+    """eta_min + (lr0 - eta_min) * (1 + cos(pi * t / t_max)) / 2 for t <= t_max, then eta_min;
+    t counts epochs (per="epoch", default, as torch's CosineAnnealingLR is usually stepped) or
+    iterations."""
+
+    def __init__(self, t_max, eta_min=0.0, per="epoch"):
+        self.t_max = check_positive_int("t_max", t_max)
+        self.eta_min = check_number("eta_min", eta_min, low=0)
+        self.per = _check_per(per)
+
+    def __call__(self, lr0, epoch, iteration):
+        t = min(iteration if self.per == "iteration" else epoch, self.t_max)
+        return self.eta_min + (lr0 - self.eta_min) * (1 + math.cos(math.pi * t / self.t_max)) / 2
+
+
+class LinearWarmup(Schedule):
+    """Per iteration for the first ``warmup`` steps: schedule(lr0, ...) * (t + 1) / warmup, then
+    ``schedule`` unchanged. Goes in front of any schedule."""
+
+    def __init__(self, schedule, warmup):
+        self.schedule = schedule
+        self.warmup = check_positive_int("warmup", warmup)
+
+    def __call__(self, lr0, epoch, iteration):
+        return self.schedule(lr0, epoch, iteration) * min(1.0, (iteration + 1) / self.warmup)
+
+    def observe(self, val_loss):
+        self.schedule.observe(val_loss)
+
+    def state_dict(self):
+        return {"warmup": self.warmup, "schedule": self.schedule.state_dict()}
+
+    def load_state_dict(self, state):
+        self.warmup = state["warmup"]
+        self.schedule.load_state_dict(state["schedule"])
+
+
+class ReduceLROnPlateau(Schedule):
+    """Per epoch, driven by the validation loss (torch's ReduceLROnPlateau, mode "min", relative
+    threshold): after ``patience`` epochs without a loss below best * (1 - threshold), multiply the
+    learning rate by ``factor`` (not below ``min_lr``), then wait ``cooldown`` epochs."""
+    per = "epoch"
+
+    def __init__(self, factor=0.1, patience=10, threshold=1e-4, cooldown=0, min_lr=0.0):
+        self.factor = check_number("factor", factor, low=0, high=1, low_open=True, high_open=True)
+        self.patience = int(check_number("patience", patience, low=0))
+        self.threshold = check_number("threshold", threshold, low=0)
+        self.cooldown = int(check_number("cooldown", cooldown, low=0))
+        self.min_lr = check_number("min_lr", min_lr, low=0)
+        self.scale, self.best, self.bad_epochs, self.cooldown_left = 1.0, math.inf, 0, 0
+
+    def __call__(self, lr0, epoch, iteration):
+        return max(lr0 * self.scale, self.min_lr)
+
+    def observe(self, val_loss):
+        if val_loss < self.best * (1 - self.threshold):
+            self.best, self.bad_epochs = val_loss, 0
+        else:
+            self.bad_epochs += 1
+        if self.cooldown_left > 0:
+            self.cooldown_left -= 1
+            self.bad_epochs = 0
+        elif self.bad_epochs > self.patience:
+            self.scale *= self.factor
+            self.cooldown_left, self.bad_epochs = self.cooldown, 0
+
+
+def _check_per(per):
+    if per not in ("iteration", "epoch"):
+        raise ValueError(f"per must be 'iteration' or 'epoch', got {per!r}")
+    return per
+
+
+SCHEDULES = {"constant": Constant, "step": StepLR, "multistep": MultiStepLR, "exponential": ExponentialLR,
+             "exp-decay": ExponentialDecay, "inverse-time": InverseTimeDecay, "cosine": CosineAnnealingLR,
+             "plateau": ReduceLROnPlateau}
+
+
+def make_schedule(name, warmup=0, **kwargs):
+    """A schedule by name (see SCHEDULES), with linear warm-up over ``warmup`` iterations if > 0."""
+    if name not in SCHEDULES:
+        raise ValueError(f"schedule must be one of {sorted(SCHEDULES)}, got {name!r}")
+    schedule = SCHEDULES[name](**kwargs)
+    return LinearWarmup(schedule, warmup) if warmup else schedule
