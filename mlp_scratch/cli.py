@@ -1,13 +1,15 @@
 """The ``mlp-scratch`` command; ``scripts/train.py`` is a thin front end to its ``train`` subcommand."""
 import argparse
 import datetime
+import inspect
 import pathlib
 import sys
 
 from mlp_scratch import datasets, threads
 from mlp_scratch.model import INITS, LOSSES, MLP, check_init
-from mlp_scratch.optim import OPTIMIZERS, make_optimizer
+from mlp_scratch.optim import METHODS, make_optimizer
 from mlp_scratch.runs import save_run
+from mlp_scratch.schedules import SCHEDULES, make_schedule
 from mlp_scratch.trainer import Trainer
 
 
@@ -29,22 +31,68 @@ def add_train_arguments(parser):
                        help=f"weight initialization: {' or '.join(INITS)}, or a fixed std such as 0.01 (default: he)")
     model.add_argument("--loss", default="softmax", choices=sorted(LOSSES), help="default: softmax")
     model.add_argument("--dtype", default="float32", choices=["float32", "float64"], help="default: float32")
-    optim = parser.add_argument_group("optimization")
-    optim.add_argument("--optimizer", default="sgd", choices=sorted(OPTIMIZERS), help="default: sgd")
-    optim.add_argument("--lr", type=float, default=0.05, help="learning rate (default: 0.05)")
-    optim.add_argument("--momentum", type=float, default=0.9, help="SGD momentum (default: 0.9)")
-    optim.add_argument("--nesterov", action="store_true", help="Nesterov momentum")
-    optim.add_argument("--weight-decay", type=float, default=0.0,
-                       help="decoupled-from-the-loss weight decay of the optimizer, on weights only (default: 0)")
+    optim = parser.add_argument_group(
+        "optimization", "Optimizer options left out take the optimizer's default (torch.optim's).")
+    optim.add_argument("--optimizer", default="sgd", choices=sorted(METHODS),
+                       help="default: sgd (lbfgs is full-batch: one of its iterations per epoch)")
+    optim.add_argument("--lr", type=float, help="learning rate (default: 0.05 for sgd, else the optimizer's)")
+    optim.add_argument("--momentum", type=float, help="sgd, rmsprop (default: 0.9 for sgd, 0 for rmsprop)")
+    optim.add_argument("--dampening", type=float, help="sgd")
+    optim.add_argument("--nesterov", action="store_true", default=None, help="sgd: Nesterov momentum")
+    optim.add_argument("--weight-decay", type=float,
+                       help="sgd, adagrad, rmsprop, adadelta, adam (added to the gradient), adamw (decoupled); "
+                            "on weight matrices only")
+    optim.add_argument("--betas", type=float, nargs=2, metavar=("BETA1", "BETA2"), help="adam, adamw")
+    optim.add_argument("--eps", type=float, help="adagrad, rmsprop, adadelta, adam, adamw")
+    optim.add_argument("--amsgrad", action="store_true", default=None, help="adam, adamw")
+    optim.add_argument("--alpha", type=float, help="rmsprop: decay rate of the squared-gradient average")
+    optim.add_argument("--centered", action="store_true", default=None, help="rmsprop")
+    optim.add_argument("--rho", type=float, help="adadelta")
+    optim.add_argument("--lr-decay", type=float, help="adagrad")
+    optim.add_argument("--history-size", type=int, help="lbfgs: correction pairs kept")
+    optim.add_argument("--tol", type=float, help="lbfgs: stop when the largest gradient element is below it")
     optim.add_argument("--epochs", type=int, default=20, help="default: 20")
     optim.add_argument("--batch-size", type=int, default=64, help="default: 64")
     optim.add_argument("--seed", type=int, default=0, help="seeds initialization, shuffling and dropout")
+    schedule = parser.add_argument_group(
+        "learning-rate schedule", "epoch-based schedules change at epoch boundaries; see mlp_scratch.schedules")
+    schedule.add_argument("--schedule", default="constant", choices=sorted(SCHEDULES), help="default: constant")
+    schedule.add_argument("--step-size", type=int, help="step: epochs between decays")
+    schedule.add_argument("--milestones", type=int, nargs="+", help="multistep: epochs at which to decay")
+    schedule.add_argument("--gamma", type=float, help="step, multistep, exponential: decay factor")
+    schedule.add_argument("--decay-rate", type=float, dest="k", help="exp-decay, inverse-time: k in exp(-k t), 1/(1+k t)")
+    schedule.add_argument("--per", choices=["iteration", "epoch"], help="inverse-time, cosine: what t counts")
+    schedule.add_argument("--t-max", type=int, help="cosine: period of the half cosine")
+    schedule.add_argument("--eta-min", type=float, help="cosine: final learning rate")
+    schedule.add_argument("--factor", type=float, help="plateau: multiplier on a plateau")
+    schedule.add_argument("--patience", type=int, help="plateau: epochs without improvement before decaying")
+    schedule.add_argument("--warmup", type=int, default=0, help="linear warm-up over this many iterations")
     run = parser.add_argument_group("run")
     run.add_argument("--out", type=pathlib.Path, default=None,
                      help="run folder (default: runs/<dataset>-<date>-<time>)")
     run.add_argument("--threads", type=int, default=None,
                      help="threads for numba kernels and BLAS (default: all cores)")
     run.add_argument("--quiet", action="store_true", help="print only the final result")
+
+
+OPTIMIZER_OPTIONS = ["lr", "momentum", "dampening", "nesterov", "weight_decay", "betas", "eps", "amsgrad",
+                     "alpha", "centered", "rho", "lr_decay", "history_size", "tol"]
+SCHEDULE_OPTIONS = ["step_size", "milestones", "gamma", "k", "per", "t_max", "eta_min", "factor", "patience"]
+SGD_DEFAULTS = {"lr": 0.05, "momentum": 0.9}  # the command line's defaults for sgd: a run that trains well
+
+
+def given_options(args, cls, names):
+    """The options among ``names`` that the user gave, as keyword arguments of ``cls``; an option
+    that ``cls`` does not take is an error naming both."""
+    accepted = set(inspect.signature(cls.__init__).parameters)
+    given = {name: getattr(args, name) for name in names if getattr(args, name) is not None}
+    if cls is METHODS["sgd"]:
+        given = {**SGD_DEFAULTS, **given}
+    for name in given:
+        if name not in accepted:
+            flag = "--decay-rate" if name == "k" else "--" + name.replace("_", "-")
+            raise ValueError(f"{flag} does not apply to {cls.__name__}")
+    return {name: tuple(v) if name == "betas" else v for name, v in given.items()}
 
 
 def train(args):
@@ -56,14 +104,15 @@ def train(args):
     model = MLP(data.n_features, args.hidden_sizes, data.n_classes, batchnorm=args.batchnorm,
                 dropout=args.dropout, l2=args.l2, loss=args.loss, init=check_init(args.init),
                 dtype=args.dtype, seed=args.seed)
-    optimizer = make_optimizer(args.optimizer, lr=args.lr, momentum=args.momentum,
-                               nesterov=args.nesterov, weight_decay=args.weight_decay)
-    trainer = Trainer(model, optimizer, epochs=args.epochs, batch_size=args.batch_size,
+    optimizer = make_optimizer(args.optimizer, **given_options(args, METHODS[args.optimizer], OPTIMIZER_OPTIONS))
+    schedule = make_schedule(args.schedule, warmup=args.warmup,
+                             **given_options(args, SCHEDULES[args.schedule], SCHEDULE_OPTIONS))
+    trainer = Trainer(model, optimizer, epochs=args.epochs, batch_size=args.batch_size, schedule=schedule,
                       seed=args.seed, log=log)
     out = args.out or pathlib.Path("runs") / f"{args.dataset}-{datetime.datetime.now():%Y%m%d-%H%M%S}"
     log(f"training {len(data.X_train)} samples of {args.dataset}: {data.n_features}-"
         f"{'-'.join(map(str, args.hidden_sizes))}{'-' if args.hidden_sizes else ''}{data.n_classes}, "
-        f"{optimizer}; run folder {out}")
+        f"{optimizer}, {schedule}; run folder {out}")
     history = trainer.fit(data)
     results = {"test_acc": model.score(data.X_test, data.y_test), "best_epoch": history.best_epoch,
                "best_val_acc": history.best_val_acc, "stop_reason": history.stop_reason}

@@ -66,10 +66,12 @@ class LBFGS:
         return result
 
     def state_dict(self):
-        return {"history_size": self.history_size, "tol": self.tol, "ftol": self.ftol}
+        """The same shape as the first-order optimizers' (no state survives between runs)."""
+        return {"lr": None, "hyperparameters": {"history_size": self.history_size, "tol": self.tol,
+                                                "ftol": self.ftol}, "steps": 0, "state": {}}
 
     def load_state_dict(self, state):
-        vars(self).update(state)
+        vars(self).update(state["hyperparameters"])
 
     def __repr__(self):
         return f"LBFGS(history_size={self.history_size}, tol={self.tol}, ftol={self.ftol})"

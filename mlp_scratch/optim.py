@@ -3,6 +3,7 @@ arrays, and nothing else. They never see layers: per-element treatment comes as 
 import numpy as np
 
 from mlp_scratch.kernels import optimizers as kernels
+from mlp_scratch.lbfgs import LBFGS
 from mlp_scratch.validation import check_number
 
 _NO_FLAGS = np.zeros(0, np.uint8)
@@ -223,8 +224,12 @@ OPTIMIZERS = {"sgd": SGD, "adagrad": Adagrad, "rmsprop": RMSprop, "adadelta": Ad
               "adamw": AdamW}
 
 
+# Everything the trainer accepts: the per-element optimizers and full-batch L-BFGS.
+METHODS = {**OPTIMIZERS, "lbfgs": LBFGS}
+
+
 def make_optimizer(name, **kwargs):
-    """An optimizer by name, e.g. make_optimizer("sgd", lr=0.1, momentum=0.9)."""
-    if name not in OPTIMIZERS:
-        raise ValueError(f"optimizer must be one of {sorted(OPTIMIZERS)}, got {name!r}")
-    return OPTIMIZERS[name](**kwargs)
+    """An optimizer by name (see METHODS), e.g. make_optimizer("sgd", lr=0.1, momentum=0.9)."""
+    if name not in METHODS:
+        raise ValueError(f"optimizer must be one of {sorted(METHODS)}, got {name!r}")
+    return METHODS[name](**kwargs)

@@ -35,7 +35,8 @@ class Schedule:
         return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in vars(self).items())})"
 
 
-Constant = Schedule
+class Constant(Schedule):
+    """lr0 throughout."""
 
 
 class StepLR(Schedule):

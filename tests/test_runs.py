@@ -66,7 +66,31 @@ def test_train_command_writes_a_complete_run_folder(tmp_path, capsys):
     assert history["results"]["test_acc"] == model.score(data.X_test, data.y_test)
 
 
+def test_train_command_takes_optimizer_and_schedule_options(tmp_path):
+    out = tmp_path / "run"
+    assert main(["train", "--epochs", "3", "--hidden-sizes", "16", "--optimizer", "adamw", "--lr", "0.01",
+                 "--betas", "0.8", "0.99", "--weight-decay", "0.1", "--schedule", "step", "--step-size", "1",
+                 "--gamma", "0.5", "--out", str(out), "--quiet"]) == 0
+    model, metadata, _ = checkpoint.load(out / "checkpoint.npz")
+    assert metadata["optimizer"]["name"] == "AdamW"
+    assert metadata["optimizer"]["hyperparameters"]["betas"] == [0.8, 0.99]
+    assert metadata["optimizer"]["hyperparameters"]["weight_decay"] == 0.1
+    rows = list(csv.DictReader((out / "metrics.csv").open()))
+    assert [float(r["lr"]) for r in rows] == [0.01, 0.005, 0.0025]
+
+
+def test_train_command_runs_lbfgs(tmp_path):
+    out = tmp_path / "run"
+    assert main(["train", "--epochs", "5", "--hidden-sizes", "16", "--optimizer", "lbfgs", "--out", str(out),
+                 "--quiet"]) == 0
+    history = json.loads((out / "history.json").read_text())
+    assert len(history["epochs"]) == 5 and history["iteration_lr"] == [None] * 5
+    assert history["iteration_loss"][-1] < history["iteration_loss"][0]
+
+
 def test_train_command_reports_bad_values(capsys):
+    assert main(["train", "--optimizer", "adam", "--rho", "0.5", "--out", "/tmp/unused-run"]) == 2
+    assert "--rho does not apply to Adam" in capsys.readouterr().err
     assert main(["train", "--dropout", "1.5", "--epochs", "1", "--out", "/tmp/unused-run"]) == 2
     assert "dropout must be in [0, 1)" in capsys.readouterr().err
 
@@ -75,5 +99,6 @@ def test_train_script_help_lists_the_options():
     result = subprocess.run([sys.executable, str(ROOT / "scripts" / "train.py"), "--help"],
                             capture_output=True, text=True, check=True)
     for option in ("--hidden-sizes", "--batchnorm", "--dropout", "--l2", "--init", "--loss", "--optimizer",
-                   "--lr", "--epochs", "--batch-size", "--seed", "--dtype", "--out", "--threads"):
+                   "--lr", "--epochs", "--batch-size", "--seed", "--dtype", "--out", "--threads", "--schedule",
+                   "--momentum", "--betas", "--weight-decay", "--warmup", "adamw", "lbfgs", "cosine", "plateau"):
         assert option in result.stdout
