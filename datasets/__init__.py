@@ -1,5 +1,7 @@
 """Data sets as train/validation/test splits; imported as ``mlp_scratch.datasets``."""
-from .dataset import Dataset, Standardizer, split_and_standardize
-from .loaders import BUNDLED, load
+from .dataset import PREPROCESSING, Dataset, Preprocessing, stratified_indices
+from .loaders import BUNDLED, GENERATORS, NAMES, load
+from .sources import DATA_ENV, IMAGE_SETS
 
-__all__ = ["Dataset", "Standardizer", "split_and_standardize", "load", "BUNDLED"]
+__all__ = ["Dataset", "Preprocessing", "PREPROCESSING", "stratified_indices", "load", "NAMES", "BUNDLED",
+           "GENERATORS", "IMAGE_SETS", "DATA_ENV"]

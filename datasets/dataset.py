@@ -1,34 +1,58 @@
-"""The Dataset record, stratified splits and the preprocessing fitted on the training split."""
+"""The Dataset record, stratified splits, and the preprocessing fitted on the training split."""
 from dataclasses import dataclass, field
 
 import numpy as np
-from sklearn.model_selection import train_test_split
+
+PREPROCESSING = ("standardize", "scale", "mean_image", "none")
 
 
 @dataclass
-class Standardizer:
-    """x -> (x - mean) / std per feature, fitted on the training split only.
-    Features constant on the training split keep std 1 (they are only centred)."""
-    mean: np.ndarray
-    std: np.ndarray
+class Preprocessing:
+    """x -> (x - shift) / scale, per feature, with shift and scale fitted on the training split:
+
+    standardize: shift = mean, scale = std (1 where a feature is constant on the training split)
+    scale:       to [0, 1]: images divide by 255; other data by its training min and range
+    mean_image:  shift = mean image, scale = 1 (CS231n's mean subtraction)
+    none:        the identity
+    """
+    kind: str
+    shift: np.ndarray
+    scale: np.ndarray
 
     @classmethod
-    def fit(cls, X):
-        X = np.asarray(X, np.float64)
-        std = X.std(axis=0)
-        return cls(X.mean(axis=0), np.where(std > 0, std, 1.0))
+    def fit(cls, kind, X, images=False):
+        if kind not in PREPROCESSING:
+            raise ValueError(f"preprocessing must be one of {list(PREPROCESSING)}, got {kind!r}")
+        n_features = X.shape[1]
+        shift, scale = np.zeros(n_features), np.ones(n_features)
+        if kind in ("standardize", "mean_image"):
+            shift = X.mean(axis=0, dtype=np.float64)
+        if kind == "standardize":
+            std = X.std(axis=0, dtype=np.float64)
+            scale = np.where(std > 0, std, 1.0)
+        if kind == "scale" and images:
+            scale = np.full(n_features, 255.0)
+        elif kind == "scale":
+            shift = X.min(axis=0).astype(np.float64)
+            span = X.max(axis=0) - shift
+            scale = np.where(span > 0, span, 1.0)
+        return cls(kind, shift, scale)
 
     def transform(self, X, dtype=np.float32):
-        return np.ascontiguousarray((np.asarray(X, np.float64) - self.mean) / self.std, dtype=dtype)
+        """The preprocessed copy of X as a C-contiguous array of ``dtype``."""
+        dtype = np.dtype(dtype)
+        out = np.asarray(X, dtype=dtype) - self.shift.astype(dtype)
+        out /= self.scale.astype(dtype)
+        return np.ascontiguousarray(out)
 
     def state(self):
-        return {"kind": "standardize", "mean": self.mean, "std": self.std}
+        return {"kind": self.kind, "shift": self.shift, "scale": self.scale}
 
 
 @dataclass
 class Dataset:
     """Train/validation/test splits: float C-contiguous features, int64 labels, and metadata
-    (name, class_names, preprocessing, source)."""
+    (name, class_names, image_shape, preprocessing, source, sizes)."""
     X_train: np.ndarray
     y_train: np.ndarray
     X_val: np.ndarray
@@ -46,19 +70,32 @@ class Dataset:
         return len(self.meta["class_names"])
 
 
-def split_and_standardize(X, y, *, val_fraction, test_fraction, seed, dtype=np.float32, meta=None):
-    """Stratified, seeded train/validation/test split; standardization fitted on train only."""
-    for name, value in (("val_fraction", val_fraction), ("test_fraction", test_fraction)):
-        if not 0 < value < 1:
-            raise ValueError(f"{name} must be in (0, 1), got {value!r}")
-    if val_fraction + test_fraction >= 1:
-        raise ValueError(f"val_fraction + test_fraction must be below 1, got {val_fraction + test_fraction}")
-    X_rest, X_test, y_rest, y_test = train_test_split(
-        X, y, test_size=test_fraction, stratify=y, random_state=seed)
-    X_train, X_val, y_train, y_val = train_test_split(
-        X_rest, y_rest, test_size=val_fraction / (1 - test_fraction), stratify=y_rest, random_state=seed)
-    scaler = Standardizer.fit(X_train)
-    meta = dict(meta or {}, preprocessing=scaler.state())
-    as_labels = lambda v: np.ascontiguousarray(v, np.int64)  # noqa: E731
-    return Dataset(scaler.transform(X_train, dtype), as_labels(y_train), scaler.transform(X_val, dtype),
-                   as_labels(y_val), scaler.transform(X_test, dtype), as_labels(y_test), meta)
+def class_counts(available, n):
+    """How many of n samples each class gets when drawn in proportion to the ``available`` counts
+    (rounded by largest remainders, so the total is exactly n)."""
+    if n > available.sum():
+        raise ValueError(f"asked for {n} samples but only {available.sum()} are available")
+    exact = n * available / available.sum()
+    counts = np.floor(exact).astype(int)
+    for c in np.argsort(-(exact - counts), kind="stable")[:n - counts.sum()]:
+        counts[c] += 1
+    return counts
+
+
+def stratified_indices(y, sizes, n_classes, rng, per_class=False):
+    """Disjoint index arrays, one per requested size, each stratified by class.
+
+    ``sizes`` are totals, or per-class counts if ``per_class``. Each class's indices are shuffled
+    once with ``rng`` and handed out in order, so the sets are disjoint and fixed by the seed."""
+    pools = [rng.permutation(np.flatnonzero(y == c)) for c in range(n_classes)]
+    available = np.array([len(p) for p in pools])
+    taken = np.zeros(n_classes, int)
+    result = []
+    for size in sizes:
+        counts = np.full(n_classes, size) if per_class else class_counts(available - taken, size)
+        if np.any(taken + counts > available):
+            c = int(np.argmax(taken + counts - available))
+            raise ValueError(f"class {c} has {available[c]} samples, too few for the requested split sizes")
+        result.append(np.sort(np.concatenate([p[t:t + k] for p, t, k in zip(pools, taken, counts)])))
+        taken += counts
+    return result

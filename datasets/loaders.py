@@ -1,32 +1,112 @@
-"""Loading data sets by name."""
+"""Loading data sets by name: scikit-learn's bundled sets and generators, MNIST, Fashion-MNIST and
+CIFAR-10 (from a local folder or OpenML)."""
+import inspect
+
 import numpy as np
 from sklearn import datasets as sk
 
-from .dataset import split_and_standardize
+from .dataset import Dataset, Preprocessing, stratified_indices
+from .sources import IMAGE_SETS, load_image_set
 
-# scikit-learn's bundled sets: no download needed.
-BUNDLED = {
-    "digits": sk.load_digits,
-    "iris": sk.load_iris,
-    "wine": sk.load_wine,
-    "breast_cancer": sk.load_breast_cancer,
+BUNDLED = {"digits": sk.load_digits, "iris": sk.load_iris, "wine": sk.load_wine,
+           "breast_cancer": sk.load_breast_cancer}
+GENERATORS = {
+    "moons": (sk.make_moons, dict(n_samples=1000, noise=0.2)),
+    "circles": (sk.make_circles, dict(n_samples=1000, noise=0.1, factor=0.5)),
+    "blobs": (sk.make_blobs, dict(n_samples=1000, centers=3, n_features=2, cluster_std=1.0)),
+    "classification": (sk.make_classification, dict(n_samples=1000, n_features=20, n_informative=5,
+                                                    n_classes=3, n_clusters_per_class=1)),
 }
+NAMES = sorted(BUNDLED) + sorted(GENERATORS) + sorted(IMAGE_SETS)
 
 
-def load(name="digits", *, val_fraction=0.1, test_fraction=0.2, seed=0, dtype="float32"):
-    """Load a data set by name and split it (stratified, seeded) into train/validation/test,
-    standardized with statistics of the training split.
+def load(name="digits", *, n_train=None, n_val=None, n_test=None, per_class=False, val_fraction=0.1,
+         test_fraction=0.2, preprocessing="standardize", data_dir=None, seed=0, dtype="float32", **options):
+    """Load a data set by name as stratified train/validation/test splits.
+
+    Parameters
+    ----------
+    name : one of NAMES: digits, iris, wine, breast_cancer (bundled with scikit-learn); moons,
+        circles, blobs, classification (generated: pass their options, e.g. n_samples=500,
+        noise=0.3); mnist, fashion_mnist, cifar10 (see ``data_dir``).
+    n_train, n_val, n_test : int or None
+        Sizes of stratified, disjoint, seeded subsets (per class if ``per_class``). The image sets
+        keep their official test set: n_test samples it, and train and validation come from the
+        official training set, by default all of it with a tenth held out for validation. The other
+        sets are split by ``test_fraction`` and ``val_fraction`` when sizes are not given.
+    preprocessing : "standardize" (default), "scale" (to [0, 1]), "mean_image" or "none"; fitted on
+        the training split only and recorded in ``meta["preprocessing"]``.
+    data_dir : folder holding MNIST/Fashion-MNIST IDX files or CIFAR-10's cifar-10-batches-py.
+        Without it the MLP_SCRATCH_DATA variable names the folder; failing both, the set is fetched
+        from OpenML with scikit-learn (and cached by it).
+    seed : seeds the subsets (and generators).
 
     >>> data = load("digits")
     >>> data.X_train.shape[1], data.n_classes
     (64, 10)
     """
-    if name not in BUNDLED:
-        raise ValueError(f"name must be one of {sorted(BUNDLED)}, got {name!r}")
-    bunch = BUNDLED[name]()
-    class_names = [str(c) for c in getattr(bunch, "target_names", np.unique(bunch.target))]
-    meta = {"name": name, "class_names": class_names, "source": f"sklearn.datasets.load_{name}"}
-    if name == "digits":
-        meta["image_shape"] = [8, 8]
-    return split_and_standardize(bunch.data, bunch.target, val_fraction=val_fraction,
-                                 test_fraction=test_fraction, seed=seed, dtype=np.dtype(dtype), meta=meta)
+    dtype = np.dtype(dtype)
+    for arg, value in (("n_train", n_train), ("n_val", n_val), ("n_test", n_test)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0):
+            raise ValueError(f"{arg} must be a positive integer, got {value!r}")
+    if name in IMAGE_SETS:
+        if options:
+            raise ValueError(f"{name} takes no options, got {sorted(options)}")
+        X, y, X_test, y_test, meta = load_image_set(name, data_dir)
+    elif name in BUNDLED or name in GENERATORS:
+        X, y, meta = _load_sklearn(name, seed, options)
+        X_test = y_test = None
+    else:
+        raise ValueError(f"name must be one of {NAMES}, got {name!r}")
+    n_classes = len(meta["class_names"])
+    rng = np.random.default_rng(seed)
+    if X_test is None:  # carve the test split out of the one pool
+        if n_test is None:
+            n_test = _fraction_size("test_fraction", test_fraction, len(y), per_class, n_classes)
+        (test,) = stratified_indices(y, [n_test], n_classes, rng, per_class)
+        rest = np.setdiff1d(np.arange(len(y)), test)
+        X_test, y_test, X, y = X[test], y[test], X[rest], y[rest]
+    elif n_test is not None:
+        (test,) = stratified_indices(y_test, [n_test], n_classes, rng, per_class)
+        X_test, y_test = X_test[test], y_test[test]
+    if n_val is None:
+        n_val = _fraction_size("val_fraction", val_fraction, len(y), per_class, n_classes)
+    if n_train is None:  # everything that is not validation
+        (val,) = stratified_indices(y, [n_val], n_classes, rng, per_class)
+        train = np.setdiff1d(np.arange(len(y)), val)
+    else:
+        val, train = stratified_indices(y, [n_val, n_train], n_classes, rng, per_class)
+    prep = Preprocessing.fit(preprocessing, X[train], images="image_shape" in meta)
+    meta.update(preprocessing=prep.state(), seed=seed,
+                sizes={"train": len(train), "val": len(val), "test": len(y_test)})
+    return Dataset(prep.transform(X[train], dtype), y[train], prep.transform(X[val], dtype), y[val],
+                   prep.transform(X_test, dtype), np.ascontiguousarray(y_test, np.int64), meta)
+
+
+def _fraction_size(arg, fraction, n, per_class, n_classes):
+    if not 0 < fraction < 1:
+        raise ValueError(f"{arg} must be in (0, 1), got {fraction!r}")
+    return max(1, round(fraction * n / (n_classes if per_class else 1)))
+
+
+def _load_sklearn(name, seed, options):
+    if name in BUNDLED:
+        if options:
+            raise ValueError(f"{name} takes no options, got {sorted(options)}")
+        bunch = BUNDLED[name]()
+        X, y = bunch.data, bunch.target
+        meta = {"name": name, "class_names": [str(c) for c in bunch.target_names],
+                "source": f"sklearn.datasets.load_{name}"}
+        if name == "digits":
+            meta["image_shape"] = [1, 8, 8]
+        return X, y.astype(np.int64), meta
+    make, defaults = GENERATORS[name]
+    accepted = set(inspect.signature(make).parameters) - {"random_state"}
+    if set(options) - accepted:
+        raise ValueError(f"{name} options must be among {sorted(accepted)}, got {sorted(set(options) - accepted)}")
+    kwargs = {**defaults, **options}
+    X, y = make(random_state=seed, **kwargs)
+    classes = np.unique(y)
+    meta = {"name": name, "class_names": [str(c) for c in classes], "source": f"sklearn.datasets.{make.__name__}",
+            "options": kwargs}
+    return X, np.searchsorted(classes, y).astype(np.int64), meta

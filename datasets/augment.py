@@ -1,0 +1,66 @@
+"""Data augmentation for image data sets, applied to each training mini-batch (never at test time)."""
+import numpy as np
+
+from mlp_scratch.kernels.augment import augment_images
+from mlp_scratch.kernels.random import derive_seed
+from mlp_scratch.validation import check_number
+
+
+class Augmentation:
+    """Random shifts (crops with padding, translations), horizontal flips and additive noise.
+
+    Parameters
+    ----------
+    image_shape : (channels, height, width) of each row's C planes of H x W pixels.
+    crop_padding : int
+        A random H x W crop of the image zero-padded by this many pixels on each side.
+    translate : int
+        A further random translation by up to this many pixels (zero fill). A crop of the padded
+        image is itself a translation, so both are one shift of up to crop_padding + translate.
+    flip : bool
+        Mirror left-right with probability 1/2 (right for CIFAR-10's objects, not for digits).
+    noise_std : float
+        Standard deviation of Gaussian noise added to every feature.
+
+    The batch is augmented after preprocessing, so padding is 0 in preprocessed units (the mean
+    pixel, with standardization). Random numbers come from (seed, step, sample): reproducible and
+    independent of the number of threads.
+    """
+
+    def __init__(self, image_shape, crop_padding=0, translate=0, flip=False, noise_std=0.0):
+        if len(image_shape) != 3 or min(image_shape) <= 0:
+            raise ValueError(f"image_shape must be (channels, height, width), got {image_shape!r}")
+        self.image_shape = tuple(int(v) for v in image_shape)
+        self.crop_padding = int(check_number("crop_padding", crop_padding, low=0))
+        self.translate = int(check_number("translate", translate, low=0))
+        if self.crop_padding + self.translate >= min(self.image_shape[1:]):
+            raise ValueError(f"crop_padding + translate must be below the image size {self.image_shape[1:]}, "
+                             f"got {self.crop_padding + self.translate}")
+        self.flip = bool(flip)
+        self.noise_std = check_number("noise_std", noise_std, low=0)
+
+    @classmethod
+    def default_for(cls, meta, noise_std=0.0):
+        """CIFAR-10: crops with 4 pixels of padding and flips; digit and fashion images: 2-pixel
+        translations without flips (mirrored digits are other symbols)."""
+        if "image_shape" not in meta:
+            raise ValueError(f"augmentation needs an image data set; {meta.get('name')!r} has no image_shape")
+        if meta["name"] == "cifar10":
+            return cls(meta["image_shape"], crop_padding=4, flip=True, noise_std=noise_std)
+        return cls(meta["image_shape"], translate=2 if meta["image_shape"][1] > 8 else 1, noise_std=noise_std)
+
+    def __call__(self, X, out, seed):
+        """Writes the augmented copy of the batch X into out, from the uint64 seed of this step."""
+        channels, height, width = self.image_shape
+        if X.ndim != 2 or X.shape[1] != channels * height * width or out.shape != X.shape:
+            raise ValueError(f"X must have rows of {channels * height * width} features for images of shape "
+                             f"{self.image_shape}, got {X.shape}")
+        augment_images(X, out, channels, height, width, self.crop_padding + self.translate, self.flip,
+                       X.dtype.type(self.noise_std), np.uint64(seed), np.uint64(derive_seed(seed, 1)))
+
+    def config(self):
+        return {"image_shape": list(self.image_shape), "crop_padding": self.crop_padding,
+                "translate": self.translate, "flip": self.flip, "noise_std": self.noise_std}
+
+    def __repr__(self):
+        return "Augmentation(" + ", ".join(f"{k}={v!r}" for k, v in self.config().items()) + ")"
