@@ -5,6 +5,8 @@ import inspect
 import numpy as np
 from sklearn import datasets as sk
 
+from mlp_scratch.validation import check_dtype, check_seed
+
 from .dataset import Dataset, Preprocessing, stratified_indices
 from .sources import IMAGE_SETS, load_image_set
 
@@ -45,7 +47,8 @@ def load(name="digits", *, n_train=None, n_val=None, n_test=None, per_class=Fals
     >>> data.X_train.shape[1], data.n_classes
     (64, 10)
     """
-    dtype = np.dtype(dtype)
+    dtype = check_dtype(dtype)
+    seed = check_seed("seed", seed)
     for arg, value in (("n_train", n_train), ("n_val", n_val), ("n_test", n_test)):
         if value is not None and (isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0):
             raise ValueError(f"{arg} must be a positive integer, got {value!r}")
@@ -84,7 +87,7 @@ def load(name="digits", *, n_train=None, n_val=None, n_test=None, per_class=Fals
 
 
 def _fraction_size(arg, fraction, n, per_class, n_classes):
-    if not 0 < fraction < 1:
+    if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0 < fraction < 1:
         raise ValueError(f"{arg} must be in (0, 1), got {fraction!r}")
     return max(1, round(fraction * n / (n_classes if per_class else 1)))
 

@@ -6,7 +6,8 @@ parallel loops around them.
 import numpy as np
 from numba import njit, prange
 
-from .config import BLOCK, FASTMATH
+from .config import FASTMATH
+from .reductions import column_sums, ordered_sum
 
 
 @njit(parallel=True, fastmath=FASTMATH, cache=True)
@@ -15,20 +16,6 @@ def add_row_vector(out, b):
     for i in prange(out.shape[0]):
         for j in range(out.shape[1]):
             out[i, j] += b[j]
-
-
-@njit(parallel=True, fastmath=FASTMATH, cache=True)
-def column_sums(a, out):
-    """out[j] = sum_i a[i, j]. Each prange iteration owns a block of columns (no race)."""
-    n, m = a.shape
-    for block in prange((m + BLOCK - 1) // BLOCK):
-        j0 = block * BLOCK
-        j1 = min(j0 + BLOCK, m)
-        for j in range(j0, j1):
-            out[j] = 0.0
-        for i in range(n):
-            for j in range(j0, j1):
-                out[j] += a[i, j]
 
 
 @njit(cache=True)
@@ -72,4 +59,4 @@ def l2_penalty(W, l2, dW):
             s += w * w
             dW[i, j] += l2 * w
         rows[i] = s
-    return 0.5 * l2 * rows.sum()
+    return 0.5 * l2 * ordered_sum(rows)

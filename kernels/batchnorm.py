@@ -50,7 +50,8 @@ def batch_statistics(x, eps, momentum, running_mean, running_var, mean, inv_std)
 
 @njit(parallel=True, fastmath=FASTMATH, cache=True)
 def normalize_affine(x, mean, inv_std, gamma, beta, xhat, out):
-    """xhat = (x - mean) * inv_std; out = gamma * xhat + beta. Row-parallel; out may alias x."""
+    """xhat = (x - mean) * inv_std; out = gamma * xhat + beta. Row-parallel; xhat and out may alias x
+    (and each other, when xhat is not needed)."""
     for i in prange(x.shape[0]):
         for j in range(x.shape[1]):
             h = (x[i, j] - mean[j]) * inv_std[j]
@@ -70,13 +71,14 @@ def batchnorm_forward_train(x, gamma, beta, eps, momentum, running_mean, running
     normalize_affine(x, mean, inv_std, gamma, beta, xhat, out)
 
 
-@njit(parallel=True, fastmath=FASTMATH, cache=True)
-def batchnorm_forward_eval(x, gamma, beta, eps, running_mean, running_var, out):
-    """Evaluation-mode batch norm with the running averages. ``out`` may alias ``x``."""
-    for i in prange(x.shape[0]):
-        for j in range(x.shape[1]):
-            scale = gamma[j] / np.sqrt(running_var[j] + eps)
-            out[i, j] = (x[i, j] - running_mean[j]) * scale + beta[j]
+@njit(cache=True)
+def batchnorm_forward_eval(x, gamma, beta, eps, running_mean, running_var, inv_std, out):
+    """Evaluation-mode batch norm with the running averages: the same normalization as training
+    with (running_mean, 1 / sqrt(running_var + eps)) in place of the batch's statistics.
+    ``inv_std`` (M,) is scratch; ``out`` may alias ``x``."""
+    for j in range(inv_std.shape[0]):
+        inv_std[j] = 1.0 / np.sqrt(running_var[j] + eps)
+    normalize_affine(x, running_mean, inv_std, gamma, beta, out, out)
 
 
 @njit(parallel=True, fastmath=FASTMATH, cache=True)

@@ -7,6 +7,9 @@ import numpy as np
 from numba import njit, prange
 
 from .config import FASTMATH
+from .reductions import ordered_sum
+
+SOFTMAX, SVM = 0, 1
 
 
 @njit(fastmath=FASTMATH, cache=True, inline="always")
@@ -37,7 +40,7 @@ def softmax_loss(scores, y, dscores, row_loss):
         for j in range(c):
             dscores[i, j] *= scale
         dscores[i, y[i]] -= 1.0 / n
-    return row_loss[:n].sum() / n
+    return ordered_sum(row_loss[:n]) / n
 
 
 @njit(parallel=True, fastmath=FASTMATH, cache=True)
@@ -61,7 +64,7 @@ def svm_loss(scores, y, dscores, row_loss):
                 dscores[i, j] = 0.0
         dscores[i, y[i]] = -positive / n
         row_loss[i] = total
-    return row_loss[:n].sum() / n
+    return ordered_sum(row_loss[:n]) / n
 
 
 @njit(parallel=True, fastmath=FASTMATH, cache=True)
@@ -71,3 +74,11 @@ def softmax(scores, probs):
         _, total = exp_shifted_row(scores, i, probs)
         for j in range(scores.shape[1]):
             probs[i, j] /= total
+
+
+@njit(cache=True)
+def data_loss(kind, scores, y, dscores, row_loss):
+    """The loss named by ``kind`` (SOFTMAX or SVM): one dispatch for the network and the model."""
+    if kind == SOFTMAX:
+        return softmax_loss(scores, y, dscores, row_loss)
+    return svm_loss(scores, y, dscores, row_loss)

@@ -14,15 +14,13 @@ from numba import njit
 from .affine import affine_backward_input, affine_backward_params, affine_forward, l2_penalty
 from .batchnorm import batchnorm_backward, batchnorm_forward_eval, batchnorm_forward_train
 from .dropout import dropout_backward, dropout_forward
-from .losses import softmax_loss, svm_loss
+from .losses import SOFTMAX, SVM, data_loss  # noqa: F401 (SOFTMAX, SVM: the loss kinds callers pass)
 from .random import derive_seed
 from .relu import relu_backward, relu_forward
 
 # Columns of the layout table. Offsets of -1 mean "this layer has no such block".
 W_OFF, B_OFF, GAMMA_OFF, BETA_OFF, D_IN, D_OUT, STAT_OFF, ACT_COL, XHAT_COL, DROP_COL = range(10)
 LAYOUT_COLUMNS = 10
-
-SOFTMAX, SVM = 0, 1
 
 
 @njit(cache=True)
@@ -57,7 +55,7 @@ def layer_input(X, acts, layout, l, training):
 
 
 @njit(cache=True)
-def forward_eval(X, params, running, acts, scores, layout, bn_eps):
+def forward_eval(X, params, running, stats, acts, scores, layout, bn_eps):
     """Evaluation mode: batch norm with the running averages, no dropout. Writes scores (N, C)."""
     n = X.shape[0]
     last = layout.shape[0] - 1
@@ -70,7 +68,8 @@ def forward_eval(X, params, running, acts, scores, layout, bn_eps):
             batchnorm_forward_eval(a, vector(params, layout[l, GAMMA_OFF], m),
                                    vector(params, layout[l, BETA_OFF], m), bn_eps,
                                    vector(running, layout[l, STAT_OFF], m),
-                                   vector(running, layout[l, STAT_OFF] + m, m), a)
+                                   vector(running, layout[l, STAT_OFF] + m, m),
+                                   vector(stats, layout[l, STAT_OFF] + m, m), a)
         relu_forward(a, a)
     affine_forward(layer_input(X, acts, layout, last, False), weights(params, layout, last),
                    vector(params, layout[last, B_OFF], layout[last, D_OUT]), scores)
@@ -107,10 +106,7 @@ def forward_backward(X, y, params, grads, running, stats, acts, grad_a, grad_b, 
     c = layout[last, D_OUT]
     affine_forward(layer_input(X, acts, layout, last, True), weights(params, layout, last),
                    vector(params, layout[last, B_OFF], c), scores)
-    if loss_kind == SOFTMAX:
-        data_loss = softmax_loss(scores, y, dscores, row_loss)
-    else:
-        data_loss = svm_loss(scores, y, dscores, row_loss)
+    loss = data_loss(loss_kind, scores, y, dscores, row_loss)
 
     penalty = 0.0
     dout = dscores
@@ -138,4 +134,4 @@ def forward_backward(X, y, params, grads, running, stats, acts, grad_a, grad_b, 
                                vector(grads, layout[h, GAMMA_OFF], m),
                                vector(grads, layout[h, BETA_OFF], m))
         dout = dx
-    return data_loss, penalty
+    return loss, penalty

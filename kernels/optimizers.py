@@ -1,6 +1,10 @@
 """Fused optimizer updates: one parallel per-element loop over the flat parameter, gradient and state
 buffers. ``flags`` (uint8, one per element, or empty for "all ones") says per element whether weight
-decay applies (DECAY) and whether the element is frozen (FROZEN: neither it nor its state moves)."""
+decay applies (DECAY) and whether the element is frozen (FROZEN: neither it nor its state moves).
+
+Coefficients such as ``1 - beta1`` arrive precomputed in the parameters' dtype: written in the
+kernel, ``1 - beta1`` would be an integer minus a float32, which numba computes in float64, and the
+whole float32 loop with it."""
 import numpy as np
 from numba import njit, prange
 
@@ -10,7 +14,7 @@ DECAY, FROZEN = 1, 2
 
 
 @njit(parallel=True, fastmath=FASTMATH, cache=True)
-def sgd_step(params, grads, momentum_buffer, flags, lr, momentum, dampening, weight_decay,
+def sgd_step(params, grads, momentum_buffer, flags, lr, momentum, one_minus_dampening, weight_decay,
              nesterov, first_step):
     """torch.optim.SGD, element by element:
 
@@ -27,7 +31,7 @@ def sgd_step(params, grads, momentum_buffer, flags, lr, momentum, dampening, wei
         if f & DECAY:
             g += weight_decay * params[i]
         if momentum != 0:
-            b = g if first_step else momentum * momentum_buffer[i] + (1 - dampening) * g
+            b = g if first_step else momentum * momentum_buffer[i] + one_minus_dampening * g
             momentum_buffer[i] = b
             g = g + momentum * b if nesterov else b
         params[i] -= lr * g
@@ -52,12 +56,12 @@ def adagrad_step(params, grads, sum_sq, flags, lr, weight_decay, eps):
 
 
 @njit(parallel=True, fastmath=FASTMATH, cache=True)
-def rmsprop_step(params, grads, square_avg, grad_avg, momentum_buffer, flags, lr, alpha, eps,
-                 weight_decay, momentum, centered):
+def rmsprop_step(params, grads, square_avg, grad_avg, momentum_buffer, flags, lr, alpha, one_minus_alpha,
+                 eps, weight_decay, momentum, centered):
     """torch.optim.RMSprop:
 
         g <- g + weight_decay * p;   v <- alpha * v + (1 - alpha) * g**2
-        centered:  a <- alpha * a + (1 - alpha) * g;   denom = sqrt(v - a**2) + eps
+        centered:  a <- alpha * a + (1 - alpha) * g;   denom = sqrt(max(v - a**2, 0)) + eps
         else:      denom = sqrt(v) + eps
         momentum > 0:  b <- momentum * b + g / denom;   p <- p - lr * b
         else:          p <- p - lr * g / denom
@@ -69,12 +73,13 @@ def rmsprop_step(params, grads, square_avg, grad_avg, momentum_buffer, flags, lr
         g = grads[i]
         if f & DECAY:
             g += weight_decay * params[i]
-        v = alpha * square_avg[i] + (1 - alpha) * g * g
+        v = alpha * square_avg[i] + one_minus_alpha * g * g
         square_avg[i] = v
         if centered:
-            a = alpha * grad_avg[i] + (1 - alpha) * g
+            a = alpha * grad_avg[i] + one_minus_alpha * g
             grad_avg[i] = a
-            denom = np.sqrt(v - a * a) + eps
+            # v - a**2 is a variance, >= 0 in exact arithmetic; rounding can push it below 0.
+            denom = np.sqrt(max(v - a * a, 0)) + eps
         else:
             denom = np.sqrt(v) + eps
         if momentum > 0:
@@ -86,7 +91,7 @@ def rmsprop_step(params, grads, square_avg, grad_avg, momentum_buffer, flags, lr
 
 
 @njit(parallel=True, fastmath=FASTMATH, cache=True)
-def adadelta_step(params, grads, square_avg, acc_delta, flags, lr, rho, eps, weight_decay):
+def adadelta_step(params, grads, square_avg, acc_delta, flags, lr, rho, one_minus_rho, eps, weight_decay):
     """torch.optim.Adadelta:
 
         g <- g + weight_decay * p;   v <- rho * v + (1 - rho) * g**2
@@ -99,16 +104,16 @@ def adadelta_step(params, grads, square_avg, acc_delta, flags, lr, rho, eps, wei
         g = grads[i]
         if f & DECAY:
             g += weight_decay * params[i]
-        v = rho * square_avg[i] + (1 - rho) * g * g
+        v = rho * square_avg[i] + one_minus_rho * g * g
         square_avg[i] = v
         d = np.sqrt(acc_delta[i] + eps) / np.sqrt(v + eps) * g
-        acc_delta[i] = rho * acc_delta[i] + (1 - rho) * d * d
+        acc_delta[i] = rho * acc_delta[i] + one_minus_rho * d * d
         params[i] -= lr * d
 
 
 @njit(parallel=True, fastmath=FASTMATH, cache=True)
-def adam_step(params, grads, exp_avg, exp_avg_sq, max_exp_avg_sq, flags, lr, beta1, beta2, eps,
-              weight_decay, decoupled, amsgrad, bias_correction1, bias_correction2_sqrt):
+def adam_step(params, grads, exp_avg, exp_avg_sq, max_exp_avg_sq, flags, step_size, beta1, one_minus_beta1,
+              beta2, one_minus_beta2, eps, weight_decay, decay_factor, decoupled, amsgrad, bias_correction2_sqrt):
     """torch.optim.Adam (decoupled=False) and torch.optim.AdamW (decoupled=True), step t:
 
         Adam:   g <- g + weight_decay * p          AdamW:   p <- p * (1 - lr * weight_decay)
@@ -116,9 +121,9 @@ def adam_step(params, grads, exp_avg, exp_avg_sq, max_exp_avg_sq, flags, lr, bet
         amsgrad:  vmax <- max(vmax, v) and vmax replaces v below
         p <- p - lr / (1 - beta1**t) * m / (sqrt(v) / sqrt(1 - beta2**t) + eps)
 
-    The caller passes bias_correction1 = 1 - beta1**t and bias_correction2_sqrt = sqrt(1 - beta2**t).
+    The caller passes step_size = lr / (1 - beta1**t), bias_correction2_sqrt = sqrt(1 - beta2**t)
+    and decay_factor = 1 - lr * weight_decay.
     """
-    step_size = lr / bias_correction1
     for i in prange(params.shape[0]):
         f = flags[i] if flags.shape[0] > 0 else DECAY
         if f & FROZEN:
@@ -126,11 +131,11 @@ def adam_step(params, grads, exp_avg, exp_avg_sq, max_exp_avg_sq, flags, lr, bet
         g = grads[i]
         if f & DECAY:
             if decoupled:
-                params[i] *= 1 - lr * weight_decay
+                params[i] *= decay_factor
             else:
                 g += weight_decay * params[i]
-        m = beta1 * exp_avg[i] + (1 - beta1) * g
-        v = beta2 * exp_avg_sq[i] + (1 - beta2) * g * g
+        m = beta1 * exp_avg[i] + one_minus_beta1 * g
+        v = beta2 * exp_avg_sq[i] + one_minus_beta2 * g * g
         exp_avg[i] = m
         exp_avg_sq[i] = v
         if amsgrad:

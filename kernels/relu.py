@@ -6,10 +6,10 @@ from .config import FASTMATH
 
 @njit(parallel=True, fastmath=FASTMATH, cache=True)
 def relu_forward(x, out):
-    """out = max(x, 0), row-parallel. Shapes (N, M)."""
+    """out = max(x, 0), row-parallel. Shapes (N, M). NaN stays NaN, so divergence shows."""
     for i in prange(x.shape[0]):
         for j in range(x.shape[1]):
-            out[i, j] = x[i, j] if x[i, j] > 0 else 0.0
+            out[i, j] = 0.0 if x[i, j] <= 0 else x[i, j]
 
 
 @njit(parallel=True, fastmath=FASTMATH, cache=True)

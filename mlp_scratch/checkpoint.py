@@ -38,6 +38,9 @@ def save(path, model, optimizer=None, preprocessing=None, extra=None):
             np.savez(f, **arrays)
             f.flush()
             os.fsync(f.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; a checkpoint is an ordinary file
         os.replace(tmp, path)
     except BaseException:
         os.unlink(tmp)
@@ -55,6 +58,9 @@ def load(path):
     if metadata.get("format_version") != FORMAT_VERSION:
         raise ValueError(f"{path} has checkpoint format version {metadata.get('format_version')!r}; "
                          f"this mlp-scratch reads version {FORMAT_VERSION}")
+    missing = {"params", "running"} - set(arrays) | ({"model"} - set(metadata))
+    if missing:
+        raise ValueError(f"{path} is not a complete mlp-scratch checkpoint: {sorted(missing)} missing")
     model = MLP(**metadata["model"])
     for name, target in (("params", model.flat_params), ("running", model.running)):
         if arrays[name].shape != target.shape:

@@ -24,6 +24,11 @@ def _make_update(name):
 
     def update(w, dw, config=None):
         config = {} if config is None else config
+        unknown = set(config) - arguments - {"steps"} - set(cls(**{k: v for k, v in config.items()
+                                                                   if k in arguments}).state_names)
+        if unknown:
+            raise ValueError(f"config has keys {sorted(unknown)} that {name} does not take; "
+                             f"it takes {sorted(arguments)} and its own state")
         optimizer = cls(**{k: v for k, v in config.items() if k in arguments})
         next_w = np.array(w, dtype=np.result_type(w, np.float32), order="C")
         flat = next_w.reshape(-1)

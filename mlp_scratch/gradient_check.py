@@ -11,7 +11,7 @@ def rel_error(x, y):
 def eval_numerical_gradient(f, x, h=1e-5):
     """Gradient of the scalar function f at x: (f(x + h e_i) - f(x - h e_i)) / 2h for every i.
 
-    ``x`` is perturbed in place and restored; f is called with no arguments' change other than x.
+    ``x`` is perturbed in place, one element at a time, and restored; ``f(x)`` must read x.
     """
     grad = np.zeros(x.shape, np.float64)
     for i in np.ndindex(x.shape):
@@ -33,13 +33,18 @@ def eval_numerical_gradient_array(f, x, df, h=1e-5):
 def check_model_gradients(model, X, y, seed=0, h=1e-5):
     """Max relative error per parameter between the model's analytic gradients and numeric ones.
 
-    Uses a fixed dropout seed so that every loss evaluation sees the same mask. Use float64 models.
-    Returns {'W1': err, 'b1': err, ...}.
+    Uses a fixed dropout seed so that every loss evaluation sees the same mask, and leaves the
+    batch-norm running averages as they were. Needs a float64 model: float32 rounding alone gives
+    relative errors near 1e-2. Returns {'W1': err, 'b1': err, ...}.
     """
+    if model.dtype != np.float64:
+        raise ValueError(f"check_model_gradients needs a float64 model, got {model.dtype.name}")
+    running = model.running.copy()
     model.forward_backward(X, y, seed=seed)
     analytic = {name: g.copy() for name, g in model.grads.items()}
     errors = {}
     for name, p in model.params.items():
         numeric = eval_numerical_gradient(lambda _: model.forward_backward(X, y, seed=seed), p, h)
         errors[name] = rel_error(analytic[name], numeric)
+    model.running[:] = running
     return errors

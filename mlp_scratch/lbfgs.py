@@ -23,6 +23,9 @@ class LBFGS:
 
     The trainer runs one L-BFGS iteration per "epoch", with dropout off (its random masks would make
     the objective change from one evaluation to the next). Frozen elements are held by bounds.
+    SciPy works in float64: use a float64 model for tight convergence (a float32 model is evaluated
+    at SciPy's point rounded to float32). Batch-norm running averages follow every evaluation,
+    line-search trials included.
     """
     full_batch = True
     lr = None

@@ -3,15 +3,17 @@ import numpy as np
 
 from mlp_scratch import threads
 from mlp_scratch.kernels import network
-from mlp_scratch.kernels.losses import softmax, softmax_loss, svm_loss
+from mlp_scratch.kernels.losses import data_loss, softmax
 from mlp_scratch.kernels.network import (ACT_COL, B_OFF, BETA_OFF, D_IN, D_OUT, DROP_COL,
                                          GAMMA_OFF, LAYOUT_COLUMNS, STAT_OFF, W_OFF, XHAT_COL)
-from mlp_scratch.validation import (check_choice, check_dtype, check_features, check_labels,
-                                    check_number, check_positive_int)
+from mlp_scratch.validation import (check_bool, check_choice, check_dtype, check_features, check_labels,
+                                    check_number, check_positive_int, check_seed)
 
 LOSSES = {"softmax": network.SOFTMAX, "svm": network.SVM}
 INITS = ("he", "xavier")
-EVAL_ROWS = 1024  # rows per chunk when scoring a large X
+# Rows per chunk when scoring a large X: bounds the activation workspace (784-512-512 in float32:
+# 6 MB) while keeping the matrix products large enough for BLAS to run at full speed.
+EVAL_ROWS = 1024
 
 
 def weight_std(init, fan_in, fan_out):
@@ -76,15 +78,17 @@ class MLP:
             raise ValueError(f"num_classes must be at least 2, got {num_classes}")
         if isinstance(hidden_sizes, (int, np.integer)):
             hidden_sizes = [hidden_sizes]
+        if isinstance(hidden_sizes, str) or not hasattr(hidden_sizes, "__iter__"):
+            raise ValueError(f"hidden_sizes must be a sequence of positive integers, got {hidden_sizes!r}")
         self.hidden_sizes = [check_positive_int("hidden_sizes[%d]" % i, h)
                              for i, h in enumerate(hidden_sizes)]
-        self.batchnorm = bool(batchnorm)
+        self.batchnorm = check_bool("batchnorm", batchnorm)
         self.dropout = check_number("dropout", dropout, low=0, high=1, high_open=True)
         self.l2 = check_number("l2", l2, low=0)
         self.loss_name = check_choice("loss", loss, LOSSES)
         self.init = check_init(init)
         self.dtype = check_dtype(dtype)
-        self.seed = int(seed)
+        self.seed = check_seed("seed", seed)
         self.bn_momentum = check_number("bn_momentum", bn_momentum, low=0, high=1)
         self.bn_eps = check_number("bn_eps", bn_eps, low=0, low_open=True)
 
@@ -152,8 +156,8 @@ class MLP:
     def weight_mask(self):
         """True on the elements of weight matrices: where L2 and, by default, weight decay apply."""
         mask = np.zeros(self.flat_params.size, bool)
-        for row in self.layout:
-            mask[row[W_OFF]:row[W_OFF] + row[D_IN] * row[D_OUT]] = True
+        for name, view in self._views(mask).items():
+            view[...] = name.startswith("W")
         return mask
 
     def reset_parameters(self):
@@ -172,7 +176,7 @@ class MLP:
     def _workspace(self, n):
         """Activation and gradient scratch buffers for up to n rows, allocated once and reused."""
         if n > self._capacity:
-            widest = max([self.input_dim] + self.hidden_sizes)
+            widest = max(self.hidden_sizes, default=1)  # backward scratch holds hidden layers' gradients
             self._acts = np.empty(n * self._act_width, self.dtype)
             self._grad_a = np.empty(n * widest, self.dtype)
             self._grad_b = np.empty(n * widest, self.dtype)
@@ -188,21 +192,24 @@ class MLP:
         statistics and updates its running averages."""
         X = check_features(X, self.input_dim, self.dtype)
         y = check_labels(y, X.shape[0], self.num_classes)
-        data_loss, penalty = self._forward_backward(X, y, seed)
+        data_loss, penalty = self._forward_backward(X, y, check_seed("seed", seed))
         return data_loss + penalty
 
     def _forward_backward(self, X, y, seed, dropout=None):
         """forward_backward on checked, C-contiguous inputs; returns (data loss, penalty).
         ``dropout`` overrides the model's rate for this pass (full-batch methods use 0)."""
         n = X.shape[0]
+        if self.batchnorm and n < 2:
+            raise ValueError("batch norm needs at least 2 samples per training batch, got 1")
         self._workspace(n)
         threads.apply()
+        cast = self.dtype.type  # scalars in the arrays' dtype keep float32 kernels in float32
         return network.forward_backward(
             X, y, self.flat_params, self.flat_grads, self.running, self._stats, self._acts,
             self._grad_a, self._grad_b, self._scores[:n], self._dscores[:n], self._row_loss,
-            self.layout, LOSSES[self.loss_name], self.l2,
-            1.0 - (self.dropout if dropout is None else dropout), np.uint64(seed),
-            self.bn_momentum, self.bn_eps)
+            self.layout, LOSSES[self.loss_name], cast(self.l2),
+            cast(1.0 - (self.dropout if dropout is None else dropout)), np.uint64(seed),
+            cast(self.bn_momentum), cast(self.bn_eps))
 
     def scores(self, X):
         """Evaluation-mode class scores (N, C): running batch-norm averages, no dropout."""
@@ -216,8 +223,8 @@ class MLP:
         threads.apply()
         for start in range(0, X.shape[0], rows):
             stop = min(start + rows, X.shape[0])
-            network.forward_eval(X[start:stop], self.flat_params, self.running, self._acts,
-                                 out[start:stop], self.layout, self.bn_eps)
+            network.forward_eval(X[start:stop], self.flat_params, self.running, self._stats, self._acts,
+                                 out[start:stop], self.layout, self.dtype.type(self.bn_eps))
         return out
 
     def predict_proba(self, X):
@@ -236,10 +243,13 @@ class MLP:
         return float(np.mean(np.argmax(self._scores_checked(X), axis=1) == y))
 
     def evaluate(self, X, y):
-        """(data loss, accuracy) in evaluation mode, on checked inputs."""
+        """(data loss, accuracy) in evaluation mode."""
+        X = check_features(X, self.input_dim, self.dtype)
+        return self._evaluate(X, check_labels(y, X.shape[0], self.num_classes))
+
+    def _evaluate(self, X, y):
         scores = self._scores_checked(X)
         dscores = np.empty_like(scores)
         row_loss = np.empty(X.shape[0], np.float64)
-        loss_fn = softmax_loss if self.loss_name == "softmax" else svm_loss
-        loss = loss_fn(scores, y, dscores, row_loss)
+        loss = data_loss(LOSSES[self.loss_name], scores, y, dscores, row_loss)
         return float(loss), float(np.mean(np.argmax(scores, axis=1) == y))

@@ -10,10 +10,11 @@ _NO_FLAGS = np.zeros(0, np.uint8)
 
 
 class Optimizer:
-    """Base class. Subclasses set ``hyperparameters`` and ``state_names`` and implement ``_update``.
+    """Base class. Subclasses pass their hyperparameters to ``__init__``, name their state arrays in
+    ``state_names`` and implement ``_update``.
 
-    ``step(params, grads, lr=None)`` updates ``params`` in place from ``grads`` (flat arrays of one
-    dtype); ``lr`` overrides the learning rate for this step (a schedule's value). State arrays are
+    ``step(params, grads, lr=None)`` updates ``params`` in place from ``grads`` (flat float arrays of
+    one dtype); ``lr`` overrides the learning rate for this step (a schedule's value). State arrays are
     created on the first step with the parameters' size and dtype.
     """
 
@@ -24,36 +25,50 @@ class Optimizer:
         self.hyperparameters = hyperparameters
         self.steps = 0
         self.state = {}
+        self.decay_mask = self.frozen_mask = None
         self.flags = _NO_FLAGS
 
     def set_masks(self, decay=None, frozen=None):
         """Boolean per-element masks: where weight decay applies (default: everywhere, as in torch)
-        and which elements are frozen (default: none)."""
-        if decay is None and frozen is None:
-            self.flags = _NO_FLAGS
-            return
-        size = len(decay if decay is not None else frozen)
-        flags = np.full(size, kernels.DECAY, np.uint8) if decay is None else \
-            np.where(np.asarray(decay, bool), kernels.DECAY, 0).astype(np.uint8)
+        and which elements are frozen (default: none). A mask left as None keeps its current value;
+        ``clear_masks`` resets both."""
+        if decay is not None:
+            self.decay_mask = np.asarray(decay, bool)
         if frozen is not None:
-            if len(frozen) != size:
-                raise ValueError(f"frozen must have {size} elements like decay, got {len(frozen)}")
-            flags[np.asarray(frozen, bool)] |= kernels.FROZEN
+            self.frozen_mask = np.asarray(frozen, bool)
+        masks = [m for m in (self.decay_mask, self.frozen_mask) if m is not None]
+        if any(m.shape != masks[0].shape or m.ndim != 1 for m in masks):
+            raise ValueError(f"decay and frozen masks must be 1-D of one size, got {[m.shape for m in masks]}")
+        flags = np.full(masks[0].shape, kernels.DECAY, np.uint8)
+        if self.decay_mask is not None:
+            flags[~self.decay_mask] = 0
+        if self.frozen_mask is not None:
+            flags[self.frozen_mask] |= kernels.FROZEN
         self.flags = flags
+
+    def clear_masks(self):
+        self.decay_mask = self.frozen_mask = None
+        self.flags = _NO_FLAGS
 
     def _init_state(self, params):
         return {name: np.zeros_like(params) for name in self.state_names}
 
     def step(self, params, grads, lr=None):
-        if params.shape != grads.shape or params.ndim != 1 or params.dtype != grads.dtype:
-            raise ValueError(f"params and grads must be flat arrays of one shape and dtype, got "
+        if (params.shape != grads.shape or params.ndim != 1 or params.dtype != grads.dtype
+                or params.dtype.kind != "f"):
+            raise ValueError(f"params and grads must be flat float arrays of one shape and dtype, got "
                              f"{params.shape} {params.dtype} and {grads.shape} {grads.dtype}")
         if self.flags.size not in (0, params.size):
             raise ValueError(f"the masks have {self.flags.size} elements but params has {params.size}")
         if not self.state:
             self.state = self._init_state(params)
-        lr = self.lr if lr is None else lr
-        self._update(params, grads, params.dtype.type(lr))
+        for name in self.state_names:  # the kernels index these without bounds checks
+            array = self.state.get(name)
+            if array is None or array.shape != params.shape or array.dtype != params.dtype:
+                raise ValueError(f"optimizer state {name!r} must match params ({params.shape} {params.dtype}), "
+                                 f"got {None if array is None else (array.shape, array.dtype)}")
+        lr = self.lr if lr is None else check_number("lr", lr, low=0)
+        self._update(params, grads, lr)
         self.steps += 1
 
     def state_dict(self):
@@ -62,11 +77,14 @@ class Optimizer:
                 "state": {name: array.copy() for name, array in self.state.items()}}
 
     def load_state_dict(self, state):
-        self.lr = state["lr"]
-        self.hyperparameters.update({k: tuple(v) if isinstance(v, list) else v
-                                     for k, v in state["hyperparameters"].items()})
-        self.steps = int(state["steps"])
-        self.state = {name: np.array(array) for name, array in state["state"].items()}
+        """Restore a ``state_dict``; the hyperparameters go through the constructor's checks."""
+        hyperparameters = {k: tuple(v) if isinstance(v, list) else v for k, v in state["hyperparameters"].items()}
+        checked = type(self)(lr=state["lr"], **{**self.hyperparameters, **hyperparameters})
+        arrays = {name: np.array(array) for name, array in state["state"].items()}
+        steps = int(state["steps"])
+        if steps and set(arrays) != set(checked.state_names):
+            raise ValueError(f"the state holds {sorted(arrays)} but {checked!r} needs {sorted(checked.state_names)}")
+        self.lr, self.hyperparameters, self.steps, self.state = checked.lr, checked.hyperparameters, steps, arrays
 
     def __repr__(self):
         args = ", ".join(f"{k}={v!r}" for k, v in {"lr": self.lr, **self.hyperparameters}.items())
@@ -95,13 +113,16 @@ class SGD(Optimizer):
         if nesterov and (momentum <= 0 or dampening != 0):
             raise ValueError("nesterov requires momentum > 0 and dampening = 0, "
                              f"got momentum={momentum}, dampening={dampening}")
-        self.state_names = ("momentum_buffer",) if momentum else ()
+
+    @property
+    def state_names(self):
+        return ("momentum_buffer",) if self.hyperparameters["momentum"] else ()
 
     def _update(self, params, grads, lr):
         h, cast = self.hyperparameters, params.dtype.type
         buffer = self.state.get("momentum_buffer", params[:0])
-        kernels.sgd_step(params, grads, buffer, self.flags, lr, cast(h["momentum"]),
-                         cast(h["dampening"]), cast(h["weight_decay"]), h["nesterov"],
+        kernels.sgd_step(params, grads, buffer, self.flags, cast(lr), cast(h["momentum"]),
+                         cast(1 - h["dampening"]), cast(h["weight_decay"]), h["nesterov"],
                          self.steps == 0)
 
 
@@ -121,7 +142,7 @@ class Adagrad(Optimizer):
                          weight_decay=check_number("weight_decay", weight_decay, low=0),
                          initial_accumulator_value=check_number(
                              "initial_accumulator_value", initial_accumulator_value, low=0),
-                         eps=check_number("eps", eps, low=0))
+                         eps=check_number("eps", eps, low=0, low_open=True))
 
     def _init_state(self, params):
         return {"sum": np.full_like(params, self.hyperparameters["initial_accumulator_value"])}
@@ -145,17 +166,22 @@ class RMSprop(Optimizer):
 
     def __init__(self, lr=0.01, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0, centered=False):
         super().__init__(lr, alpha=check_number("alpha", alpha, low=0, high=1),
-                         eps=check_number("eps", eps, low=0),
+                         eps=check_number("eps", eps, low=0, low_open=True),
                          weight_decay=check_number("weight_decay", weight_decay, low=0),
                          momentum=check_number("momentum", momentum, low=0), centered=bool(centered))
-        self.state_names = ("square_avg",) + (("momentum_buffer",) if momentum else ()) + \
-            (("grad_avg",) if centered else ())
+
+    @property
+    def state_names(self):
+        h = self.hyperparameters
+        return ("square_avg",) + (("momentum_buffer",) if h["momentum"] else ()) + \
+            (("grad_avg",) if h["centered"] else ())
 
     def _update(self, params, grads, lr):
         h, cast, empty = self.hyperparameters, params.dtype.type, params[:0]
         kernels.rmsprop_step(params, grads, self.state["square_avg"], self.state.get("grad_avg", empty),
-                             self.state.get("momentum_buffer", empty), self.flags, lr, cast(h["alpha"]),
-                             cast(h["eps"]), cast(h["weight_decay"]), cast(h["momentum"]), h["centered"])
+                             self.state.get("momentum_buffer", empty), self.flags, cast(lr), cast(h["alpha"]),
+                             cast(1 - h["alpha"]), cast(h["eps"]), cast(h["weight_decay"]), cast(h["momentum"]),
+                             h["centered"])
 
 
 class Adadelta(Optimizer):
@@ -167,13 +193,13 @@ class Adadelta(Optimizer):
     state_names = ("square_avg", "acc_delta")
 
     def __init__(self, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0.0):
-        super().__init__(lr, rho=check_number("rho", rho, low=0, high=1), eps=check_number("eps", eps, low=0),
+        super().__init__(lr, rho=check_number("rho", rho, low=0, high=1), eps=check_number("eps", eps, low=0, low_open=True),
                          weight_decay=check_number("weight_decay", weight_decay, low=0))
 
     def _update(self, params, grads, lr):
         h, cast = self.hyperparameters, params.dtype.type
         kernels.adadelta_step(params, grads, self.state["square_avg"], self.state["acc_delta"], self.flags,
-                              lr, cast(h["rho"]), cast(h["eps"]), cast(h["weight_decay"]))
+                              cast(lr), cast(h["rho"]), cast(1 - h["rho"]), cast(h["eps"]), cast(h["weight_decay"]))
 
 
 class Adam(Optimizer):
@@ -192,18 +218,22 @@ class Adam(Optimizer):
         beta1, beta2 = betas
         super().__init__(lr, betas=(check_number("betas[0]", beta1, low=0, high=1, high_open=True),
                                     check_number("betas[1]", beta2, low=0, high=1, high_open=True)),
-                         eps=check_number("eps", eps, low=0),
+                         eps=check_number("eps", eps, low=0, low_open=True),
                          weight_decay=check_number("weight_decay", weight_decay, low=0), amsgrad=bool(amsgrad))
-        self.state_names = ("exp_avg", "exp_avg_sq") + (("max_exp_avg_sq",) if amsgrad else ())
+
+    @property
+    def state_names(self):
+        return ("exp_avg", "exp_avg_sq") + (("max_exp_avg_sq",) if self.hyperparameters["amsgrad"] else ())
 
     def _update(self, params, grads, lr):
         h, cast = self.hyperparameters, params.dtype.type
         beta1, beta2 = h["betas"]
         t = self.steps + 1
         kernels.adam_step(params, grads, self.state["exp_avg"], self.state["exp_avg_sq"],
-                          self.state.get("max_exp_avg_sq", params[:0]), self.flags, lr, cast(beta1), cast(beta2),
-                          cast(h["eps"]), cast(h["weight_decay"]), self.decoupled, h["amsgrad"],
-                          cast(1 - beta1 ** t), cast(np.sqrt(1 - beta2 ** t)))
+                          self.state.get("max_exp_avg_sq", params[:0]), self.flags, cast(lr / (1 - beta1 ** t)),
+                          cast(beta1), cast(1 - beta1), cast(beta2), cast(1 - beta2), cast(h["eps"]),
+                          cast(h["weight_decay"]), cast(1 - lr * h["weight_decay"]), self.decoupled, h["amsgrad"],
+                          cast(np.sqrt(1 - beta2 ** t)))
 
 
 class AdamW(Adam):

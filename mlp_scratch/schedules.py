@@ -9,7 +9,7 @@ ReduceLROnPlateau also observes the validation loss at the end of each epoch.
 import bisect
 import math
 
-from mlp_scratch.validation import check_number, check_positive_int
+from mlp_scratch.validation import check_int, check_number, check_positive_int
 
 
 class Schedule:
@@ -140,9 +140,9 @@ class ReduceLROnPlateau(Schedule):
 
     def __init__(self, factor=0.1, patience=10, threshold=1e-4, cooldown=0, min_lr=0.0):
         self.factor = check_number("factor", factor, low=0, high=1, low_open=True, high_open=True)
-        self.patience = int(check_number("patience", patience, low=0))
+        self.patience = check_int("patience", patience, low=0)
         self.threshold = check_number("threshold", threshold, low=0)
-        self.cooldown = int(check_number("cooldown", cooldown, low=0))
+        self.cooldown = check_int("cooldown", cooldown, low=0)
         self.min_lr = check_number("min_lr", min_lr, low=0)
         self.scale, self.best, self.bad_epochs, self.cooldown_left = 1.0, math.inf, 0, 0
 

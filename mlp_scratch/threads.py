@@ -12,7 +12,7 @@ Spinning OpenMP workers steal the cores from the BLAS threads and vice versa; th
 kernels are memory-bound and short, so they gain less from a second thread than the pool handoffs
 cost. Hence the default: kernels on 1 thread, BLAS on all cores. ``set_threads`` overrides both.
 """
-import os
+import numbers
 import threading
 
 import numba
@@ -26,7 +26,8 @@ def set_threads(blas=None, kernels=None):
     """Set the threads of matrix products (``blas``; default: all cores) and of the compiled
     element-wise kernels (``kernels``; default 1, the measured best on 2 cores)."""
     for name, value in (("blas", blas), ("kernels", kernels)):
-        if value is not None and (not isinstance(value, int) or not 1 <= value <= numba.config.NUMBA_NUM_THREADS):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, numbers.Integral)
+                                  or not 1 <= value <= numba.config.NUMBA_NUM_THREADS):
             raise ValueError(f"{name} threads must be an integer in [1, {numba.config.NUMBA_NUM_THREADS}], got {value!r}")
     if kernels is not None:
         _settings["kernels"] = kernels
@@ -44,7 +45,3 @@ def apply():
         numba.set_num_threads(_settings["kernels"])
         _local.generation = _settings["generation"]
 
-
-def current():
-    """{'kernels': n, 'blas': n or None (library default), 'cores': os.cpu_count()}."""
-    return {"kernels": _settings["kernels"], "blas": _settings["blas"], "cores": os.cpu_count()}

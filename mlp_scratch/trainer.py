@@ -9,7 +9,7 @@ import numpy as np
 from mlp_scratch.kernels.random import derive_seed
 from mlp_scratch.lbfgs import NonFiniteLoss
 from mlp_scratch.schedules import Constant
-from mlp_scratch.validation import check_features, check_labels, check_positive_int
+from mlp_scratch.validation import check_bool, check_features, check_labels, check_positive_int, check_seed
 
 
 @dataclass
@@ -47,7 +47,8 @@ class Trainer:
         Seeds the shuffling and the dropout masks: the same seed gives bitwise-identical training at
         a fixed thread count.
     restore_best : bool
-        At the end, put back the parameters of the epoch with the best validation accuracy.
+        At the end, put back the parameters of the epoch with the best validation accuracy (the
+        initial ones if training stopped before the first epoch ended).
     train_eval_samples : int
         Training accuracy and loss per epoch are measured on at most this many training samples
         (a fixed random subset), since a full pass over a large set costs as much as an epoch.
@@ -64,9 +65,11 @@ class Trainer:
         self.epochs = check_positive_int("epochs", epochs)
         self.batch_size = check_positive_int("batch_size", batch_size)
         self.schedule = schedule or Constant()
-        self.seed = int(seed)
-        self.restore_best = restore_best
+        self.seed = check_seed("seed", seed)
+        self.restore_best = check_bool("restore_best", restore_best)
         self.train_eval_samples = check_positive_int("train_eval_samples", train_eval_samples)
+        if log is not None and not callable(log):
+            raise ValueError(f"log must be a callable taking one line of text, or None, got {log!r}")
         self.log = log or (lambda line: None)
         self.full_batch = getattr(optimizer, "full_batch", False)
         optimizer.set_masks(decay=model.weight_mask())
@@ -98,7 +101,7 @@ class Trainer:
         except KeyboardInterrupt:
             self._history.stop_reason = f"interrupted after {len(self._history.epochs)} epochs"
             self.log("stopped: " + self._history.stop_reason)
-        if self.restore_best and self._history.epochs:
+        if self.restore_best:
             model.flat_params[:], model.running[:] = self._best
         return self._history
 
@@ -107,11 +110,14 @@ class Trainer:
         if batch_size > len(X):
             self.log(f"batch_size {batch_size} is larger than the {len(X)} training samples; using {len(X)}")
             batch_size = len(X)
-        X_batch = np.empty((batch_size, X.shape[1]), self.model.dtype)
-        y_batch = np.empty(batch_size, np.int64)
+        bounds = list(range(batch_size, len(X), batch_size))
+        if self.model.batchnorm and len(X) - (bounds or [0])[-1] == 1:
+            bounds.pop()  # batch norm cannot train on one sample: the last one joins the batch before
+        X_batch = np.empty((batch_size + 1, X.shape[1]), self.model.dtype)
+        y_batch = np.empty(batch_size + 1, np.int64)
         step = 0
         for epoch in range(1, self.epochs + 1):
-            for idx in np.array_split(rng.permutation(len(X)), range(batch_size, len(X), batch_size)):
+            for idx in np.array_split(rng.permutation(len(X)), bounds):
                 xb, yb = X_batch[:len(idx)], y_batch[:len(idx)]
                 np.take(X, idx, axis=0, out=xb)
                 np.take(y, idx, out=yb)
@@ -147,8 +153,8 @@ class Trainer:
     def _end_epoch(self, epoch, lr):
         """Evaluate, keep the best parameters, feed the schedule, log."""
         X_sub, y_sub, X_val, y_val = self._eval_sets
-        train_loss, train_acc = self.model.evaluate(X_sub, y_sub)
-        val_loss, val_acc = self.model.evaluate(X_val, y_val)
+        train_loss, train_acc = self.model._evaluate(X_sub, y_sub)
+        val_loss, val_acc = self.model._evaluate(X_val, y_val)
         record = {"epoch": epoch, "lr": lr, "train_loss": train_loss, "train_acc": train_acc,
                   "val_loss": val_loss, "val_acc": val_acc, "time": time.perf_counter() - self._start}
         history = self._history

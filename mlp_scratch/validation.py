@@ -10,16 +10,39 @@ DTYPES = {"float32": np.float32, "float64": np.float64}
 
 
 def check_dtype(dtype):
-    name = np.dtype(dtype).name if not isinstance(dtype, str) else dtype
+    try:
+        name = np.dtype(dtype).name if not isinstance(dtype, str) else dtype
+    except TypeError:
+        name = None
     if name not in DTYPES:
         raise ValueError(f"dtype must be one of {sorted(DTYPES)}, got {dtype!r}")
     return np.dtype(DTYPES[name])
+
+
+def check_int(name, value, low):
+    """An integer >= low."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
+        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+    return int(value)
 
 
 def check_positive_int(name, value):
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
         raise ValueError(f"{name} must be a positive integer, got {value!r}")
     return int(value)
+
+
+def check_seed(name, value):
+    """An integer in [0, 2**64): seeds are hashed as unsigned 64-bit integers."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not 0 <= value < 2 ** 64:
+        raise ValueError(f"{name} must be an integer in [0, 2**64), got {value!r}")
+    return int(value)
+
+
+def check_bool(name, value):
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
 
 
 def check_number(name, value, low=None, high=None, low_open=False, high_open=False):
@@ -53,9 +76,13 @@ def check_features(X, n_features, dtype, name="X"):
         raise ValueError(f"{name} must have {n_features} features (columns), got {X.shape[1]}")
     if not (np.issubdtype(X.dtype, np.number) or X.dtype == bool) or np.iscomplexobj(X):
         raise ValueError(f"{name} must hold real numbers, got dtype {X.dtype}")
-    X = np.ascontiguousarray(X, dtype=dtype)
-    if not np.isfinite(X).all():
+    finite = np.isfinite(X).all()
+    with np.errstate(over="ignore"):  # overflow is reported below, naming the argument
+        X = np.ascontiguousarray(X, dtype=dtype)
+    if not finite:
         raise ValueError(f"{name} must not contain NaN or infinity")
+    if not np.isfinite(X).all():
+        raise ValueError(f"{name} has values too large for {np.dtype(dtype).name}")
     return X
 
 

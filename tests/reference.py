@@ -1,9 +1,6 @@
 """Plain NumPy oracles for every kernel: slow, obvious, computed in the input's dtype."""
 import numpy as np
 
-MASK64 = np.uint64(0xFFFFFFFFFFFFFFFF)
-
-
 def mix64(z):
     z = np.asarray(z, np.uint64)
     with np.errstate(over="ignore"):

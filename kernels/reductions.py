@@ -1,0 +1,29 @@
+"""Sums whose order is fixed, so that results do not depend on the number of threads."""
+from numba import njit, prange
+
+from .config import BLOCK, FASTMATH
+
+
+@njit(cache=True)
+def ordered_sum(values):
+    """sum(values) in index order. A serial function on purpose: inside a parallel one, numba turns
+    ``array.sum()`` into a parallel reduction whose result depends on the number of threads."""
+    total = 0.0
+    for v in values:
+        total += v
+    return total
+
+
+@njit(parallel=True, fastmath=FASTMATH, cache=True)
+def column_sums(a, out):
+    """out[j] = sum_i a[i, j]. Each prange iteration owns a block of columns and walks the rows in
+    order (no race, and the same sums on any number of threads)."""
+    n, m = a.shape
+    for block in prange((m + BLOCK - 1) // BLOCK):
+        j0 = block * BLOCK
+        j1 = min(j0 + BLOCK, m)
+        for j in range(j0, j1):
+            out[j] = 0.0
+        for i in range(n):
+            for j in range(j0, j1):
+                out[j] += a[i, j]
