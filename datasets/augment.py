@@ -2,7 +2,7 @@
 import numpy as np
 
 from mlp_scratch.kernels.augment import augment_images
-from mlp_scratch.kernels.random import derive_seed
+from mlp_scratch.kernels.random import seed_for
 from mlp_scratch.validation import check_number
 
 
@@ -56,7 +56,7 @@ class Augmentation:
             raise ValueError(f"X must have rows of {channels * height * width} features for images of shape "
                              f"{self.image_shape}, got {X.shape}")
         augment_images(X, out, channels, height, width, self.crop_padding + self.translate, self.flip,
-                       X.dtype.type(self.noise_std), np.uint64(seed), np.uint64(derive_seed(seed, 1)))
+                       X.dtype.type(self.noise_std), np.uint64(seed), seed_for(seed, 1))
 
     def config(self):
         return {"image_shape": list(self.image_shape), "crop_padding": self.crop_padding,

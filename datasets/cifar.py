@@ -9,10 +9,11 @@ TRAIN_BATCHES = [f"data_batch_{i}" for i in range(1, 6)]
 TEST_BATCH = "test_batch"
 CLASS_NAMES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 
-# What unpickling a CIFAR batch needs: NumPy's array reconstruction and nothing else.
+# What unpickling a CIFAR batch needs: NumPy's array reconstruction, and _codecs.encode, with which
+# protocol-2 pickles written by Python 3 rebuild byte strings (it only encodes text).
 _ALLOWED = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
             ("numpy", "ndarray"), ("numpy", "dtype"), ("numpy.core.multiarray", "scalar"),
-            ("numpy._core.multiarray", "scalar")}
+            ("numpy._core.multiarray", "scalar"), ("_codecs", "encode")}
 
 
 class RestrictedUnpickler(pickle.Unpickler):

@@ -34,8 +34,9 @@ def load(name="digits", *, n_train=None, n_val=None, n_test=None, per_class=Fals
     n_train, n_val, n_test : int or None
         Sizes of stratified, disjoint, seeded subsets (per class if ``per_class``). The image sets
         keep their official test set: n_test samples it, and train and validation come from the
-        official training set, by default all of it with a tenth held out for validation. The other
-        sets are split by ``test_fraction`` and ``val_fraction`` when sizes are not given.
+        official training set, by default all of it with ``val_fraction`` held out for validation.
+        The other sets are split by ``test_fraction`` and ``val_fraction`` of the whole set when
+        sizes are not given.
     preprocessing : "standardize" (default), "scale" (to [0, 1]), "mean_image" or "none"; fitted on
         the training split only and recorded in ``meta["preprocessing"]``.
     data_dir : folder holding MNIST/Fashion-MNIST IDX files or CIFAR-10's cifar-10-batches-py.
@@ -63,9 +64,10 @@ def load(name="digits", *, n_train=None, n_val=None, n_test=None, per_class=Fals
         raise ValueError(f"name must be one of {NAMES}, got {name!r}")
     n_classes = len(meta["class_names"])
     rng = np.random.default_rng(seed)
+    pool_size = len(y)  # fractions count against the whole set (the official training set for images)
     if X_test is None:  # carve the test split out of the one pool
         if n_test is None:
-            n_test = _fraction_size("test_fraction", test_fraction, len(y), per_class, n_classes)
+            n_test = _fraction_size("test_fraction", test_fraction, pool_size, per_class, n_classes)
         (test,) = stratified_indices(y, [n_test], n_classes, rng, per_class)
         rest = np.setdiff1d(np.arange(len(y)), test)
         X_test, y_test, X, y = X[test], y[test], X[rest], y[rest]
@@ -73,7 +75,7 @@ def load(name="digits", *, n_train=None, n_val=None, n_test=None, per_class=Fals
         (test,) = stratified_indices(y_test, [n_test], n_classes, rng, per_class)
         X_test, y_test = X_test[test], y_test[test]
     if n_val is None:
-        n_val = _fraction_size("val_fraction", val_fraction, len(y), per_class, n_classes)
+        n_val = _fraction_size("val_fraction", val_fraction, pool_size, per_class, n_classes)
     if n_train is None:  # everything that is not validation
         (val,) = stratified_indices(y, [n_val], n_classes, rng, per_class)
         train = np.setdiff1d(np.arange(len(y)), val)

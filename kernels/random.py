@@ -32,3 +32,9 @@ def uniform(seed, index):
 def derive_seed(seed, counter):
     """A new uint64 seed for stream ``counter`` (a training step, a layer) of ``seed``."""
     return mix64(np.uint64(seed) ^ mix64(np.uint64(counter) + _GOLDEN))
+
+
+def seed_for(seed, counter):
+    """derive_seed for Python callers, as np.uint64: numba hands a uint64 back as a Python int, which
+    numba would then read as an int64 and overflow on above 2**63."""
+    return np.uint64(derive_seed(np.uint64(seed), np.uint64(counter)))

@@ -15,8 +15,20 @@ from mlp_scratch.trainer import Trainer
 
 def add_train_arguments(parser):
     data = parser.add_argument_group("data")
-    data.add_argument("--dataset", default="digits", choices=sorted(datasets.BUNDLED),
+    data.add_argument("--dataset", default="digits", choices=datasets.NAMES,
                       help="data set to train on (default: digits, bundled with scikit-learn)")
+    data.add_argument("--data-dir", type=pathlib.Path,
+                      help=f"folder with MNIST/Fashion-MNIST IDX files or CIFAR-10 batches (default: "
+                           f"${datasets.DATA_ENV}, else download from OpenML)")
+    data.add_argument("--n-train", type=int, help="training samples (stratified subset; default: all)")
+    data.add_argument("--n-val", type=int, help="validation samples (default: a tenth of the training pool)")
+    data.add_argument("--n-test", type=int, help="test samples (default: the whole test split)")
+    data.add_argument("--per-class", action="store_true", help="--n-train/--n-val/--n-test count per class")
+    data.add_argument("--preprocessing", default="standardize", choices=datasets.PREPROCESSING,
+                      help="fitted on the training split (default: standardize)")
+    data.add_argument("--augment", action="store_true",
+                      help="augment training batches: crops + flips for cifar10, small translations for digit images")
+    data.add_argument("--noise-std", type=float, default=0.0, help="with --augment: Gaussian noise on features")
     data.add_argument("--data-seed", type=int, default=0, help="seed of the train/val/test split")
     model = parser.add_argument_group("model")
     model.add_argument("--hidden-sizes", type=int, nargs="*", default=[100, 100], metavar="H",
@@ -102,7 +114,10 @@ def train(args):
     if args.threads is not None:
         threads.set_threads(blas=args.threads)
     log = (lambda line: None) if args.quiet else print
-    data = datasets.load(args.dataset, seed=args.data_seed, dtype=args.dtype)
+    data = datasets.load(args.dataset, n_train=args.n_train, n_val=args.n_val, n_test=args.n_test,
+                         per_class=args.per_class, preprocessing=args.preprocessing, data_dir=args.data_dir,
+                         seed=args.data_seed, dtype=args.dtype)
+    augment = datasets.Augmentation.default_for(data.meta, args.noise_std) if args.augment else None
     model = MLP(data.n_features, args.hidden_sizes, data.n_classes, batchnorm=args.batchnorm,
                 dropout=args.dropout, l2=args.l2, loss=args.loss, init=check_init(args.init),
                 dtype=args.dtype, seed=args.seed)
@@ -110,13 +125,13 @@ def train(args):
     schedule = make_schedule(args.schedule, warmup=args.warmup,
                              **given_options(args, SCHEDULES[args.schedule], SCHEDULE_OPTIONS))
     trainer = Trainer(model, optimizer, epochs=args.epochs, batch_size=args.batch_size, schedule=schedule,
-                      seed=args.seed, log=log)
+                      seed=args.seed, augment=augment, log=log)
     out = args.out or pathlib.Path("runs") / f"{args.dataset}-{datetime.datetime.now():%Y%m%d-%H%M%S}"
     if (out / "checkpoint.npz").exists() and not args.overwrite:
         raise ValueError(f"--out {out} already holds a run; choose another folder or pass --overwrite")
     log(f"training {len(data.X_train)} samples of {args.dataset}: {data.n_features}-"
         f"{'-'.join(map(str, args.hidden_sizes))}{'-' if args.hidden_sizes else ''}{data.n_classes}, "
-        f"{optimizer}, {schedule}; run folder {out}")
+        f"{optimizer}, {schedule}{', ' + repr(augment) if augment else ''}; run folder {out}")
     history = trainer.fit(data)
     results = {"test_acc": model.score(data.X_test, data.y_test), "best_epoch": history.best_epoch,
                "best_val_acc": history.best_val_acc, "stop_reason": history.stop_reason}

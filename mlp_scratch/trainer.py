@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from mlp_scratch.kernels.random import derive_seed
+from mlp_scratch.kernels.random import seed_for
 from mlp_scratch.lbfgs import NonFiniteLoss
 from mlp_scratch.schedules import Constant
 from mlp_scratch.validation import check_bool, check_features, check_labels, check_positive_int, check_seed
@@ -26,6 +26,10 @@ class History:
 
     def to_dict(self):
         return asdict(self)
+
+
+# Augmentation draws from its own stream of the run's seed; steps use streams 0, 1, 2, ... for dropout.
+AUGMENT_STREAM = 2 ** 40
 
 
 class Stop(Exception):
@@ -52,6 +56,9 @@ class Trainer:
     train_eval_samples : int
         Training accuracy and loss per epoch are measured on at most this many training samples
         (a fixed random subset), since a full pass over a large set costs as much as an epoch.
+    augment : callable or None
+        ``augment(X_batch, out, seed)`` writes an augmented copy of each training mini-batch (see
+        mlp_scratch.datasets.Augmentation); validation, test and the data set itself are untouched.
     log : callable or None
         Receives one line per epoch; None for silence.
 
@@ -59,7 +66,7 @@ class Trainer:
     """
 
     def __init__(self, model, optimizer, *, epochs=10, batch_size=64, schedule=None, seed=0,
-                 restore_best=True, train_eval_samples=10000, log=print):
+                 restore_best=True, train_eval_samples=10000, augment=None, log=print):
         self.model = model
         self.optimizer = optimizer
         self.epochs = check_positive_int("epochs", epochs)
@@ -72,6 +79,9 @@ class Trainer:
             raise ValueError(f"log must be a callable taking one line of text, or None, got {log!r}")
         self.log = log or (lambda line: None)
         self.full_batch = getattr(optimizer, "full_batch", False)
+        if augment is not None and self.full_batch:
+            raise ValueError(f"augment needs mini-batches; {optimizer!r} is full-batch")
+        self.augment = augment
         optimizer.set_masks(decay=model.weight_mask())
 
     def fit(self, data):
@@ -115,14 +125,19 @@ class Trainer:
             bounds.pop()  # batch norm cannot train on one sample: the last one joins the batch before
         X_batch = np.empty((batch_size + 1, X.shape[1]), self.model.dtype)
         y_batch = np.empty(batch_size + 1, np.int64)
+        X_augmented = np.empty_like(X_batch) if self.augment else None
+        augment_seed = seed_for(self.seed, AUGMENT_STREAM)
         step = 0
         for epoch in range(1, self.epochs + 1):
             for idx in np.array_split(rng.permutation(len(X)), bounds):
                 xb, yb = X_batch[:len(idx)], y_batch[:len(idx)]
                 np.take(X, idx, axis=0, out=xb)
                 np.take(y, idx, out=yb)
+                if self.augment:
+                    self.augment(xb, X_augmented[:len(idx)], seed_for(augment_seed, step))
+                    xb = X_augmented[:len(idx)]
                 lr = self.schedule(self.optimizer.lr, epoch - 1, step)
-                data_loss, penalty = self.model._forward_backward(xb, yb, np.uint64(derive_seed(self.seed, step)))
+                data_loss, penalty = self.model._forward_backward(xb, yb, seed_for(self.seed, step))
                 self._record_step(data_loss + penalty, lr, epoch)
                 self.optimizer.step(self.model.flat_params, self.model.flat_grads, lr=lr)
                 step += 1
