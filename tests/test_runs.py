@@ -102,3 +102,23 @@ def test_train_script_help_lists_the_options():
                    "--lr", "--epochs", "--batch-size", "--seed", "--dtype", "--out", "--threads", "--schedule",
                    "--momentum", "--betas", "--weight-decay", "--warmup", "adamw", "lbfgs", "cosine", "plateau"):
         assert option in result.stdout
+
+
+def test_train_command_on_an_image_folder_with_augmentation(tmp_path):
+    from mlp_scratch.datasets import idx
+
+    rng = np.random.default_rng(0)
+    folder = tmp_path / "data" / "mnist"
+    folder.mkdir(parents=True)
+    for stem, n in (("train", 300), ("t10k", 60)):
+        idx.write_idx(folder / f"{stem}-images-idx3-ubyte.gz", rng.integers(0, 256, (n, 28, 28)))
+        idx.write_idx(folder / f"{stem}-labels-idx1-ubyte.gz", np.arange(n) % 10)
+    out = tmp_path / "run"
+    assert main(["train", "--dataset", "mnist", "--data-dir", str(tmp_path / "data"), "--n-train", "100",
+                 "--n-val", "20", "--n-test", "30", "--preprocessing", "scale", "--augment", "--noise-std", "0.1",
+                 "--epochs", "2", "--hidden-sizes", "16", "--out", str(out), "--quiet"]) == 0
+    config = json.loads((out / "config.json").read_text())
+    assert config["augment"] and config["n_train"] == 100 and config["data_dir"] == str(tmp_path / "data")
+    _, metadata, arrays = checkpoint.load(out / "checkpoint.npz")
+    assert metadata["preprocessing"]["kind"] == "scale"
+    np.testing.assert_array_equal(arrays["preprocessing.scale"], 255.0)
