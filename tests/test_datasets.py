@@ -281,3 +281,16 @@ def test_training_with_augmentation_leaves_the_data_untouched():
     assert not np.array_equal(plain.flat_params, runs[0])
     with pytest.raises(ValueError, match="image data set"):
         Augmentation.default_for(datasets.load("iris").meta)
+
+
+@pytest.mark.parametrize("subfolder", ["fashion-mnist", "FashionMNIST/raw"])
+def test_fashion_mnist_from_its_usual_folders(tmp_path, subfolder):
+    folder = tmp_path / subfolder
+    folder.mkdir(parents=True)
+    for stem, n in (("train", 60), ("t10k", 20)):
+        images, labels = fake_images(n, (28, 28), 3)
+        idx.write_idx(folder / f"{stem}-images-idx3-ubyte", images)
+        idx.write_idx(folder / f"{stem}-labels-idx1-ubyte.gz", labels)
+    data = datasets.load("fashion_mnist", data_dir=tmp_path, n_val=10)
+    assert data.meta["class_names"][9] == "Ankle boot" and data.meta["source"].endswith(subfolder.split("/")[-1])
+    assert len(data.y_train) == 50 and len(data.y_test) == 20
