@@ -82,6 +82,7 @@ class Trainer:
         if augment is not None and self.full_batch:
             raise ValueError(f"augment needs mini-batches; {optimizer!r} is full-batch")
         self.augment = augment
+        self._history = History()
         optimizer.set_masks(decay=model.weight_mask())
 
     def fit(self, data):
@@ -116,32 +117,15 @@ class Trainer:
         return self._history
 
     def _fit_mini_batches(self, X, y, rng):
-        batch_size = self.batch_size
-        if batch_size > len(X):
-            self.log(f"batch_size {batch_size} is larger than the {len(X)} training samples; using {len(X)}")
-            batch_size = len(X)
-        bounds = list(range(batch_size, len(X), batch_size))
-        if self.model.batchnorm and len(X) - (bounds or [0])[-1] == 1:
-            bounds.pop()  # batch norm cannot train on one sample: the last one joins the batch before
-        X_batch = np.empty((batch_size + 1, X.shape[1]), self.model.dtype)
-        y_batch = np.empty(batch_size + 1, np.int64)
-        X_augmented = np.empty_like(X_batch) if self.augment else None
-        augment_seed = seed_for(self.seed, AUGMENT_STREAM)
-        step = 0
+        runner = self.epoch_runner(X, y, rng)
         for epoch in range(1, self.epochs + 1):
-            for idx in np.array_split(rng.permutation(len(X)), bounds):
-                xb, yb = X_batch[:len(idx)], y_batch[:len(idx)]
-                np.take(X, idx, axis=0, out=xb)
-                np.take(y, idx, out=yb)
-                if self.augment:
-                    self.augment(xb, X_augmented[:len(idx)], seed_for(augment_seed, step))
-                    xb = X_augmented[:len(idx)]
-                lr = self.schedule(self.optimizer.lr, epoch - 1, step)
-                data_loss, penalty = self.model._forward_backward(xb, yb, seed_for(self.seed, step))
-                self._record_step(data_loss + penalty, lr, epoch)
-                self.optimizer.step(self.model.flat_params, self.model.flat_grads, lr=lr)
-                step += 1
+            lr = runner.run(epoch)
             self._end_epoch(epoch, lr)
+
+    def epoch_runner(self, X, y, rng=None):
+        """An EpochRunner over checked training data: ``runner.run(epoch)`` trains one epoch. ``fit``
+        drives one; ``scripts/benchmark.py`` times the same code."""
+        return EpochRunner(self, X, y, np.random.default_rng(self.seed) if rng is None else rng)
 
     def _fit_full_batch(self, X, y):
         if self.model.dropout > 0:
@@ -181,3 +165,40 @@ class Trainer:
         lr_text = "" if lr is None else f"  lr {lr:.3g}"
         self.log(f"epoch {epoch:3d}/{self.epochs}  loss {train_loss:.4f}  train acc {train_acc:.4f}  "
                  f"val loss {val_loss:.4f}  val acc {val_acc:.4f}{lr_text}  {record['time']:.1f}s")
+
+
+class EpochRunner:
+    """One epoch of mini-batch training at a time: shuffle, gather each batch into preallocated
+    buffers, [augment], forward/backward, optimizer step."""
+
+    def __init__(self, trainer, X, y, rng):
+        self.trainer, self.X, self.y, self.rng = trainer, X, y, rng
+        batch_size = trainer.batch_size
+        if batch_size > len(X):
+            trainer.log(f"batch_size {batch_size} is larger than the {len(X)} training samples; using {len(X)}")
+            batch_size = len(X)
+        self.bounds = list(range(batch_size, len(X), batch_size))
+        if trainer.model.batchnorm and len(X) - (self.bounds or [0])[-1] == 1:
+            self.bounds.pop()  # batch norm cannot train on one sample: the last one joins the batch before
+        self.X_batch = np.empty((batch_size + 1, X.shape[1]), trainer.model.dtype)
+        self.y_batch = np.empty(batch_size + 1, np.int64)
+        self.X_augmented = np.empty_like(self.X_batch) if trainer.augment else None
+        self.augment_seed = seed_for(trainer.seed, AUGMENT_STREAM)
+        self.step = 0
+
+    def run(self, epoch):
+        """Train one epoch; returns the learning rate of its last step."""
+        t, model = self.trainer, self.trainer.model
+        for idx in np.array_split(self.rng.permutation(len(self.X)), self.bounds):
+            xb, yb = self.X_batch[:len(idx)], self.y_batch[:len(idx)]
+            np.take(self.X, idx, axis=0, out=xb)
+            np.take(self.y, idx, out=yb)
+            if t.augment:
+                t.augment(xb, self.X_augmented[:len(idx)], seed_for(self.augment_seed, self.step))
+                xb = self.X_augmented[:len(idx)]
+            lr = t.schedule(t.optimizer.lr, epoch - 1, self.step)
+            data_loss, penalty = model._forward_backward(xb, yb, seed_for(t.seed, self.step))
+            t._record_step(data_loss + penalty, lr, epoch)
+            t.optimizer.step(model.flat_params, model.flat_grads, lr=lr)
+            self.step += 1
+        return lr
