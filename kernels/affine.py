@@ -45,13 +45,12 @@ def affine_backward_input(dout, W, dx):
 
 
 @njit(parallel=True, fastmath=FASTMATH, cache=True)
-def l2_penalty(W, l2, dW):
+def l2_penalty(W, l2, dW, rows):
     """Adds the gradient of 0.5 * l2 * sum(W**2) to dW and returns that penalty.
 
-    Row-parallel; each row's sum is written to its own slot and the slots are added in order, so the
-    result does not depend on the number of threads.
+    Row-parallel; each row's sum goes to its slot of ``rows`` (float64 scratch, at least W.shape[0]
+    long) and the slots are added in order, so the result does not depend on the number of threads.
     """
-    rows = np.empty(W.shape[0], np.float64)
     for i in prange(W.shape[0]):
         s = 0.0
         for j in range(W.shape[1]):
@@ -59,4 +58,4 @@ def l2_penalty(W, l2, dW):
             s += w * w
             dW[i, j] += l2 * w
         rows[i] = s
-    return 0.5 * l2 * ordered_sum(rows)
+    return 0.5 * l2 * ordered_sum(rows[:W.shape[0]])

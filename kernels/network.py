@@ -77,14 +77,18 @@ def forward_eval(X, params, running, stats, acts, scores, layout, bn_eps):
 
 @njit(cache=True)
 def forward_backward(X, y, params, grads, running, stats, acts, grad_a, grad_b, scores, dscores,
-                     row_loss, layout, loss_kind, l2, keep_prob, seed, bn_momentum, bn_eps):
+                     row_loss, l2_rows, layout, loss_kind, l2, keep_prob, bn_momentum, bn_eps, seed):
     """Training mode: one forward and backward pass over the batch (X, y).
+
+    Buffers (acts, grad_a, grad_b, scores, dscores, row_loss) may be sized for more rows than X has;
+    ``l2_rows`` is float64 scratch as long as the widest layer input.
 
     Writes every gradient into ``grads`` (laid out like ``params``), updates the batch-norm running
     averages in ``running``, and returns (data loss, L2 penalty 0.5 * l2 * sum of squared weights).
     Dropout masks are drawn from ``seed`` (one stream per layer), so a fixed seed fixes the masks.
     """
     n = X.shape[0]
+    scores, dscores = scores[:n], dscores[:n]
     last = layout.shape[0] - 1
     for l in range(last):
         m = layout[l, D_OUT]
@@ -116,7 +120,7 @@ def forward_backward(X, y, params, grads, running, stats, acts, grad_a, grad_b, 
         affine_backward_params(layer_input(X, acts, layout, l, True), dout,
                                dW, vector(grads, layout[l, B_OFF], layout[l, D_OUT]))
         if l2 > 0:
-            penalty += l2_penalty(W, l2, dW)
+            penalty += l2_penalty(W, l2, dW, l2_rows)
         if l == 0:
             break
         # Backward through hidden layer l - 1, in place in one scratch buffer.

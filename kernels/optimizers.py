@@ -2,9 +2,9 @@
 buffers. ``flags`` (uint8, one per element, or empty for "all ones") says per element whether weight
 decay applies (DECAY) and whether the element is frozen (FROZEN: neither it nor its state moves).
 
-Coefficients such as ``1 - beta1`` arrive precomputed in the parameters' dtype: written in the
-kernel, ``1 - beta1`` would be an integer minus a float32, which numba computes in float64, and the
-whole float32 loop with it."""
+The loops take their coefficients (``1 - beta1``, ...) as scalars of the parameters' dtype, computed
+by the *_update functions below: written in a loop, ``1 - beta1`` would be an integer minus a
+float32, which numba computes in float64, and the whole float32 loop with it."""
 import numpy as np
 from numba import njit, prange
 
@@ -142,3 +142,67 @@ def adam_step(params, grads, exp_avg, exp_avg_sq, max_exp_avg_sq, flags, step_si
             v = max(max_exp_avg_sq[i], v)
             max_exp_avg_sq[i] = v
         params[i] -= step_size * m / (np.sqrt(v) / bias_correction2_sqrt + eps)
+
+
+# -- one update per optimizer: per-step coefficients, then its loop ------------------------------
+# Every optimizer is (kind, hyper, up to three state arrays). ``hyper`` holds its hyperparameters in
+# float64, in the order each *_update names; ``coef`` is scratch in the parameters' dtype, through
+# which each coefficient reaches the loop as a scalar of that dtype. Optimizer.step and the compiled
+# training loop (training.py) both call these, so each coefficient is computed in one place.
+SGD, ADAGRAD, RMSPROP, ADADELTA, ADAM = range(5)
+
+
+@njit(cache=True)
+def sgd_update(params, grads, momentum_buffer, unused1, unused2, flags, lr, t, hyper, coef):
+    """hyper = [momentum, dampening, weight_decay, nesterov]."""
+    coef[0], coef[1], coef[2], coef[3] = lr, hyper[0], 1 - hyper[1], hyper[2]
+    sgd_step(params, grads, momentum_buffer, flags, coef[0], coef[1], coef[2], coef[3], hyper[3] != 0, t == 1)
+
+
+@njit(cache=True)
+def adagrad_update(params, grads, sum_sq, unused1, unused2, flags, lr, t, hyper, coef):
+    """hyper = [lr_decay, weight_decay, eps]; the step's rate is lr / (1 + (t - 1) * lr_decay)."""
+    coef[0], coef[1], coef[2] = lr / (1 + (t - 1) * hyper[0]), hyper[1], hyper[2]
+    adagrad_step(params, grads, sum_sq, flags, coef[0], coef[1], coef[2])
+
+
+@njit(cache=True)
+def rmsprop_update(params, grads, square_avg, grad_avg, momentum_buffer, flags, lr, t, hyper, coef):
+    """hyper = [alpha, eps, weight_decay, momentum, centered]."""
+    coef[0], coef[1], coef[2], coef[3], coef[4], coef[5] = lr, hyper[0], 1 - hyper[0], hyper[1], hyper[2], hyper[3]
+    rmsprop_step(params, grads, square_avg, grad_avg, momentum_buffer, flags, coef[0], coef[1], coef[2],
+                 coef[3], coef[4], coef[5], hyper[4] != 0)
+
+
+@njit(cache=True)
+def adadelta_update(params, grads, square_avg, acc_delta, unused, flags, lr, t, hyper, coef):
+    """hyper = [rho, eps, weight_decay]."""
+    coef[0], coef[1], coef[2], coef[3], coef[4] = lr, hyper[0], 1 - hyper[0], hyper[1], hyper[2]
+    adadelta_step(params, grads, square_avg, acc_delta, flags, coef[0], coef[1], coef[2], coef[3], coef[4])
+
+
+@njit(cache=True)
+def adam_update(params, grads, exp_avg, exp_avg_sq, max_exp_avg_sq, flags, lr, t, hyper, coef):
+    """hyper = [beta1, beta2, eps, weight_decay, amsgrad, decoupled]; bias corrections of step t."""
+    beta1, beta2 = hyper[0], hyper[1]
+    coef[0] = lr / (1 - beta1 ** t)           # step size
+    coef[1] = np.sqrt(1 - beta2 ** t)         # bias_correction2_sqrt
+    coef[2] = 1 - lr * hyper[3]               # AdamW's decay factor
+    coef[3], coef[4], coef[5], coef[6], coef[7], coef[8] = beta1, 1 - beta1, beta2, 1 - beta2, hyper[2], hyper[3]
+    adam_step(params, grads, exp_avg, exp_avg_sq, max_exp_avg_sq, flags, coef[0], coef[3], coef[4], coef[5],
+              coef[6], coef[7], coef[8], coef[2], hyper[5] != 0, hyper[4] != 0, coef[1])
+
+
+@njit(cache=True)
+def optimizer_update(kind, params, grads, s0, s1, s2, flags, lr, t, hyper, coef):
+    """The update of optimizer ``kind`` (SGD, ADAGRAD, ...) at step t = 1, 2, ..."""
+    if kind == SGD:
+        sgd_update(params, grads, s0, s1, s2, flags, lr, t, hyper, coef)
+    elif kind == ADAGRAD:
+        adagrad_update(params, grads, s0, s1, s2, flags, lr, t, hyper, coef)
+    elif kind == RMSPROP:
+        rmsprop_update(params, grads, s0, s1, s2, flags, lr, t, hyper, coef)
+    elif kind == ADADELTA:
+        adadelta_update(params, grads, s0, s1, s2, flags, lr, t, hyper, coef)
+    else:
+        adam_update(params, grads, s0, s1, s2, flags, lr, t, hyper, coef)

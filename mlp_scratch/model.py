@@ -100,6 +100,7 @@ class MLP:
         self.params = self._views(self.flat_params)
         self.grads = self._views(self.flat_grads)
         self._capacity = 0
+        self._l2_rows = np.empty(max(self.layout[:, D_IN]), np.float64)
         self.reset_parameters()
 
     def config(self):
@@ -201,15 +202,22 @@ class MLP:
         n = X.shape[0]
         if self.batchnorm and n < 2:
             raise ValueError("batch norm needs at least 2 samples per training batch, got 1")
+        return network.forward_backward(X, y, *self.training_buffers(n), *self.training_scalars(dropout),
+                                        np.uint64(seed))
+
+    def training_buffers(self, n):
+        """The buffers of a training pass over up to n rows, in forward_backward's order."""
         self._workspace(n)
         threads.apply()
-        cast = self.dtype.type  # scalars in the arrays' dtype keep float32 kernels in float32
-        return network.forward_backward(
-            X, y, self.flat_params, self.flat_grads, self.running, self._stats, self._acts,
-            self._grad_a, self._grad_b, self._scores[:n], self._dscores[:n], self._row_loss,
-            self.layout, LOSSES[self.loss_name], cast(self.l2),
-            cast(1.0 - (self.dropout if dropout is None else dropout)), np.uint64(seed),
-            cast(self.bn_momentum), cast(self.bn_eps))
+        return (self.flat_params, self.flat_grads, self.running, self._stats, self._acts, self._grad_a,
+                self._grad_b, self._scores, self._dscores, self._row_loss, self._l2_rows, self.layout)
+
+    def training_scalars(self, dropout=None):
+        """(loss kind, l2, keep probability, bn_momentum, bn_eps) as forward_backward takes them: in
+        the arrays' dtype, which keeps float32 kernels in float32. ``dropout`` overrides the rate."""
+        cast = self.dtype.type
+        keep = 1.0 - (self.dropout if dropout is None else dropout)
+        return LOSSES[self.loss_name], cast(self.l2), cast(keep), cast(self.bn_momentum), cast(self.bn_eps)
 
     def scores(self, X):
         """Evaluation-mode class scores (N, C): running batch-norm averages, no dropout."""

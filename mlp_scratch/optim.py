@@ -10,8 +10,9 @@ _NO_FLAGS = np.zeros(0, np.uint8)
 
 
 class Optimizer:
-    """Base class. Subclasses pass their hyperparameters to ``__init__``, name their state arrays in
-    ``state_names`` and implement ``_update``.
+    """Base class. A subclass names its compiled update (``kind``, see kernels/optimizers.py), the
+    state arrays it passes in order (``slots``; ``state_names`` are those in use), and its
+    hyperparameters in the update's order (``_hyper``).
 
     ``step(params, grads, lr=None)`` updates ``params`` in place from ``grads`` (flat float arrays of
     one dtype); ``lr`` overrides the learning rate for this step (a schedule's value). State arrays are
@@ -19,10 +20,13 @@ class Optimizer:
     """
 
     state_names = ()
+    slots = ()
 
     def __init__(self, lr, **hyperparameters):
         self.lr = check_number("lr", lr, low=0, low_open=True)
         self.hyperparameters = hyperparameters
+        self.hyper = np.array(self._hyper(), np.float64)
+        self._coef = {}
         self.steps = 0
         self.state = {}
         self.decay_mask = self.frozen_mask = None
@@ -68,8 +72,20 @@ class Optimizer:
                 raise ValueError(f"optimizer state {name!r} must match params ({params.shape} {params.dtype}), "
                                  f"got {None if array is None else (array.shape, array.dtype)}")
         lr = self.lr if lr is None else check_number("lr", lr, low=0)
-        self._update(params, grads, lr)
+        kernels.optimizer_update(self.kind, params, grads, *self.state_slots(params), self.flags, lr,
+                                 self.steps + 1, self.hyper, self.coefficients(params.dtype))
         self.steps += 1
+
+    def state_slots(self, params):
+        """The three state arrays the compiled update takes, empty where unused."""
+        slots = [self.state.get(name, params[:0]) for name in self.slots]
+        return slots + [params[:0]] * (3 - len(slots))
+
+    def coefficients(self, dtype):
+        """Scratch in ``dtype`` through which the update passes its coefficients (see kernels)."""
+        if dtype not in self._coef:
+            self._coef[dtype] = np.zeros(16, dtype)
+        return self._coef[dtype]
 
     def state_dict(self):
         """Everything needed to continue exactly: hyperparameters, step count, state arrays."""
@@ -85,6 +101,7 @@ class Optimizer:
         if steps and set(arrays) != set(checked.state_names):
             raise ValueError(f"the state holds {sorted(arrays)} but {checked!r} needs {sorted(checked.state_names)}")
         self.lr, self.hyperparameters, self.steps, self.state = checked.lr, checked.hyperparameters, steps, arrays
+        self.hyper = checked.hyper
 
     def __repr__(self):
         args = ", ".join(f"{k}={v!r}" for k, v in {"lr": self.lr, **self.hyperparameters}.items())
@@ -105,6 +122,8 @@ class SGD(Optimizer):
     (Sutskever et al. 2013 as implemented by torch); it equals CS231n's ``nesterov_momentum`` form.
     """
 
+    kind, slots = kernels.SGD, ("momentum_buffer",)
+
     def __init__(self, lr=0.01, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False):
         super().__init__(lr, momentum=check_number("momentum", momentum, low=0),
                          dampening=check_number("dampening", dampening, low=0, high=1),
@@ -118,12 +137,10 @@ class SGD(Optimizer):
     def state_names(self):
         return ("momentum_buffer",) if self.hyperparameters["momentum"] else ()
 
-    def _update(self, params, grads, lr):
-        h, cast = self.hyperparameters, params.dtype.type
-        buffer = self.state.get("momentum_buffer", params[:0])
-        kernels.sgd_step(params, grads, buffer, self.flags, cast(lr), cast(h["momentum"]),
-                         cast(1 - h["dampening"]), cast(h["weight_decay"]), h["nesterov"],
-                         self.steps == 0)
+    def _hyper(self):
+        h = self.hyperparameters
+        return [h["momentum"], h["dampening"], h["weight_decay"], h["nesterov"]]
+
 
 
 class Adagrad(Optimizer):
@@ -135,7 +152,8 @@ class Adagrad(Optimizer):
     ``s`` starts at ``initial_accumulator_value``. CS231n's adagrad is the same with lr_decay 0 and
     eps added outside the square root too (they write ``eps`` = 1e-7).
     """
-    state_names = ("sum",)
+    kind, slots = kernels.ADAGRAD, ("sum",)
+    state_names = slots
 
     def __init__(self, lr=0.01, lr_decay=0.0, weight_decay=0.0, initial_accumulator_value=0.0, eps=1e-10):
         super().__init__(lr, lr_decay=check_number("lr_decay", lr_decay, low=0),
@@ -147,10 +165,10 @@ class Adagrad(Optimizer):
     def _init_state(self, params):
         return {"sum": np.full_like(params, self.hyperparameters["initial_accumulator_value"])}
 
-    def _update(self, params, grads, lr):
-        h, cast = self.hyperparameters, params.dtype.type
-        kernels.adagrad_step(params, grads, self.state["sum"], self.flags,
-                             cast(lr / (1 + self.steps * h["lr_decay"])), cast(h["weight_decay"]), cast(h["eps"]))
+    def _hyper(self):
+        h = self.hyperparameters
+        return [h["lr_decay"], h["weight_decay"], h["eps"]]
+
 
 
 class RMSprop(Optimizer):
@@ -164,6 +182,8 @@ class RMSprop(Optimizer):
     eps = 1e-8 added outside the square root: the same formula.
     """
 
+    kind, slots = kernels.RMSPROP, ("square_avg", "grad_avg", "momentum_buffer")
+
     def __init__(self, lr=0.01, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0, centered=False):
         super().__init__(lr, alpha=check_number("alpha", alpha, low=0, high=1),
                          eps=check_number("eps", eps, low=0, low_open=True),
@@ -176,12 +196,10 @@ class RMSprop(Optimizer):
         return ("square_avg",) + (("momentum_buffer",) if h["momentum"] else ()) + \
             (("grad_avg",) if h["centered"] else ())
 
-    def _update(self, params, grads, lr):
-        h, cast, empty = self.hyperparameters, params.dtype.type, params[:0]
-        kernels.rmsprop_step(params, grads, self.state["square_avg"], self.state.get("grad_avg", empty),
-                             self.state.get("momentum_buffer", empty), self.flags, cast(lr), cast(h["alpha"]),
-                             cast(1 - h["alpha"]), cast(h["eps"]), cast(h["weight_decay"]), cast(h["momentum"]),
-                             h["centered"])
+    def _hyper(self):
+        h = self.hyperparameters
+        return [h["alpha"], h["eps"], h["weight_decay"], h["momentum"], h["centered"]]
+
 
 
 class Adadelta(Optimizer):
@@ -190,16 +208,17 @@ class Adadelta(Optimizer):
         g <- g + weight_decay * p;   v <- rho * v + (1 - rho) * g**2
         d = sqrt(u + eps) / sqrt(v + eps) * g;   u <- rho * u + (1 - rho) * d**2;   p <- p - lr * d
     """
-    state_names = ("square_avg", "acc_delta")
+    kind, slots = kernels.ADADELTA, ("square_avg", "acc_delta")
+    state_names = slots
 
     def __init__(self, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0.0):
-        super().__init__(lr, rho=check_number("rho", rho, low=0, high=1), eps=check_number("eps", eps, low=0, low_open=True),
+        super().__init__(lr, rho=check_number("rho", rho, low=0, high=1),
+                         eps=check_number("eps", eps, low=0, low_open=True),
                          weight_decay=check_number("weight_decay", weight_decay, low=0))
 
-    def _update(self, params, grads, lr):
-        h, cast = self.hyperparameters, params.dtype.type
-        kernels.adadelta_step(params, grads, self.state["square_avg"], self.state["acc_delta"], self.flags,
-                              cast(lr), cast(h["rho"]), cast(1 - h["rho"]), cast(h["eps"]), cast(h["weight_decay"]))
+    def _hyper(self):
+        h = self.hyperparameters
+        return [h["rho"], h["eps"], h["weight_decay"]]
 
 
 class Adam(Optimizer):
@@ -212,6 +231,7 @@ class Adam(Optimizer):
 
     CS231n's adam is the same rule (no amsgrad, no weight decay), incrementing t before use.
     """
+    kind, slots = kernels.ADAM, ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")
     decoupled = False
 
     def __init__(self, lr=0.001, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=False):
@@ -225,15 +245,10 @@ class Adam(Optimizer):
     def state_names(self):
         return ("exp_avg", "exp_avg_sq") + (("max_exp_avg_sq",) if self.hyperparameters["amsgrad"] else ())
 
-    def _update(self, params, grads, lr):
-        h, cast = self.hyperparameters, params.dtype.type
-        beta1, beta2 = h["betas"]
-        t = self.steps + 1
-        kernels.adam_step(params, grads, self.state["exp_avg"], self.state["exp_avg_sq"],
-                          self.state.get("max_exp_avg_sq", params[:0]), self.flags, cast(lr / (1 - beta1 ** t)),
-                          cast(beta1), cast(1 - beta1), cast(beta2), cast(1 - beta2), cast(h["eps"]),
-                          cast(h["weight_decay"]), cast(1 - lr * h["weight_decay"]), self.decoupled, h["amsgrad"],
-                          cast(np.sqrt(1 - beta2 ** t)))
+    def _hyper(self):
+        h = self.hyperparameters
+        return [*h["betas"], h["eps"], h["weight_decay"], h["amsgrad"], self.decoupled]
+
 
 
 class AdamW(Adam):

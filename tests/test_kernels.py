@@ -35,7 +35,7 @@ def test_l2_penalty(dtype):
     rng = np.random.default_rng(1)
     W, dW = rand(rng, (20, 70), dtype), rand(rng, (20, 70), dtype)
     expected_dW = dW + 0.3 * W
-    penalty = affine.l2_penalty(W, 0.3, dW)
+    penalty = affine.l2_penalty(W, 0.3, dW, np.empty(20))
     assert penalty == pytest.approx(0.5 * 0.3 * np.sum(W.astype(np.float64) ** 2), rel=1e-6)
     np.testing.assert_allclose(dW, expected_dW, **TOL[dtype])
 
