@@ -55,8 +55,13 @@ class Augmentation:
         if X.ndim != 2 or X.shape[1] != channels * height * width or out.shape != X.shape:
             raise ValueError(f"X must have rows of {channels * height * width} features for images of shape "
                              f"{self.image_shape}, got {X.shape}")
-        augment_images(X, out, channels, height, width, self.crop_padding + self.translate, self.flip,
-                       X.dtype.type(self.noise_std), np.uint64(seed), seed_for(seed, 1))
+        augment_images(X, out, channels, height, width, *self.kernel_args(X.dtype)[1:], np.uint64(seed),
+                       seed_for(seed, 1))
+
+    def kernel_args(self, dtype):
+        """(image shape, largest shift, flip, noise std) as the augmentation kernel takes them."""
+        return (np.array(self.image_shape, np.int64), self.crop_padding + self.translate, self.flip,
+                np.dtype(dtype).type(self.noise_std))
 
     def config(self):
         return {"image_shape": list(self.image_shape), "crop_padding": self.crop_padding,

@@ -20,28 +20,32 @@ def batch_statistics(x, eps, momentum, running_mean, running_var, mean, inv_std)
     """Writes each column's batch mean and inv_std = 1 / sqrt(var + eps), and updates the running
     averages. x is (N, M); the rest (M,).
 
-    Two passes (mean, then squared deviations) for accuracy; each prange iteration owns a block of
-    columns and walks the rows in order, so the sums do not depend on the number of threads.
+    Two passes (mean, then squared deviations) for accuracy. Each prange iteration owns a block of
+    columns and walks the rows in order, so the sums do not depend on the number of threads; the
+    inner loops run over row slices, a form numba vectorizes (indexing x[i, j] there is ~9x slower).
     """
     n, m = x.shape
     unbias = n / (n - 1.0) if n > 1 else 1.0
+    inv_n = x.dtype.type(1.0 / n)
     for block in prange((m + BLOCK - 1) // BLOCK):
         j0 = block * BLOCK
-        j1 = min(j0 + BLOCK, m)
-        for j in range(j0, j1):
-            mean[j] = 0.0
-            inv_std[j] = 0.0
+        width = min(BLOCK, m - j0)
+        mu, sq = mean[j0:j0 + width], inv_std[j0:j0 + width]  # sq: squared deviations, then 1/std
+        for j in range(width):
+            mu[j] = 0.0
+            sq[j] = 0.0
         for i in range(n):
-            for j in range(j0, j1):
-                mean[j] += x[i, j]
-        for j in range(j0, j1):
-            mean[j] /= n
-        # inv_std accumulates the squared deviations until the last loop turns them into 1/std.
+            row = x[i, j0:j0 + width]
+            for j in range(width):
+                mu[j] += row[j]
+        for j in range(width):
+            mu[j] *= inv_n
         for i in range(n):
-            for j in range(j0, j1):
-                d = x[i, j] - mean[j]
-                inv_std[j] += d * d
-        for j in range(j0, j1):
+            row = x[i, j0:j0 + width]
+            for j in range(width):
+                d = row[j] - mu[j]
+                sq[j] += d * d
+        for j in range(j0, j0 + width):
             var = inv_std[j] / n
             running_mean[j] = (1.0 - momentum) * running_mean[j] + momentum * mean[j]
             running_var[j] = (1.0 - momentum) * running_var[j] + momentum * var * unbias
@@ -53,10 +57,11 @@ def normalize_affine(x, mean, inv_std, gamma, beta, xhat, out):
     """xhat = (x - mean) * inv_std; out = gamma * xhat + beta. Row-parallel; xhat and out may alias x
     (and each other, when xhat is not needed)."""
     for i in prange(x.shape[0]):
-        for j in range(x.shape[1]):
-            h = (x[i, j] - mean[j]) * inv_std[j]
-            xhat[i, j] = h
-            out[i, j] = gamma[j] * h + beta[j]
+        row, h, o = x[i], xhat[i], out[i]
+        for j in range(row.shape[0]):
+            v = (row[j] - mean[j]) * inv_std[j]
+            h[j] = v
+            o[j] = gamma[j] * v + beta[j]
 
 
 @njit(cache=True)
@@ -93,17 +98,21 @@ def batchnorm_backward(dout, xhat, gamma, inv_std, dx, dgamma, dbeta):
     each prange iteration owns a block of columns and finishes its sums before writing dx.
     """
     n, m = dout.shape
+    inv_n = dout.dtype.type(1.0 / n)
     for block in prange((m + BLOCK - 1) // BLOCK):
         j0 = block * BLOCK
-        j1 = min(j0 + BLOCK, m)
-        for j in range(j0, j1):
-            dgamma[j] = 0.0
-            dbeta[j] = 0.0
+        width = min(BLOCK, m - j0)
+        db, dg = dbeta[j0:j0 + width], dgamma[j0:j0 + width]
+        g, s = gamma[j0:j0 + width], inv_std[j0:j0 + width]
+        for j in range(width):
+            db[j] = 0.0
+            dg[j] = 0.0
         for i in range(n):
-            for j in range(j0, j1):
-                dbeta[j] += dout[i, j]
-                dgamma[j] += dout[i, j] * xhat[i, j]
+            d, h = dout[i, j0:j0 + width], xhat[i, j0:j0 + width]
+            for j in range(width):
+                db[j] += d[j]
+                dg[j] += d[j] * h[j]
         for i in range(n):
-            for j in range(j0, j1):
-                dx[i, j] = (gamma[j] * inv_std[j] / n) * (
-                    n * dout[i, j] - dbeta[j] - xhat[i, j] * dgamma[j])
+            d, h, o = dout[i, j0:j0 + width], xhat[i, j0:j0 + width], dx[i, j0:j0 + width]
+            for j in range(width):
+                o[j] = g[j] * s[j] * (d[j] - (db[j] + h[j] * dg[j]) * inv_n)

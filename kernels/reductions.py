@@ -21,9 +21,11 @@ def column_sums(a, out):
     n, m = a.shape
     for block in prange((m + BLOCK - 1) // BLOCK):
         j0 = block * BLOCK
-        j1 = min(j0 + BLOCK, m)
-        for j in range(j0, j1):
-            out[j] = 0.0
+        width = min(BLOCK, m - j0)
+        acc = out[j0:j0 + width]
+        for j in range(width):
+            acc[j] = 0.0
         for i in range(n):
-            for j in range(j0, j1):
-                out[j] += a[i, j]
+            row = a[i, j0:j0 + width]  # row slices: a form numba vectorizes
+            for j in range(width):
+                acc[j] += row[j]

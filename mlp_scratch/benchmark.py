@@ -34,6 +34,7 @@ SIDES = ("mlp-scratch", "torch", "torch.compile", "jax", "sklearn", "numpy", "st
 OURS, BASELINE, LIMIT = "mlp-scratch", "torch", "step-limit"
 BETAS, EPS, LR = (0.9, 0.999), 1e-8, 1e-3
 BN_MOMENTUM, BN_EPS = 0.1, 1e-5
+BUSY = 0.05  # cores used by other processes above which a config's figures are flagged as noisy
 
 
 @dataclass(frozen=True)
@@ -439,7 +440,8 @@ def limit_threads(threads):
 
 # -- measuring --------------------------------------------------------------------------------------
 def measure(config, names, n_samples, rounds, threads, log=print):
-    """Interleaved rounds of one epoch per side. Returns {side: result dict}."""
+    """Interleaved rounds of one epoch per side. Returns ({side: result dict}, the cores other
+    processes kept busy meanwhile)."""
     X, y = make_data(config, n_samples)
     results, sides = {}, []
     for name in names:
@@ -450,7 +452,7 @@ def measure(config, names, n_samples, rounds, threads, log=print):
         except Skip as reason:
             results[name] = skipped(name, str(reason), log)
     limit_threads(threads)  # again: libraries loaded by the sides' imports get the limit too
-    times = {side.name: [] for side in sides}
+    times, other_load = {side.name: [] for side in sides}, OtherLoad()
     for round_ in range(rounds):
         for side in list(sides):
             start = time.perf_counter()
@@ -470,7 +472,33 @@ def measure(config, names, n_samples, rounds, threads, log=print):
         results[side.name] = {"status": "ok", "samples_per_s": float(np.median(rates)), "min": min(rates),
                               "max": max(rates), "rounds": rates, "warmup_seconds": times[side.name][0]}
     add_ratios(results)
-    return {name: results[name] for name in names}
+    return {name: results[name] for name in names}, other_load.cores()
+
+
+class OtherLoad:
+    """Cores kept busy by other processes while measuring (from /proc/stat, minus this process's
+    CPU time): on a small machine another job's threads make every OpenMP pool here collapse, so
+    the report says when the figures were taken on a busy machine. None where /proc/stat is missing."""
+
+    def __init__(self):
+        self.start = self.read()
+
+    @staticmethod
+    def read():
+        try:
+            with open("/proc/stat") as f:
+                user, nice, system, idle, iowait, irq, softirq, steal = map(int, f.readline().split()[1:9])
+        except (OSError, ValueError):
+            return None
+        busy = (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+        return busy, time.process_time(), time.perf_counter()
+
+    def cores(self):
+        end = self.read()
+        if self.start is None or end is None:
+            return None
+        (busy0, own0, wall0), (busy1, own1, wall1) = self.start, end
+        return max(0.0, (busy1 - busy0) - (own1 - own0)) / (wall1 - wall0)
 
 
 def skipped(name, reason, log):
@@ -611,10 +639,14 @@ def main(argv=None):
     for name in configs:
         config = CONFIGS[name]
         print(f"{name}: {config.describe()}, {args.samples} samples per epoch")
-        results = measure(config, sides, args.samples, args.rounds, args.threads)
+        results, other = measure(config, sides, args.samples, args.rounds, args.threads)
         report["configs"][name] = {"architecture": config.sizes, "batchnorm": config.batchnorm,
-                                   "dropout": config.dropout, "batch_size": config.batch_size, "sides": results}
-        print(table(results) + "\n")
+                                   "dropout": config.dropout, "batch_size": config.batch_size,
+                                   "other_processes_cores": other, "sides": results}
+        print(table(results))
+        if other is not None and other > BUSY:
+            print(f"  WARNING: other processes kept {other:.2f} cores busy meanwhile: these figures are noisy")
+        print()
     if args.startup:
         report["startup"] = measure_startup()
     if args.json:

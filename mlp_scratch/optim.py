@@ -58,6 +58,15 @@ class Optimizer:
         return {name: np.zeros_like(params) for name in self.state_names}
 
     def step(self, params, grads, lr=None):
+        lr = self.lr if lr is None else check_number("lr", lr, low=0)
+        kernels.optimizer_update(self.kind, params, grads, *self.prepare(params, grads), self.flags, lr,
+                                 self.steps + 1, self.hyper, self.coefficients(params.dtype))
+        self.steps += 1
+
+    def prepare(self, params, grads):
+        """Check params, grads, masks and state against each other (the compiled update indexes
+        them without bounds checks), create the state on first use, and return the update's three
+        state arrays."""
         if (params.shape != grads.shape or params.ndim != 1 or params.dtype != grads.dtype
                 or params.dtype.kind != "f"):
             raise ValueError(f"params and grads must be flat float arrays of one shape and dtype, got "
@@ -66,15 +75,12 @@ class Optimizer:
             raise ValueError(f"the masks have {self.flags.size} elements but params has {params.size}")
         if not self.state:
             self.state = self._init_state(params)
-        for name in self.state_names:  # the kernels index these without bounds checks
+        for name in self.state_names:
             array = self.state.get(name)
             if array is None or array.shape != params.shape or array.dtype != params.dtype:
                 raise ValueError(f"optimizer state {name!r} must match params ({params.shape} {params.dtype}), "
                                  f"got {None if array is None else (array.shape, array.dtype)}")
-        lr = self.lr if lr is None else check_number("lr", lr, low=0)
-        kernels.optimizer_update(self.kind, params, grads, *self.state_slots(params), self.flags, lr,
-                                 self.steps + 1, self.hyper, self.coefficients(params.dtype))
-        self.steps += 1
+        return self.state_slots(params)
 
     def state_slots(self, params):
         """The three state arrays the compiled update takes, empty where unused."""

@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from mlp_scratch.kernels.random import seed_for
+from mlp_scratch.kernels.training import train_steps
 from mlp_scratch.lbfgs import NonFiniteLoss
 from mlp_scratch.schedules import Constant
 from mlp_scratch.validation import check_bool, check_features, check_labels, check_positive_int, check_seed
@@ -168,37 +169,57 @@ class Trainer:
 
 
 class EpochRunner:
-    """One epoch of mini-batch training at a time: shuffle, gather each batch into preallocated
-    buffers, [augment], forward/backward, optimizer step."""
+    """One epoch of mini-batch training at a time, in compiled code (kernels/training.py): shuffle,
+    then for each batch gather it into preallocated buffers, [augment], forward/backward and update.
+    Python runs once per CHUNK steps: to evaluate the schedule, record the history, and let Ctrl-C in."""
+
+    CHUNK = 64
 
     def __init__(self, trainer, X, y, rng):
         self.trainer, self.X, self.y, self.rng = trainer, X, y, rng
+        model = trainer.model
         batch_size = trainer.batch_size
         if batch_size > len(X):
             trainer.log(f"batch_size {batch_size} is larger than the {len(X)} training samples; using {len(X)}")
             batch_size = len(X)
-        self.bounds = list(range(batch_size, len(X), batch_size))
-        if trainer.model.batchnorm and len(X) - (self.bounds or [0])[-1] == 1:
-            self.bounds.pop()  # batch norm cannot train on one sample: the last one joins the batch before
-        self.X_batch = np.empty((batch_size + 1, X.shape[1]), trainer.model.dtype)
-        self.y_batch = np.empty(batch_size + 1, np.int64)
-        self.X_augmented = np.empty_like(self.X_batch) if trainer.augment else None
+        starts = list(range(0, len(X), batch_size))
+        if model.batchnorm and len(starts) > 1 and len(X) - starts[-1] == 1:
+            starts.pop()  # batch norm cannot train on one sample: the last one joins the batch before
+        self.bounds = np.array(starts + [len(X)], np.int64)
+        capacity = int(np.diff(self.bounds).max())
+        self.X_batch = np.empty((capacity, X.shape[1]), model.dtype)
+        self.y_batch = np.empty(capacity, np.int64)
+        augment = trainer.augment
+        self.X_augmented = np.empty_like(self.X_batch) if augment else self.X_batch
+        self.augment_args = augment.kernel_args(model.dtype) if augment else \
+            (np.zeros(3, np.int64), 0, False, model.dtype.type(0))
         self.augment_seed = seed_for(trainer.seed, AUGMENT_STREAM)
+        self.losses = np.empty(self.CHUNK, np.float64)
+        self.lrs = np.empty(self.CHUNK, np.float64)
         self.step = 0
 
     def run(self, epoch):
         """Train one epoch; returns the learning rate of its last step."""
-        t, model = self.trainer, self.trainer.model
-        for idx in np.array_split(self.rng.permutation(len(self.X)), self.bounds):
-            xb, yb = self.X_batch[:len(idx)], self.y_batch[:len(idx)]
-            np.take(self.X, idx, axis=0, out=xb)
-            np.take(self.y, idx, out=yb)
-            if t.augment:
-                t.augment(xb, self.X_augmented[:len(idx)], seed_for(self.augment_seed, self.step))
-                xb = self.X_augmented[:len(idx)]
-            lr = t.schedule(t.optimizer.lr, epoch - 1, self.step)
-            data_loss, penalty = model._forward_backward(xb, yb, seed_for(t.seed, self.step))
-            t._record_step(data_loss + penalty, lr, epoch)
-            t.optimizer.step(model.flat_params, model.flat_grads, lr=lr)
-            self.step += 1
-        return lr
+        t, model, optimizer = self.trainer, self.trainer.model, self.trainer.optimizer
+        order = self.rng.permutation(len(self.X))
+        buffers = model.training_buffers(len(self.X_batch))
+        scalars = model.training_scalars()
+        slots = optimizer.prepare(model.flat_params, model.flat_grads)
+        coef = optimizer.coefficients(model.dtype)
+        batches = len(self.bounds) - 1
+        for first in range(0, batches, self.CHUNK):
+            count = min(self.CHUNK, batches - first)
+            for k in range(count):
+                self.lrs[k] = t.schedule(optimizer.lr, epoch - 1, self.step + k)
+            done = train_steps(self.X, self.y, order, self.bounds, first, count, self.X_batch, self.y_batch,
+                               t.augment is not None, *self.augment_args, self.augment_seed, self.X_augmented,
+                               *buffers, *scalars, np.uint64(t.seed), optimizer.kind, *slots, optimizer.flags,
+                               optimizer.hyper, coef, self.lrs, self.step, optimizer.steps, self.losses)
+            optimizer.steps += done
+            t._history.iteration_loss.extend(self.losses[:done].tolist())
+            t._history.iteration_lr.extend(self.lrs[:done].tolist())
+            self.step += done
+            if done < count:
+                raise Stop(f"non-finite loss ({self.losses[done]}) at epoch {epoch}, iteration {self.step}: "
+                           f"lower the learning rate or check the data")
+        return float(self.lrs[count - 1])

@@ -1,0 +1,99 @@
+"""The benchmark's NumPy baseline is a trustworthy reference, and the benchmark runs end to end."""
+import json
+
+import numpy as np
+import pytest
+
+from mlp_scratch import MLP
+from mlp_scratch.benchmark import CONFIGS, SIDES, Config, NumpyAdam, NumpyNet, main
+from mlp_scratch.gradient_check import eval_numerical_gradient, rel_error
+from mlp_scratch.optim import Adam
+
+TINY = {"bn+dropout": Config(5, (4, 3), 3, batchnorm=True, dropout=0.3, batch_size=6),
+        "plain": Config(5, (4, 3), 3, batchnorm=False, dropout=0.0, batch_size=6)}
+
+
+def tiny_batch(config, n=6, seed=1):
+    rng = np.random.default_rng(seed)
+    return rng.standard_normal((n, config.input_dim)), np.arange(n) % config.num_classes
+
+
+@pytest.mark.parametrize("name", TINY)
+def test_numpy_baseline_gradients_match_numeric_ones(name):
+    config = TINY[name]
+    net = NumpyNet(config, dtype=np.float64, seed=0)
+    for p in net.params.values():  # away from the defaults (gamma 1, beta 0, b 0) so every term counts
+        p += 0.1 * np.random.default_rng(2).standard_normal(p.shape)
+    X, y = tiny_batch(config)
+    masks = net.draw_masks(len(X))
+    assert bool(masks) == (config.dropout > 0) and all(m.any() and not m.all() for m in masks)
+    _, grads = net.loss(X, y, masks)
+    assert sorted(grads) == sorted(net.params)
+    for name_, p in net.params.items():
+        numeric = eval_numerical_gradient(lambda _: net.loss(X, y, masks)[0], p)
+        assert rel_error(grads[name_], numeric) < 1e-6, name_
+
+
+@pytest.mark.parametrize("dtype, rtol", [(np.float64, 1e-12), (np.float32, 1e-5)])
+@pytest.mark.parametrize("batchnorm", [True, False])
+def test_numpy_baseline_loss_equals_mlp_scratch_loss(batchnorm, dtype, rtol):
+    config = Config(7, (6, 5), 4, batchnorm=batchnorm, dropout=0.0, batch_size=8)
+    model = MLP(7, [6, 5], 4, batchnorm=batchnorm, dtype=np.dtype(dtype).name, seed=3)
+    model.flat_params[:] = np.random.default_rng(4).standard_normal(model.flat_params.size)
+    net = NumpyNet(config, dtype=dtype)
+    assert sorted(net.params) == sorted(model.params)  # same names, no bias before batch norm
+    for name, p in net.params.items():
+        p[...] = model.params[name]
+    X, y = tiny_batch(config, n=8)
+    X = X.astype(dtype)
+    loss, grads = net.loss(X, y)
+    assert loss.dtype == dtype and all(g.dtype == dtype for g in grads.values())
+    np.testing.assert_allclose(loss, model.forward_backward(X, y), rtol=rtol)
+    for name, g in grads.items():
+        np.testing.assert_allclose(g, model.grads[name], rtol=100 * rtol, atol=100 * rtol, err_msg=name)
+
+
+def test_numpy_adam_equals_mlp_scratch_adam():
+    rng = np.random.default_rng(0)
+    params = {"W": rng.standard_normal((3, 4)).astype(np.float32), "b": rng.standard_normal(4).astype(np.float32)}
+    flat = np.concatenate([p.ravel() for p in params.values()])
+    ours, numpy_adam = Adam(lr=0.01), NumpyAdam(params, lr=0.01)
+    for _ in range(5):
+        grads = {k: rng.standard_normal(v.shape).astype(np.float32) for k, v in params.items()}
+        numpy_adam.step(params, grads)
+        ours.step(flat, np.concatenate([g.ravel() for g in grads.values()]))
+    assert all(p.dtype == np.float32 for p in params.values())
+    np.testing.assert_allclose(np.concatenate([p.ravel() for p in params.values()]), flat, rtol=1e-5, atol=1e-6)
+
+
+def test_quick_run_writes_json(tmp_path, capsys):
+    path = tmp_path / "bench.json"
+    sides = ["mlp-scratch", "sklearn", "numpy", "step-limit"]
+    assert main(["--quick", "--configs", "small", "--rounds", "2", "--samples", "256", "--threads", "1",
+                 "--sides", *sides, "--no-startup", "--json", str(path)]) == 0
+    report = json.loads(path.read_text())
+    assert set(report) == {"machine", "settings", "configs", "startup"}
+    assert {"cpu", "cores", "threads", "python", "numpy", "numba", "scipy", "torch", "jax", "sklearn",
+            "date"} <= set(report["machine"])
+    assert report["machine"]["threads"] == 1 and report["settings"]["rounds"] == 2
+    small = report["configs"]["small"]
+    assert small["architecture"] == [64, 64, 64, 10] and list(small["sides"]) == sides
+    assert small["sides"]["sklearn"]["status"] == "skipped"  # batch norm
+    ours = small["sides"]["mlp-scratch"]
+    assert ours["status"] == "ok" and len(ours["rounds"]) == 1 and ours["samples_per_s"] > 0
+    assert ours["ours_over_side"] == 1 and ours["ratio_to_torch"] is None
+    assert small["sides"]["step-limit"]["fraction_of_limit"] == 1
+    out = capsys.readouterr().out
+    assert "--quick" in out and "of limit" in out and str(path) in out
+
+
+def test_bad_arguments_are_refused(capsys):
+    for argv in (["--rounds", "1"], ["--threads", "0"], ["--configs", "huge"], ["--samples", "100"]):
+        with pytest.raises(SystemExit):
+            main(argv)
+        assert "error" in capsys.readouterr().err
+
+
+def test_every_side_and_config_is_named():
+    assert set(SIDES) >= {"mlp-scratch", "torch", "torch.compile", "jax", "sklearn", "numpy", "step-limit"}
+    assert {"large", "medium", "small", "sklearn"} == set(CONFIGS)
