@@ -1,7 +1,6 @@
 """Full-batch L-BFGS: scipy.optimize.minimize(method="L-BFGS-B", jac=True) on the model's compiled
 loss and flat gradient, as scikit-learn's MLPClassifier does."""
 import numpy as np
-from scipy.optimize import Bounds, minimize
 
 from mlp_scratch.validation import check_number, check_positive_int
 
@@ -43,6 +42,7 @@ class LBFGS:
     def minimize(self, model, X, y, max_iter, callback=None):
         """Minimize the model's training loss on (X, y) in place; ``callback(loss)`` after each
         iteration. Returns SciPy's OptimizeResult."""
+        from scipy.optimize import Bounds, minimize  # 0.3 s to import: only when L-BFGS runs
         def objective(theta):
             model.flat_params[:] = theta
             data_loss, penalty = model._forward_backward(X, y, np.uint64(0), dropout=0.0)
