@@ -5,6 +5,7 @@ Every side trains the same network (architecture, batch size, Adam with torch's 
 softmax cross-entropy, thread count) on the same random data, one epoch per call. Rounds interleave
 the sides (A B C ... A B C ...) so that machine noise hits all of them alike; the first round warms
 up (compilation, caches) and is discarded; each side's samples/s is the median of the other rounds.
+A short rest before each epoch lets the previous side's threads stop spinning (see PAUSE).
 
 The "step limit" is what a perfect implementation would pay per step: the step's own matrix products
 at the same shapes plus one pass of the fused Adam kernel over the flat buffers, and nothing else.
@@ -14,6 +15,8 @@ of Adam: the "numpy" side, and a readable reference that the tests check against
 """
 import argparse
 import datetime
+import importlib
+import importlib.metadata
 import json
 import math
 import os
@@ -28,17 +31,25 @@ import numpy as np
 
 from mlp_scratch.validation import check_positive_int
 
-N_SAMPLES = 20000
+N_SAMPLES, ROUNDS = 20000, 7
 QUICK = {"rounds": 3, "samples": 4000}
 SIDES = ("mlp-scratch", "torch", "torch.compile", "jax", "sklearn", "numpy", "step-limit")
 OURS, BASELINE, LIMIT = "mlp-scratch", "torch", "step-limit"
 BETAS, EPS, LR = (0.9, 0.999), 1e-8, 1e-3
 BN_MOMENTUM, BN_EPS = 0.1, 1e-5
+VERSIONS = {"numpy": "numpy", "numba": "numba", "scipy": "scipy", "torch": "torch", "jax": "jax", "jaxlib": "jaxlib",
+            "optax": "optax", "sklearn": "scikit-learn", "threadpoolctl": "threadpoolctl", "mlp_scratch": "mlp-scratch"}
+# Seconds of sleep before each side's epoch. OpenBLAS's threads spin ~0.1 s after a product, and
+# NumPy's and SciPy's OpenBLAS (numba's np.dot) are two pools: without the pause each side loses up
+# to half its speed to the pool of the side before it (measured: 784-512-512-10, mlp-scratch after
+# the step limit, 0.20 s an epoch instead of 0.12 s).
+PAUSE = 0.25
 BUSY = 0.05  # cores used by other processes above which a config's figures are flagged as noisy
 
 
 @dataclass(frozen=True)
 class Config:
+    """One benchmarked network and its batch size; hidden layers with batch norm have no bias."""
     input_dim: int
     hidden_sizes: tuple
     num_classes: int
@@ -49,6 +60,12 @@ class Config:
     @property
     def sizes(self):
         return [self.input_dim, *self.hidden_sizes, self.num_classes]
+
+    def mlp(self, **kwargs):
+        """mlp-scratch's model of this network (float32, seed 0)."""
+        from mlp_scratch import MLP
+        return MLP(self.input_dim, list(self.hidden_sizes), self.num_classes, batchnorm=self.batchnorm,
+                   dropout=self.dropout, seed=0, **kwargs)
 
     def describe(self):
         parts = ["-".join(map(str, self.sizes))]
@@ -233,6 +250,8 @@ class NumpyAdam:
 
 # -- the sides: prepare(config, X, y, threads), then run_epoch(epoch) trains one epoch ---------------
 class Side:
+    """One way of training the network. ``prepare`` builds the model and optimizer for the data (or
+    raises Skip); ``run_epoch(epoch)`` trains one shuffled pass over it and returns when it is done."""
     name = ""
     optional = True  # a failure in the warm-up round skips the side instead of ending the benchmark
 
@@ -248,11 +267,10 @@ class Ours(Side):
     name, optional = OURS, False
 
     def prepare(self, config, X, y, threads):
-        from mlp_scratch import MLP, Trainer
+        from mlp_scratch import Trainer
         from mlp_scratch.optim import Adam
-        model = MLP(config.input_dim, list(config.hidden_sizes), config.num_classes,
-                    batchnorm=config.batchnorm, dropout=config.dropout, seed=0)
-        trainer = Trainer(model, Adam(lr=LR, betas=BETAS, eps=EPS), batch_size=config.batch_size, seed=0, log=None)
+        trainer = Trainer(config.mlp(), Adam(lr=LR, betas=BETAS, eps=EPS), batch_size=config.batch_size, seed=0,
+                          log=None)
         self.runner = trainer.epoch_runner(X, y)
 
     def run_epoch(self, epoch):
@@ -309,6 +327,10 @@ class Jax(Side):
 
     def prepare(self, config, X, y, threads):
         jax, optax = import_or_skip("jax"), import_or_skip("optax")
+        if threads != available_cores():
+            # Measured: XLA_FLAGS=--xla_cpu_multi_thread_eigen=false changes nothing with jax 0.10.
+            raise Skip(f"JAX sizes its CPU thread pool from the process's cores and cannot be told to use {threads}: "
+                       f"run the benchmark under `taskset -c 0-{threads - 1}` instead of --threads")
         jnp = jax.numpy
         net = NumpyNet(config)  # He-initialized parameters, same names
         params = jax.tree_util.tree_map(jnp.asarray, net.params)
@@ -353,7 +375,8 @@ class Jax(Side):
 
 class Sklearn(Side):
     """MLPClassifier(solver="adam"), one epoch per partial_fit; BLAS threads limited by threadpoolctl
-    (set globally by ``limit_threads``). Only networks without batch norm or dropout."""
+    (set globally by ``limit_threads``). Only networks without batch norm or dropout. (With an integer
+    random_state every partial_fit reseeds, so each epoch repeats the same shuffle: same work.)"""
     name = "sklearn"
 
     def prepare(self, config, X, y, threads):
@@ -387,13 +410,17 @@ class Numpy(Side):
 
 class StepLimit(Side):
     """Per step, only what a perfect implementation must pay: for each layer x @ W, x.T @ dout and
-    (all but the first layer) dout @ W.T at the step's shapes (NumPy's BLAS, preallocated outputs),
-    then one mlp_scratch Adam step over flat float32 buffers of the model's parameter count."""
+    (all but the first layer) dout @ W.T at the step's shapes, then one mlp_scratch Adam step over
+    flat float32 buffers of the model's parameter count. The products go through mlp_scratch's own
+    affine kernels without bias (np.dot into preallocated outputs, the BLAS training uses), so the
+    fraction of this limit measures everything else a step does."""
     name, optional = LIMIT, False
 
     def prepare(self, config, X, y, threads):
-        from mlp_scratch import MLP, threads as thread_settings
+        from mlp_scratch import threads as thread_settings
+        from mlp_scratch.kernels import affine
         from mlp_scratch.optim import Adam
+        self.affine = affine
         rng, n = np.random.default_rng(0), config.batch_size
         sizes = config.sizes
 
@@ -401,22 +428,22 @@ class StepLimit(Side):
             return rng.standard_normal(shape, dtype=np.float32)
 
         self.layers = [(normal(n, d_in), normal(d_in, d_out), normal(n, d_out), np.empty((n, d_out), np.float32),
-                        np.empty((d_in, d_out), np.float32), np.empty((n, d_in), np.float32) if l else None)
+                        np.empty((d_in, d_out), np.float32), np.empty((n, d_in) if l else (0, 0), np.float32))
                        for l, (d_in, d_out) in enumerate(zip(sizes[:-1], sizes[1:]))]
-        size = MLP(config.input_dim, list(config.hidden_sizes), config.num_classes,
-                   batchnorm=config.batchnorm).flat_params.size
-        self.params, self.grads = normal(size), 1e-3 * normal(size)
+        size = config.mlp().flat_params.size
+        self.params, self.grads, self.no_bias = normal(size), 1e-3 * normal(size), np.empty(0, np.float32)
         self.optimizer = Adam(lr=LR, betas=BETAS, eps=EPS)
         self.batch_sizes = [len(b) for b in np.array_split(np.arange(len(X)), batch_bounds(len(X), config))]
         thread_settings.apply()  # the Adam kernel runs on the kernel threads, as in training
 
     def run_epoch(self, epoch):
+        affine, no_bias = self.affine, self.no_bias
         for n in self.batch_sizes:
             for x, W, dout, out, dW, dx in self.layers:
-                np.matmul(x[:n], W, out=out[:n])
-                np.matmul(x[:n].T, dout[:n], out=dW)
-                if dx is not None:
-                    np.matmul(dout[:n], W.T, out=dx[:n])
+                affine.affine_forward(x[:n], W, no_bias, out[:n])
+                affine.affine_backward_params(x[:n], dout[:n], dW, no_bias)
+                if dx.size:
+                    affine.affine_backward_input(dout[:n], W, dx[:n])
             self.optimizer.step(self.params, self.grads)
 
 
@@ -424,7 +451,6 @@ SIDE_CLASSES = {cls.name: cls for cls in (Ours, TorchEager, TorchCompiled, Jax, 
 
 
 def import_or_skip(module):
-    import importlib
     try:
         return importlib.import_module(module)
     except ImportError as error:
@@ -439,7 +465,7 @@ def limit_threads(threads):
 
 
 # -- measuring --------------------------------------------------------------------------------------
-def measure(config, names, n_samples, rounds, threads, log=print):
+def measure(config, names, n_samples, rounds, threads, pause=PAUSE, log=print):
     """Interleaved rounds of one epoch per side. Returns ({side: result dict}, the cores other
     processes kept busy meanwhile)."""
     X, y = make_data(config, n_samples)
@@ -455,6 +481,7 @@ def measure(config, names, n_samples, rounds, threads, log=print):
     times, other_load = {side.name: [] for side in sides}, OtherLoad()
     for round_ in range(rounds):
         for side in list(sides):
+            time.sleep(pause)
             start = time.perf_counter()
             try:
                 side.run_epoch(round_ + 1)
@@ -550,10 +577,10 @@ def measure_startup(log=print):
 
 # -- report -----------------------------------------------------------------------------------------
 def machine(threads):
-    def version(module):
+    def version(distribution):
         try:
-            return __import__(module).__version__
-        except ImportError:
+            return importlib.metadata.version(distribution)
+        except importlib.metadata.PackageNotFoundError:
             return None
 
     cpu = None
@@ -564,7 +591,19 @@ def machine(threads):
         pass
     return {"cpu": cpu or platform.processor() or None, "cores": available_cores(), "threads": threads,
             "python": platform.python_version(), "date": datetime.datetime.now().isoformat(timespec="seconds"),
-            **{name: version(name) for name in ("numpy", "numba", "scipy", "torch", "jax", "optax", "sklearn")}}
+            **{name: version(distribution) for name, distribution in VERSIONS.items()}}
+
+
+def kernel_threads():
+    from mlp_scratch import threads
+    return threads._settings["kernels"]
+
+
+def blas_libraries():
+    """The thread pools loaded by the end of the run, as threadpoolctl sees them."""
+    from threadpoolctl import threadpool_info
+    return [{key: pool.get(key) for key in ("internal_api", "version", "num_threads", "architecture", "filepath")}
+            for pool in threadpool_info()]
 
 
 def available_cores():
@@ -581,7 +620,7 @@ def times_x(value):
 
 def table(results):
     """The printed table of one config."""
-    header = f"  {'side':<14} {'samples/s':>10} {'min-max':>15} {'/torch':>8} {'ours/side':>10} {'of limit':>9}"
+    header = f"  {'side':<14} {'samples/s':>10} {'min-max':>15} {'vs torch':>9} {'ours/side':>10} {'of limit':>9}"
     lines = [header, "  " + "-" * (len(header) - 2)]
     for name, r in results.items():
         if r["status"] != "ok":
@@ -589,7 +628,7 @@ def table(results):
             continue
         limit = "-" if r["fraction_of_limit"] is None else f"{100 * r['fraction_of_limit']:.0f}%"
         lines.append(f"  {name:<14} {kilo(r['samples_per_s']):>10} {kilo(r['min']) + '-' + kilo(r['max']):>15} "
-                     f"{times_x(r['ratio_to_torch']):>8} {times_x(r['ours_over_side']):>10} {limit:>9}")
+                     f"{times_x(r['ratio_to_torch']):>9} {times_x(r['ours_over_side']):>10} {limit:>9}")
     return "\n".join(lines)
 
 
@@ -597,15 +636,25 @@ def parse_args(argv):
     parser = argparse.ArgumentParser(prog="benchmark.py", description=__doc__.split("\n\n")[0])
     parser.add_argument("--configs", nargs="+", choices=list(CONFIGS), default=list(CONFIGS))
     parser.add_argument("--sides", nargs="+", choices=SIDES, default=list(SIDES))
-    parser.add_argument("--rounds", type=int, help="rounds including the warm-up one (default 7; --quick: %d)" % QUICK["rounds"])
-    parser.add_argument("--samples", type=int, help=f"samples per epoch (default {N_SAMPLES}; --quick: {QUICK['samples']})")
-    parser.add_argument("--threads", type=int, default=available_cores(), help="threads for every side (default: the cores)")
-    parser.add_argument("--quick", action="store_true", help="fewer rounds and fewer samples per epoch: under two minutes")
+    parser.add_argument("--rounds", type=int,
+                        help=f"rounds including the warm-up one (default {ROUNDS}; --quick: {QUICK['rounds']})")
+    parser.add_argument("--samples", type=int,
+                        help=f"samples per epoch (default {N_SAMPLES}; --quick: {QUICK['samples']})")
+    parser.add_argument("--threads", type=int, default=available_cores(),
+                        help="threads for every side (default: the cores)")
+    parser.add_argument("--pause", type=float, default=PAUSE,
+                        help=f"seconds of rest before each side's epoch, for the previous side's threads to stop "
+                             f"spinning (default {PAUSE})")
+    parser.add_argument("--quick", action="store_true",
+                        help="fewer rounds and fewer samples per epoch: under two minutes")
     parser.add_argument("--no-startup", dest="startup", action="store_false", help="skip the start-up timing")
     parser.add_argument("--json", metavar="PATH", help="write every figure and the machine's description here")
     args = parser.parse_args(argv)
-    args.rounds = QUICK["rounds"] if args.rounds is None and args.quick else 7 if args.rounds is None else args.rounds
-    args.samples = QUICK["samples"] if args.samples is None and args.quick else args.samples or N_SAMPLES
+    for name, default in (("rounds", ROUNDS), ("samples", N_SAMPLES)):
+        if getattr(args, name) is None:
+            setattr(args, name, QUICK[name] if args.quick else default)
+    if not args.pause >= 0:
+        parser.error(f"--pause must be >= 0 seconds, got {args.pause}")
     if args.rounds < 2:
         parser.error(f"--rounds must be at least 2 (one warm-up round is discarded), got {args.rounds}")
     largest = max(CONFIGS[name].batch_size for name in args.configs)
@@ -625,21 +674,24 @@ def main(argv=None):
     sides = [name for name in SIDES if name in args.sides]
     report = {"machine": machine(args.threads),
               "settings": {"rounds": args.rounds, "warmup_rounds": 1, "samples_per_epoch": args.samples,
-                           "quick": args.quick, "configs": configs, "sides": sides,
-                           "blas_threads": args.threads, "mlp_scratch_kernel_threads": 1},
+                           "quick": args.quick, "pause_seconds": args.pause, "configs": configs, "sides": sides,
+                           "blas_threads": args.threads, "mlp_scratch_kernel_threads": kernel_threads()},
               "configs": {}, "startup": None}
     m = report["machine"]
-    print(f"{m['cpu']}, {m['cores']} cores; {args.threads} threads for torch, BLAS (NumPy's and SciPy's OpenBLAS, "
-          f"also for mlp-scratch's matrix products), JAX's pool is sized by the process")
-    print("mlp-scratch's element-wise kernels run on 1 thread by design (see mlp_scratch/threads.py)")
+    print(f"{m['cpu']}, {m['cores']} cores; {args.threads} threads for torch and for BLAS (NumPy's and SciPy's "
+          f"OpenBLAS; SciPy's does mlp-scratch's matrix products); JAX's pool takes the process's cores")
+    print(f"mlp-scratch's element-wise kernels run on {kernel_threads()} thread(s), its default by design "
+          f"(see mlp_scratch/threads.py)")
     if args.quick:
-        print(f"--quick: {args.rounds} rounds and {args.samples} samples per epoch (instead of 7 and {N_SAMPLES})")
-    print(f"samples/s: median of {args.rounds - 1} rounds after 1 warm-up round; /torch = side / torch eager; "
-          f"ours/side = mlp-scratch / side; of limit = side / step limit\n")
+        print(f"--quick: {args.rounds} rounds and {args.samples} samples per epoch "
+              f"(instead of {ROUNDS} and {N_SAMPLES})")
+    print(f"samples/s: median of {args.rounds - 1} rounds after 1 warm-up round, {args.pause}s rest before each "
+          f"side's epoch;\nvs torch = side / torch eager; ours/side = mlp-scratch / side; of limit = side / step "
+          f"limit (the step's matrix products + one Adam pass)\n")
     for name in configs:
         config = CONFIGS[name]
         print(f"{name}: {config.describe()}, {args.samples} samples per epoch")
-        results, other = measure(config, sides, args.samples, args.rounds, args.threads)
+        results, other = measure(config, sides, args.samples, args.rounds, args.threads, args.pause)
         report["configs"][name] = {"architecture": config.sizes, "batchnorm": config.batchnorm,
                                    "dropout": config.dropout, "batch_size": config.batch_size,
                                    "other_processes_cores": other, "sides": results}
@@ -649,6 +701,7 @@ def main(argv=None):
         print()
     if args.startup:
         report["startup"] = measure_startup()
+    report["blas"] = blas_libraries()
     if args.json:
         with open(args.json, "w") as f:
             json.dump(report, f, indent=2)

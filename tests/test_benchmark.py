@@ -1,11 +1,12 @@
 """The benchmark's NumPy baseline is a trustworthy reference, and the benchmark runs end to end."""
 import json
+import sys
 
 import numpy as np
 import pytest
 
 from mlp_scratch import MLP
-from mlp_scratch.benchmark import CONFIGS, SIDES, Config, NumpyAdam, NumpyNet, main
+from mlp_scratch.benchmark import CONFIGS, SIDE_CLASSES, SIDES, Config, NumpyAdam, NumpyNet, Side, main, measure
 from mlp_scratch.gradient_check import eval_numerical_gradient, rel_error
 from mlp_scratch.optim import Adam
 
@@ -70,9 +71,9 @@ def test_quick_run_writes_json(tmp_path, capsys):
     path = tmp_path / "bench.json"
     sides = ["mlp-scratch", "sklearn", "numpy", "step-limit"]
     assert main(["--quick", "--configs", "small", "--rounds", "2", "--samples", "256", "--threads", "1",
-                 "--sides", *sides, "--no-startup", "--json", str(path)]) == 0
+                 "--sides", *sides, "--pause", "0", "--no-startup", "--json", str(path)]) == 0
     report = json.loads(path.read_text())
-    assert set(report) == {"machine", "settings", "configs", "startup"}
+    assert set(report) == {"machine", "settings", "configs", "startup", "blas"}
     assert {"cpu", "cores", "threads", "python", "numpy", "numba", "scipy", "torch", "jax", "sklearn",
             "date"} <= set(report["machine"])
     assert report["machine"]["threads"] == 1 and report["settings"]["rounds"] == 2
@@ -88,7 +89,7 @@ def test_quick_run_writes_json(tmp_path, capsys):
 
 
 def test_bad_arguments_are_refused(capsys):
-    for argv in (["--rounds", "1"], ["--threads", "0"], ["--configs", "huge"], ["--samples", "100"]):
+    for argv in (["--rounds", "1"], ["--threads", "0"], ["--pause", "-1"], ["--configs", "huge"], ["--samples", "100"]):
         with pytest.raises(SystemExit):
             main(argv)
         assert "error" in capsys.readouterr().err
@@ -97,3 +98,27 @@ def test_bad_arguments_are_refused(capsys):
 def test_every_side_and_config_is_named():
     assert set(SIDES) >= {"mlp-scratch", "torch", "torch.compile", "jax", "sklearn", "numpy", "step-limit"}
     assert {"large", "medium", "small", "sklearn"} == set(CONFIGS)
+
+
+def test_missing_libraries_skip_their_sides(monkeypatch, capsys):
+    for module in ("torch", "jax", "optax"):
+        monkeypatch.setitem(sys.modules, module, None)  # import raises ImportError
+    results, _ = measure(CONFIGS["small"], ["torch", "torch.compile", "jax"], 64, 2, 1, pause=0)
+    assert all(r["status"] == "skipped" and "not installed" in r["reason"] for r in results.values())
+    assert "not installed" in capsys.readouterr().out
+
+
+def test_a_side_failing_in_the_warm_up_round_is_skipped_with_its_reason(monkeypatch):
+    class Broken(Side):
+        name = "broken"
+
+        def prepare(self, config, X, y, threads):
+            pass
+
+        def run_epoch(self, epoch):
+            raise RuntimeError("no C++ compiler\nlong traceback")
+
+    monkeypatch.setitem(SIDE_CLASSES, "broken", Broken)
+    results, _ = measure(CONFIGS["small"], ["broken", "numpy"], 64, 2, 1, pause=0, log=lambda line: None)
+    assert results["broken"] == {"status": "skipped", "reason": "RuntimeError: no C++ compiler"}
+    assert results["numpy"]["status"] == "ok"
