@@ -1,0 +1,259 @@
+"""Measuring: interleaved rounds, other processes' load, start-up times, the machine, the report."""
+import argparse
+import datetime
+import importlib.metadata
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+from mlp_scratch.validation import check_positive_int
+
+from .configs import (BASELINE, BUSY, CONFIGS, LIMIT, N_SAMPLES, OURS, PAUSE, QUICK, ROUNDS, SIDES, VERSIONS, Skip,
+                      available_cores, make_data)
+from .sides import SIDE_CLASSES, limit_threads
+
+# -- measuring --------------------------------------------------------------------------------------
+def measure(config, names, n_samples, rounds, threads, pause=PAUSE, log=print):
+    """Interleaved rounds of one epoch per side. Returns ({side: result dict}, the cores other
+    processes kept busy meanwhile)."""
+    X, y = make_data(config, n_samples)
+    results, sides = {}, []
+    for name in names:
+        side = SIDE_CLASSES[name]()
+        try:
+            side.prepare(config, X, y, threads)
+            sides.append(side)
+        except Skip as reason:
+            results[name] = skipped(name, str(reason), log)
+    limit_threads(threads)  # again: libraries loaded by the sides' imports get the limit too
+    times, other_load = {side.name: [] for side in sides}, OtherLoad()
+    for round_ in range(rounds):
+        for side in list(sides):
+            time.sleep(pause)
+            start = time.perf_counter()
+            try:
+                side.run_epoch(round_ + 1)
+            except Exception as error:  # noqa: BLE001 (e.g. torch.compile without a working compiler)
+                if not side.optional or round_ > 0:
+                    raise
+                results[side.name] = skipped(side.name, f"{type(error).__name__}: {error}".splitlines()[0], log)
+                sides.remove(side)
+                continue
+            times[side.name].append(time.perf_counter() - start)
+        log(f"  round {round_ + 1}/{rounds}{' (warm-up, discarded)' if round_ == 0 else ''}: " + "  ".join(
+            f"{name} {t[-1]:.2f}s" for name, t in times.items() if len(t) == round_ + 1))
+    for side in sides:
+        rates = [n_samples / t for t in times[side.name][1:]]
+        results[side.name] = {"status": "ok", "samples_per_s": float(np.median(rates)), "min": min(rates),
+                              "max": max(rates), "rounds": rates, "warmup_seconds": times[side.name][0]}
+    add_ratios(results)
+    return {name: results[name] for name in names}, other_load.cores()
+
+
+class OtherLoad:
+    """Cores kept busy by other processes while measuring (from /proc/stat, minus this process's
+    CPU time): on a small machine another job's threads make every OpenMP pool here collapse, so
+    the report says when the figures were taken on a busy machine. None where /proc/stat is missing."""
+
+    def __init__(self):
+        self.start = self.read()
+
+    @staticmethod
+    def read():
+        try:
+            with open("/proc/stat") as f:
+                user, nice, system, idle, iowait, irq, softirq, steal = map(int, f.readline().split()[1:9])
+        except (OSError, ValueError):
+            return None
+        busy = (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+        return busy, time.process_time(), time.perf_counter()
+
+    def cores(self):
+        end = self.read()
+        if self.start is None or end is None:
+            return None
+        (busy0, own0, wall0), (busy1, own1, wall1) = self.start, end
+        return max(0.0, (busy1 - busy0) - (own1 - own0)) / (wall1 - wall0)
+
+
+def skipped(name, reason, log):
+    log(f"  {name}: skipped: {reason}")
+    return {"status": "skipped", "reason": reason}
+
+
+def add_ratios(results):
+    """ratio_to_torch = side / torch eager; ours_over_side = mlp-scratch / side; fraction_of_limit =
+    side / step limit (all in samples/s; None where a side did not run)."""
+    def rate(name):
+        return results.get(name, {}).get("samples_per_s")
+
+    for name, result in results.items():
+        if result["status"] == "ok":
+            for key, numerator, denominator in (("ratio_to_torch", name, BASELINE), ("ours_over_side", OURS, name),
+                                                ("fraction_of_limit", name, LIMIT)):
+                result[key] = rate(numerator) / rate(denominator) if rate(numerator) and rate(denominator) else None
+
+
+# -- start-up ---------------------------------------------------------------------------------------
+STARTUP_CODE = """
+import numpy as np
+from mlp_scratch import MLP, Trainer
+from mlp_scratch.optim import Adam
+X = np.random.default_rng(0).standard_normal((32, 64), dtype=np.float32)
+y = np.arange(32) % 10
+model = MLP(64, [64, 64], 10, batchnorm=True, seed=0)
+Trainer(model, Adam(lr=1e-3), batch_size=32, seed=0, log=None).epoch_runner(X, y).run(1)
+"""
+
+
+def time_process(code, env):
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-c", code], env=env, check=True)
+    return time.perf_counter() - start
+
+
+def measure_startup(log=print):
+    """Whole-process seconds: bare interpreter, ``import mlp_scratch``, and import + small model +
+    one training step with an empty numba cache (cold) and again with the cache it filled (warm)."""
+    with tempfile.TemporaryDirectory(prefix="mlp-scratch-benchmark-cache-") as cache:
+        env = {**os.environ, "NUMBA_CACHE_DIR": cache}
+        result = {"interpreter": time_process("pass", env), "cold_first_step": time_process(STARTUP_CODE, env),
+                  "warm_first_step": time_process(STARTUP_CODE, env), "import": time_process("import mlp_scratch", env)}
+    log("start-up (whole processes): " + ", ".join(f"{k.replace('_', ' ')} {v:.2f}s" for k, v in result.items()))
+    return result
+
+
+# -- report -----------------------------------------------------------------------------------------
+def machine(threads):
+    def version(distribution):
+        try:
+            return importlib.metadata.version(distribution)
+        except importlib.metadata.PackageNotFoundError:
+            return None
+
+    cpu = None
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), None)
+    except OSError:
+        pass
+    return {"cpu": cpu or platform.processor() or None, "cores": available_cores(), "threads": threads,
+            "python": platform.python_version(), "date": datetime.datetime.now().isoformat(timespec="seconds"),
+            **{name: version(distribution) for name, distribution in VERSIONS.items()}}
+
+
+def kernel_threads():
+    from mlp_scratch import threads
+    return threads._settings["kernels"]
+
+
+def blas_libraries():
+    """The thread pools loaded by the end of the run, as threadpoolctl sees them."""
+    from threadpoolctl import threadpool_info
+    return [{key: pool.get(key) for key in ("internal_api", "version", "num_threads", "architecture", "filepath")}
+            for pool in threadpool_info()]
+
+
+def kilo(value):
+    return "-" if value is None else f"{value / 1000:.1f}k"
+
+
+def times_x(value):
+    return "-" if value is None else f"{value:.2f}x"
+
+
+def table(results):
+    """The printed table of one config."""
+    header = f"  {'side':<14} {'samples/s':>10} {'min-max':>15} {'vs torch':>9} {'ours/side':>10} {'of limit':>9}"
+    lines = [header, "  " + "-" * (len(header) - 2)]
+    for name, r in results.items():
+        if r["status"] != "ok":
+            lines.append(f"  {name:<14} skipped: {r['reason']}")
+            continue
+        limit = "-" if r["fraction_of_limit"] is None else f"{100 * r['fraction_of_limit']:.0f}%"
+        lines.append(f"  {name:<14} {kilo(r['samples_per_s']):>10} {kilo(r['min']) + '-' + kilo(r['max']):>15} "
+                     f"{times_x(r['ratio_to_torch']):>9} {times_x(r['ours_over_side']):>10} {limit:>9}")
+    return "\n".join(lines)
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(prog="benchmark.py", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--configs", nargs="+", choices=list(CONFIGS), default=list(CONFIGS))
+    parser.add_argument("--sides", nargs="+", choices=SIDES, default=list(SIDES))
+    parser.add_argument("--rounds", type=int,
+                        help=f"rounds including the warm-up one (default {ROUNDS}; --quick: {QUICK['rounds']})")
+    parser.add_argument("--samples", type=int,
+                        help=f"samples per epoch (default {N_SAMPLES}; --quick: {QUICK['samples']})")
+    parser.add_argument("--threads", type=int, default=available_cores(),
+                        help="threads for every side (default: the cores)")
+    parser.add_argument("--pause", type=float, default=PAUSE,
+                        help=f"seconds of rest before each side's epoch, for the previous side's threads to stop "
+                             f"spinning (default {PAUSE})")
+    parser.add_argument("--quick", action="store_true",
+                        help="fewer rounds and fewer samples per epoch: under two minutes")
+    parser.add_argument("--no-startup", dest="startup", action="store_false", help="skip the start-up timing")
+    parser.add_argument("--json", metavar="PATH", help="write every figure and the machine's description here")
+    args = parser.parse_args(argv)
+    for name, default in (("rounds", ROUNDS), ("samples", N_SAMPLES)):
+        if getattr(args, name) is None:
+            setattr(args, name, QUICK[name] if args.quick else default)
+    if not args.pause >= 0:
+        parser.error(f"--pause must be >= 0 seconds, got {args.pause}")
+    if args.rounds < 2:
+        parser.error(f"--rounds must be at least 2 (one warm-up round is discarded), got {args.rounds}")
+    largest = max(CONFIGS[name].batch_size for name in args.configs)
+    if args.samples < largest:
+        parser.error(f"--samples must be at least the largest batch size ({largest}), got {args.samples}")
+    try:
+        from mlp_scratch.threads import set_threads
+        set_threads(blas=check_positive_int("--threads", args.threads))
+    except ValueError as error:
+        parser.error(str(error))
+    return args
+
+
+def main(argv=None):
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    configs = list(dict.fromkeys(args.configs))
+    sides = [name for name in SIDES if name in args.sides]
+    report = {"machine": machine(args.threads),
+              "settings": {"rounds": args.rounds, "warmup_rounds": 1, "samples_per_epoch": args.samples,
+                           "quick": args.quick, "pause_seconds": args.pause, "configs": configs, "sides": sides,
+                           "blas_threads": args.threads, "mlp_scratch_kernel_threads": kernel_threads()},
+              "configs": {}, "startup": None}
+    m = report["machine"]
+    print(f"{m['cpu']}, {m['cores']} cores; {args.threads} threads for torch and for BLAS (NumPy's and SciPy's "
+          f"OpenBLAS; SciPy's does mlp-scratch's matrix products); JAX's pool takes the process's cores")
+    print(f"mlp-scratch's element-wise kernels run on {kernel_threads()} thread(s), its default by design "
+          f"(see mlp_scratch/threads.py)")
+    if args.quick:
+        print(f"--quick: {args.rounds} rounds and {args.samples} samples per epoch "
+              f"(instead of {ROUNDS} and {N_SAMPLES})")
+    print(f"samples/s: median of {args.rounds - 1} rounds after 1 warm-up round, {args.pause}s rest before each "
+          f"side's epoch;\nvs torch = side / torch eager; ours/side = mlp-scratch / side; of limit = side / step "
+          f"limit (the step's matrix products + one Adam pass)\n")
+    for name in configs:
+        config = CONFIGS[name]
+        print(f"{name}: {config.describe()}, {args.samples} samples per epoch")
+        results, other = measure(config, sides, args.samples, args.rounds, args.threads, args.pause)
+        report["configs"][name] = {"architecture": config.sizes, "batchnorm": config.batchnorm,
+                                   "dropout": config.dropout, "batch_size": config.batch_size,
+                                   "other_processes_cores": other, "sides": results}
+        print(table(results))
+        if other is not None and other > BUSY:
+            print(f"  WARNING: other processes kept {other:.2f} cores busy meanwhile: these figures are noisy")
+        print()
+    if args.startup:
+        report["startup"] = measure_startup()
+    report["blas"] = blas_libraries()
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(report, f, indent=2)
+        print(f"wrote {args.json}")
+    return 0
