@@ -103,6 +103,15 @@ class MLP:
         self._l2_rows = np.empty(max(self.layout[:, D_IN]), np.float64)
         self.reset_parameters()
 
+    def __getstate__(self):
+        """Pickles as config and flat buffers: pickle would turn the views into copies."""
+        return {"config": self.config(), "flat_params": self.flat_params, "running": self.running}
+
+    def __setstate__(self, state):
+        self.__init__(**state["config"])
+        self.flat_params[:] = state["flat_params"]
+        self.running[:] = state["running"]
+
     def config(self):
         """The constructor arguments; ``MLP(**model.config())`` builds the same architecture."""
         return dict(input_dim=self.input_dim, hidden_sizes=list(self.hidden_sizes),

@@ -33,6 +33,10 @@ class History:
 AUGMENT_STREAM = 2 ** 40
 
 
+def silent(line):
+    """The log of a quiet trainer (a named function, so that trainers pickle)."""
+
+
 class Stop(Exception):
     """Ends training early with a reason for the history."""
 
@@ -78,7 +82,7 @@ class Trainer:
         self.train_eval_samples = check_positive_int("train_eval_samples", train_eval_samples)
         if log is not None and not callable(log):
             raise ValueError(f"log must be a callable taking one line of text, or None, got {log!r}")
-        self.log = log or (lambda line: None)
+        self.log = log or silent
         self.full_batch = getattr(optimizer, "full_batch", False)
         if augment is not None and self.full_batch:
             raise ValueError(f"augment needs mini-batches; {optimizer!r} is full-batch")

@@ -111,3 +111,15 @@ def test_bad_data_names_the_argument():
         model.score(X, np.zeros(5, int))
     with pytest.raises(ValueError, match="y must hold integer class labels"):
         model.forward_backward(X, np.full(6, 0.5))
+
+
+def test_pickle_keeps_views_into_the_flat_buffers():
+    import pickle
+
+    model = MLP(5, [7], 3, batchnorm=True, seed=2)
+    model.forward_backward(np.random.default_rng(0).standard_normal((8, 5)), np.arange(8) % 3)
+    copy = pickle.loads(pickle.dumps(model))
+    np.testing.assert_array_equal(copy.flat_params, model.flat_params)
+    np.testing.assert_array_equal(copy.running, model.running)
+    copy.params["W1"][0, 0] = 42.0
+    assert copy.flat_params[0] == 42.0

@@ -1,0 +1,222 @@
+"""A scikit-learn estimator over the same model, optimizers and compiled training loop."""
+import warnings
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import LabelEncoder
+from sklearn.utils import check_random_state
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from mlp_scratch.model import MLP
+from mlp_scratch.optim import OPTIMIZERS, make_optimizer
+from mlp_scratch.schedules import make_schedule
+from mlp_scratch.trainer import Trainer
+
+
+class MLPClassifier(ClassifierMixin, BaseEstimator):
+    """Multi-layer perceptron classifier of mlp-scratch with scikit-learn's estimator API.
+
+    Named like scikit-learn's ``sklearn.neural_network.MLPClassifier`` and used the same way, with
+    this package's extras: batch norm, dropout, the optimizer family and schedules. Differences:
+    ``l2`` is the model's 0.5 * l2 * sum(W**2) on the mean loss (scikit-learn's ``alpha`` is divided
+    by the batch size); hidden layers use ReLU; ``warm_start`` keeps the optimizer's state.
+
+    Parameters
+    ----------
+    hidden_layer_sizes : tuple of int, default=(100,)
+    batchnorm : bool, default=False
+    dropout : float in [0, 1), default=0.0
+        Probability of dropping a hidden unit during training.
+    l2 : float, default=1e-4
+    loss : {"softmax", "svm"}, default="softmax"
+    init : "he", "xavier" or a positive std, default="he"
+    optimizer : {"sgd", "adagrad", "rmsprop", "adadelta", "adam", "adamw"}, default="adam"
+    lr : float, default=1e-3
+    optimizer_params : dict or None
+        Further optimizer hyperparameters, e.g. ``{"momentum": 0.9, "nesterov": True}``.
+    schedule : str or None, and schedule_params : dict or None
+        A learning-rate schedule of mlp_scratch.schedules by name, e.g. "cosine" with {"t_max": 50}.
+    batch_size : int, default=200
+        Clipped to the number of samples.
+    max_iter : int, default=200
+        Epochs (passes over the data).
+    tol : float, default=1e-4, and n_iter_no_change : int, default=10
+        Training stops when the training loss (or, with early stopping, the validation accuracy)
+        has not improved by ``tol`` for ``n_iter_no_change`` epochs.
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the data (stratified) and keep the parameters of the
+        best validation accuracy.
+    validation_fraction : float, default=0.1
+    warm_start : bool, default=False
+        ``fit`` continues from the previous solution, optimizer state included.
+    dtype : "float32", "float64" or None, default=None
+        None: float32 for float32 input, else float64 (scikit-learn's dtype convention).
+    random_state : int, RandomState or None
+    verbose : bool, default=False
+
+    Attributes
+    ----------
+    classes_, n_features_in_, model_ (the MLP), optimizer_, loss_curve_ (mean training loss per
+    epoch), validation_scores_ (with early stopping), best_loss_, best_validation_score_, n_iter_
+    (epochs), t_ (steps).
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> X, y = load_digits(return_X_y=True)
+    >>> clf = MLPClassifier(hidden_layer_sizes=(64,), batchnorm=True, max_iter=20, random_state=0).fit(X / 16, y)
+    >>> clf.score(X / 16, y) > 0.95
+    True
+    """
+
+    def __init__(self, hidden_layer_sizes=(100,), *, batchnorm=False, dropout=0.0, l2=1e-4, loss="softmax",
+                 init="he", optimizer="adam", lr=1e-3, optimizer_params=None, schedule=None, schedule_params=None,
+                 batch_size=200, max_iter=200, tol=1e-4, n_iter_no_change=10, early_stopping=False,
+                 validation_fraction=0.1, warm_start=False, dtype=None, random_state=None, verbose=False):
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.batchnorm = batchnorm
+        self.dropout = dropout
+        self.l2 = l2
+        self.loss = loss
+        self.init = init
+        self.optimizer = optimizer
+        self.lr = lr
+        self.optimizer_params = optimizer_params
+        self.schedule = schedule
+        self.schedule_params = schedule_params
+        self.batch_size = batch_size
+        self.max_iter = max_iter
+        self.tol = tol
+        self.n_iter_no_change = n_iter_no_change
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.warm_start = warm_start
+        self.dtype = dtype
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # -- fitting -----------------------------------------------------------------------------------
+    def fit(self, X, y):
+        """Train for up to ``max_iter`` epochs (from scratch unless ``warm_start``)."""
+        X, y = self._validate(X, y, reset=not (self.warm_start and hasattr(self, "model_")))
+        if not (self.warm_start and hasattr(self, "model_")):
+            self._start(X, np.unique(y))
+        return self._train(X, y, self.max_iter, stop_early=True)
+
+    def partial_fit(self, X, y, classes=None):
+        """One epoch over (X, y); the first call needs ``classes`` (all labels that will appear)."""
+        first = not hasattr(self, "model_")
+        if first and classes is None:
+            raise ValueError("classes must be given on the first call to partial_fit")
+        X, y = self._validate(X, y, reset=first, classes=classes)
+        if first:
+            self._start(X, np.unique(self._encoder.transform(np.asarray(classes))))
+        return self._train(X, y, 1, stop_early=False)
+
+    def _validate(self, X, y, reset, classes=None):
+        X, y = validate_data(self, X, y, reset=reset, dtype=[np.float64, np.float32])
+        check_classification_targets(y)
+        if reset:
+            self._encoder = LabelEncoder().fit(y if classes is None else np.asarray(classes))
+            self.classes_ = self._encoder.classes_
+            if len(self.classes_) < 2:
+                raise ValueError(f"MLPClassifier needs samples of at least 2 classes, got 1 class: {self.classes_}")
+        elif not np.isin(y, self.classes_).all():
+            raise ValueError(f"y has labels {sorted(set(np.unique(y)) - set(self.classes_))} not in classes_ "
+                             f"{list(self.classes_)}")
+        dtype = self.dtype or ("float32" if X.dtype == np.float32 else "float64")
+        return np.ascontiguousarray(X, dtype=dtype), self._encoder.transform(y).astype(np.int64)
+
+    def _start(self, X, labels):
+        rng = check_random_state(self.random_state)
+        self._seed = int(rng.randint(0, 2 ** 31 - 1))
+        self.model_ = MLP(X.shape[1], list(self.hidden_layer_sizes), len(self.classes_), batchnorm=self.batchnorm,
+                          dropout=self.dropout, l2=self.l2, loss=self.loss, init=self.init, dtype=X.dtype.name,
+                          seed=self._seed)
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {sorted(OPTIMIZERS)} (L-BFGS is not offered here), "
+                             f"got {self.optimizer!r}")
+        self.optimizer_ = make_optimizer(self.optimizer, lr=self.lr, **(self.optimizer_params or {}))
+        schedule = make_schedule(self.schedule, **(self.schedule_params or {})) if self.schedule else None
+        self._trainer = Trainer(self.model_, self.optimizer_, batch_size=self.batch_size, schedule=schedule,
+                                seed=self._seed, log=print if self.verbose else None)
+        self._runner = None
+        self.loss_curve_, self.validation_scores_ = [], []
+        self.best_loss_, self.best_validation_score_ = np.inf, -np.inf
+        self.n_iter_ = self.t_ = 0
+
+    def _train(self, X, y, epochs, stop_early):
+        model, trainer = self.model_, self._trainer
+        if self.early_stopping and stop_early:
+            X, X_val, y, y_val = train_test_split(X, y, test_size=self.validation_fraction, stratify=y,
+                                                  random_state=self._seed)
+        if getattr(self, "_runner", None) is None or self._runner.X.shape[0] != len(X):
+            self._runner = trainer.epoch_runner(X, y, np.random.default_rng(self._seed + self.n_iter_))
+        else:
+            self._runner.X, self._runner.y = X, y
+        best_params = None
+        without_improvement = 0
+        for _ in range(epochs):
+            losses_before = len(trainer._history.iteration_loss)
+            self._runner.run(self.n_iter_ + 1)
+            epoch_losses = trainer._history.iteration_loss[losses_before:]
+            self.n_iter_ += 1
+            self.t_ += len(epoch_losses)
+            self.loss_curve_.append(float(np.mean(epoch_losses)))
+            if not np.isfinite(self.loss_curve_[-1]):
+                raise ValueError(f"training diverged (loss {self.loss_curve_[-1]}) at epoch {self.n_iter_}: "
+                                 f"lower lr")
+            if self.early_stopping and stop_early:
+                score = model._evaluate(X_val, y_val)[1]
+                self.validation_scores_.append(score)
+                improved = score > self.best_validation_score_ + self.tol
+                if score > self.best_validation_score_:
+                    self.best_validation_score_ = score
+                    best_params = (model.flat_params.copy(), model.running.copy())
+            else:
+                improved = self.loss_curve_[-1] < self.best_loss_ - self.tol
+            self.best_loss_ = min(self.best_loss_, self.loss_curve_[-1])
+            without_improvement = 0 if improved else without_improvement + 1
+            if stop_early and without_improvement > self.n_iter_no_change:
+                break
+        else:
+            if stop_early and epochs > 1:
+                warnings.warn(f"MLPClassifier stopped at max_iter={self.max_iter} epochs before converging",
+                              ConvergenceWarning)
+        if best_params is not None:
+            model.flat_params[:], model.running[:] = best_params
+        return self
+
+    def __getstate__(self):
+        """The epoch runner holds the training data: it is not pickled (a warm start after
+        unpickling begins a new shuffling stream)."""
+        state = dict(super().__getstate__())
+        state.pop("_runner", None)
+        return state
+
+    # -- predicting --------------------------------------------------------------------------------
+    def _scores(self, X):
+        check_is_fitted(self, "model_")
+        X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
+        return self.model_.scores(np.ascontiguousarray(X, dtype=self.model_.dtype))
+
+    def predict_proba(self, X):
+        """Class probabilities (softmax of the evaluation-mode scores), columns ordered as classes_."""
+        check_is_fitted(self, "model_")
+        X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
+        return self.model_.predict_proba(np.ascontiguousarray(X, dtype=self.model_.dtype))
+
+    def predict_log_proba(self, X):
+        return np.log(self.predict_proba(X))
+
+    def predict(self, X):
+        scores = self._scores(X)  # checks that the estimator is fitted before classes_ is read
+        return self.classes_[np.argmax(scores, axis=1)]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_label = False
+        return tags
