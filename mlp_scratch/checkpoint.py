@@ -1,10 +1,12 @@
 """Checkpoints: one .npz file that loads with numpy.load(..., allow_pickle=False).
 
 Arrays: ``params`` (the flat parameter buffer), ``running`` (batch-norm running averages),
-``optimizer.<name>`` (each optimizer state array), and ``preprocessing.<name>`` (e.g. the
-standardization's mean and std). ``metadata`` is a JSON string: format_version, the model config,
-the optimizer's name, hyperparameters and step count, the preprocessing kind, and anything passed as
-``extra``. Writes are atomic: a crash mid-write leaves the previous file intact.
+``optimizer.<name>`` (each optimizer state array), ``preprocessing.<name>`` (the transform's shift
+and scale) and, in a resumable checkpoint, ``trainer.best_params`` and ``trainer.best_running``.
+``metadata`` is a JSON string: format_version, the model config, the optimizer's name,
+hyperparameters and step count, the preprocessing kind, the trainer's state (epoch and step
+counters, the shuffling generator's state, the history, the schedule's state) and anything passed
+as ``extra``. Writes are atomic: a crash mid-write leaves the previous file intact.
 """
 import json
 import os
@@ -18,14 +20,20 @@ from mlp_scratch.model import MLP
 FORMAT_VERSION = 1
 
 
-def save(path, model, optimizer=None, preprocessing=None, extra=None):
-    """Write a checkpoint of ``model`` (and optionally optimizer and preprocessing state) to path."""
+def save(path, model, optimizer=None, preprocessing=None, extra=None, trainer=None):
+    """Write a checkpoint of ``model`` (and optionally the optimizer's, the preprocessing's and a
+    Trainer's state, which makes it resumable) to path."""
     arrays = {"params": model.flat_params, "running": model.running}
     metadata = {"format_version": FORMAT_VERSION, "model": model.config(), "extra": extra or {}}
+    if trainer is not None:
+        state = trainer.state_dict()
+        arrays["trainer.best_params"] = state.pop("best_params")
+        arrays["trainer.best_running"] = state.pop("best_running")
+        metadata["trainer"] = state
     if optimizer is not None:
         state = optimizer.state_dict()
         arrays.update({f"optimizer.{k}": v for k, v in state["state"].items()})
-        metadata["optimizer"] = {"name": type(optimizer).__name__, "lr": state["lr"],
+        metadata["optimizer"] = {"name": type(optimizer).__name__.lower(), "lr": state["lr"],
                                  "hyperparameters": state["hyperparameters"], "steps": state["steps"]}
     if preprocessing is not None:
         arrays.update({f"preprocessing.{k}": np.asarray(v) for k, v in preprocessing.items() if k != "kind"})
@@ -67,3 +75,50 @@ def load(path):
             raise ValueError(f"{path}: {name} has shape {arrays[name].shape}, the model needs {target.shape}")
         target[:] = arrays[name]
     return model, metadata, arrays
+
+
+def restore_training(metadata, arrays, optimizer):
+    """Load a resumable checkpoint's optimizer state into ``optimizer`` and return the trainer state
+    for ``Trainer.fit(..., resume=...)``."""
+    if "trainer" not in metadata:
+        raise ValueError("this checkpoint holds no training state to resume from (it is a model only)")
+    saved = metadata["optimizer"]
+    optimizer.load_state_dict({"lr": saved["lr"], "hyperparameters": saved["hyperparameters"],
+                               "steps": saved["steps"],
+                               "state": {k.split(".", 1)[1]: v for k, v in arrays.items() if k.startswith("optimizer.")}})
+    return {**metadata["trainer"], "best_params": arrays["trainer.best_params"],
+            "best_running": arrays["trainer.best_running"]}
+
+
+class Predictor:
+    """A saved model with its preprocessing: predicts from raw (unpreprocessed) inputs.
+
+    >>> predictor = Predictor.load("runs/digits-.../best_model.npz")
+    >>> predictor.predict(X_raw)
+    """
+
+    def __init__(self, model, preprocessing=None):
+        self.model, self.preprocessing = model, preprocessing
+
+    @classmethod
+    def load(cls, path):
+        from mlp_scratch.datasets import Preprocessing
+
+        model, metadata, arrays = load(path)
+        if "preprocessing" not in metadata:
+            return cls(model)
+        kind = metadata["preprocessing"]["kind"]
+        return cls(model, Preprocessing(kind, arrays["preprocessing.shift"], arrays["preprocessing.scale"]))
+
+    def transform(self, X):
+        """The preprocessing the model was trained with, fitted then, applied to X."""
+        return X if self.preprocessing is None else self.preprocessing.transform(X, self.model.dtype)
+
+    def predict(self, X):
+        return self.model.predict(self.transform(X))
+
+    def predict_proba(self, X):
+        return self.model.predict_proba(self.transform(X))
+
+    def score(self, X, y):
+        return self.model.score(self.transform(X), y)

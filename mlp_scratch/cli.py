@@ -2,13 +2,15 @@
 import argparse
 import datetime
 import inspect
+import json
 import pathlib
 import sys
 
 from mlp_scratch import datasets, threads
 from mlp_scratch.model import INITS, LOSSES, MLP, check_init
 from mlp_scratch.optim import METHODS, make_optimizer
-from mlp_scratch.runs import save_run
+from mlp_scratch import checkpoint
+from mlp_scratch.runs import save_epoch, save_run
 from mlp_scratch.schedules import SCHEDULES, make_schedule
 from mlp_scratch.trainer import Trainer
 
@@ -63,7 +65,7 @@ def add_train_arguments(parser):
     optim.add_argument("--lr-decay", type=float, help="adagrad")
     optim.add_argument("--history-size", type=int, help="lbfgs: correction pairs kept")
     optim.add_argument("--tol", type=float, help="lbfgs: stop when the largest gradient element is below it")
-    optim.add_argument("--epochs", type=int, default=20, help="default: 20")
+    optim.add_argument("--epochs", type=int, help="default: 20 (with --resume: the run's own, or more to extend it)")
     optim.add_argument("--batch-size", type=int, default=64, help="default: 64")
     optim.add_argument("--seed", type=int, default=0, help="seeds initialization, shuffling and dropout")
     schedule = parser.add_argument_group(
@@ -86,6 +88,9 @@ def add_train_arguments(parser):
                      help="threads for matrix products (BLAS; default: all cores). The compiled element-wise "
                           "kernels run on 1 thread, the measured best (README, 'Threads')")
     run.add_argument("--overwrite", action="store_true", help="allow --out to name a folder that holds a run")
+    run.add_argument("--resume", type=pathlib.Path, metavar="RUN_DIR",
+                     help="continue the run in RUN_DIR from its last finished epoch, with its own options "
+                          "(--epochs may extend it); ends exactly as an uninterrupted run would")
     run.add_argument("--quiet", action="store_true", help="print only the final result")
 
 
@@ -109,8 +114,28 @@ def given_options(args, cls, names):
     return {name: tuple(v) if name == "betas" else v for name, v in given.items()}
 
 
+PATH_OPTIONS = ("out", "data_dir", "resume")
+
+
+def resumed_args(args):
+    """The options of the run in ``args.resume`` (its config.json), with --epochs, --quiet and
+    --threads as given now."""
+    folder = args.resume
+    try:
+        saved = json.loads((folder / "config.json").read_text())
+    except (OSError, ValueError) as error:
+        raise ValueError(f"--resume {folder}: no readable run folder ({error})") from None
+    saved.pop("command", None)
+    saved = {k: pathlib.Path(v) if k in PATH_OPTIONS and v is not None else v for k, v in saved.items()}
+    return argparse.Namespace(**{**saved, "epochs": args.epochs or saved["epochs"], "quiet": args.quiet,
+                                 "threads": args.threads, "resume": folder, "out": folder, "overwrite": True})
+
+
 def train(args):
     """Train as ``args`` says, write the run folder, and return the results dictionary."""
+    if args.resume is not None:
+        args = resumed_args(args)
+    args.epochs = args.epochs or 20
     if args.threads is not None:
         threads.set_threads(blas=args.threads)
     log = (lambda line: None) if args.quiet else print
@@ -128,19 +153,30 @@ def train(args):
                       seed=args.seed, augment=augment, log=log)
     out = args.out or pathlib.Path("runs") / f"{args.dataset}-{datetime.datetime.now():%Y%m%d-%H%M%S}"
     if (out / "checkpoint.npz").exists() and not args.overwrite:
-        raise ValueError(f"--out {out} already holds a run; choose another folder or pass --overwrite")
+        raise ValueError(f"--out {out} already holds a run; choose another folder, pass --overwrite, "
+                         f"or continue it with --resume {out}")
+    resume = None
+    if args.resume is not None:
+        saved, metadata, arrays = checkpoint.load(out / "checkpoint.npz")
+        model.flat_params[:], model.running[:] = saved.flat_params, saved.running
+        resume = checkpoint.restore_training(metadata, arrays, optimizer)
+        log(f"resuming {out} after epoch {resume['epoch']} of {args.epochs}")
     log(f"training {len(data.X_train)} samples of {args.dataset}: {data.n_features}-"
         f"{'-'.join(map(str, args.hidden_sizes))}{'-' if args.hidden_sizes else ''}{data.n_classes}, "
         f"{optimizer}, {schedule}{', ' + repr(augment) if augment else ''}; run folder {out}")
-    history = trainer.fit(data)
+    config = {"command": "train", **{k: (str(v) if isinstance(v, pathlib.Path) else v)
+                                     for k, v in vars(args).items() if k not in ("func", "resume")}, "out": str(out)}
+    preprocessing = data.meta["preprocessing"]
+    history = trainer.fit(data, on_epoch_end=lambda t: save_epoch(out, config, t, preprocessing), resume=resume)
     results = {"test_acc": model.score(data.X_test, data.y_test), "best_epoch": history.best_epoch,
                "best_val_acc": history.best_val_acc, "stop_reason": history.stop_reason}
-    config = {"command": "train", **{k: (str(v) if isinstance(v, pathlib.Path) else v)
-                                     for k, v in vars(args).items() if k != "func"}, "out": str(out)}
-    save_run(out, config, model, optimizer, history, data.meta["preprocessing"], results)
+    save_run(out, config, model, optimizer, history, preprocessing, results)
     print(f"test accuracy {results['test_acc']:.4f} (best validation accuracy "
           f"{history.best_val_acc:.4f} at epoch {history.best_epoch}; {history.stop_reason}); "
           f"run folder {out}")
+    if history.stop_reason.startswith("interrupted"):
+        print(f"the run stopped before epoch {len(history.epochs) + 1}; continue it with: "
+              f"python scripts/train.py --resume {out}")
     return results
 
 

@@ -1,5 +1,7 @@
-"""A run folder: config.json, metrics.csv (one row per epoch), history.json, checkpoint.npz and
-curves.png. Each file is written whole, atomically, so an interrupted run keeps what it had."""
+"""A run folder: config.json, metrics.csv (one row per epoch), history.json, checkpoint.npz (the
+resumable state at the end of the last finished epoch), best_model.npz (the parameters of the best
+validation epoch, with the preprocessing, for prediction) and curves.png. Each file is written whole,
+atomically, so an interrupted or crashed run keeps everything up to its last finished epoch."""
 import csv
 import io
 import json
@@ -19,18 +21,32 @@ def write_text(path, text):
     os.replace(tmp, path)
 
 
-def save_run(folder, config, model, optimizer, history, preprocessing=None, results=None):
-    """Write everything a run produced into ``folder`` (created if needed); returns its path."""
-    folder = pathlib.Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    write_text(folder / "config.json", json.dumps(config, indent=2) + "\n")
+def save_history(folder, history, results=None):
     table = io.StringIO()
     writer = csv.DictWriter(table, fieldnames=METRICS)
     writer.writeheader()
     writer.writerows(history.epochs)
     write_text(folder / "metrics.csv", table.getvalue())
     write_text(folder / "history.json", json.dumps({**history.to_dict(), "results": results or {}}) + "\n")
-    checkpoint.save(folder / "checkpoint.npz", model, optimizer, preprocessing,
+
+
+def save_epoch(folder, config, trainer, preprocessing=None):
+    """After each epoch: the resumable checkpoint, the config and the history so far."""
+    folder = pathlib.Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    write_text(folder / "config.json", json.dumps(config, indent=2) + "\n")
+    checkpoint.save(folder / "checkpoint.npz", trainer.model, trainer.optimizer, preprocessing, trainer=trainer)
+    save_history(folder, trainer._history)
+
+
+def save_run(folder, config, model, optimizer, history, preprocessing=None, results=None):
+    """At the end of a run: the config, the history with the results, the best model (the trainer
+    has restored it into ``model``) and the figure. Returns the folder's path."""
+    folder = pathlib.Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    write_text(folder / "config.json", json.dumps(config, indent=2) + "\n")
+    save_history(folder, history, results)
+    checkpoint.save(folder / "best_model.npz", model, optimizer, preprocessing,
                     extra={"best_epoch": history.best_epoch, "stop_reason": history.stop_reason})
     plot_history(history, folder / "curves.png", title=config.get("title"))
     return folder

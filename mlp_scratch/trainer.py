@@ -88,29 +88,39 @@ class Trainer:
             raise ValueError(f"augment needs mini-batches; {optimizer!r} is full-batch")
         self.augment = augment
         self._history = History()
+        self._on_epoch_end = self._runner = None
         optimizer.set_masks(decay=model.weight_mask())
 
-    def fit(self, data):
+    def fit(self, data, on_epoch_end=None, resume=None):
         """Train on data.X_train / y_train, validating on X_val / y_val. Returns the History.
 
-        Stops early, keeping the best parameters and the history, on a non-finite loss or on
-        KeyboardInterrupt (``history.stop_reason`` says which)."""
+        ``on_epoch_end(trainer)`` runs after each epoch (a run folder saves its checkpoint there, from
+        ``state_dict``); ``resume`` is such a state, from which training continues exactly as the
+        original run would have. Stops early, keeping the best parameters and the history, on a
+        non-finite loss or on KeyboardInterrupt (``history.stop_reason`` says which)."""
         model = self.model
         X = check_features(data.X_train, model.input_dim, model.dtype, "X_train")
         y = check_labels(data.y_train, X.shape[0], model.num_classes, "y_train")
         X_val = check_features(data.X_val, model.input_dim, model.dtype, "X_val")
         y_val = check_labels(data.y_val, X_val.shape[0], model.num_classes, "y_val")
-        rng = np.random.default_rng(self.seed)
-        subset = np.sort(rng.permutation(len(X))[:self.train_eval_samples])
+        self._rng = np.random.default_rng(self.seed)
+        subset = np.sort(self._rng.permutation(len(X))[:self.train_eval_samples])
         self._eval_sets = (X[subset], y[subset], X_val, y_val)
         self._history = History()
         self._best = (model.flat_params.copy(), model.running.copy())
-        self._start = time.perf_counter()
+        self._on_epoch_end = on_epoch_end
+        self._runner = None
+        step, elapsed = 0, 0.0
+        if resume is not None:
+            if self.full_batch:
+                raise ValueError("resume: a full-batch (L-BFGS) run cannot be resumed; start it again")
+            step, elapsed = self._load_state(resume)
+        self._start = time.perf_counter() - elapsed
         try:
             if self.full_batch:
                 self._fit_full_batch(X, y)
             else:
-                self._fit_mini_batches(X, y, rng)
+                self._fit_mini_batches(X, y, step)
         except Stop as stop:
             self._history.stop_reason = str(stop)
             self.log(f"stopped: {stop}")
@@ -121,10 +131,27 @@ class Trainer:
             model.flat_params[:], model.running[:] = self._best
         return self._history
 
-    def _fit_mini_batches(self, X, y, rng):
-        runner = self.epoch_runner(X, y, rng)
-        for epoch in range(1, self.epochs + 1):
-            lr = runner.run(epoch)
+    def state_dict(self):
+        """The run's state at the end of an epoch, beyond the model's and optimizer's: epoch and
+        step counters, the shuffling generator, the history, the best parameters so far, the
+        schedule's state and the elapsed time."""
+        return {"epoch": len(self._history.epochs), "step": self._runner.step if self._runner else 0,
+                "rng": self._rng.bit_generator.state, "history": self._history.to_dict(),
+                "schedule": self.schedule.state_dict(), "elapsed": time.perf_counter() - self._start,
+                "best_params": self._best[0].copy(), "best_running": self._best[1].copy()}
+
+    def _load_state(self, state):
+        self._rng.bit_generator.state = state["rng"]
+        self._history = History(**state["history"])
+        self.schedule.load_state_dict(state["schedule"])
+        self._best[0][:], self._best[1][:] = state["best_params"], state["best_running"]
+        return int(state["step"]), float(state["elapsed"])
+
+    def _fit_mini_batches(self, X, y, step):
+        self._runner = self.epoch_runner(X, y, self._rng)
+        self._runner.step = step
+        for epoch in range(len(self._history.epochs) + 1, self.epochs + 1):
+            lr = self._runner.run(epoch)
             self._end_epoch(epoch, lr)
 
     def epoch_runner(self, X, y, rng=None):
@@ -170,6 +197,8 @@ class Trainer:
         lr_text = "" if lr is None else f"  lr {lr:.3g}"
         self.log(f"epoch {epoch:3d}/{self.epochs}  loss {train_loss:.4f}  train acc {train_acc:.4f}  "
                  f"val loss {val_loss:.4f}  val acc {val_acc:.4f}{lr_text}  {record['time']:.1f}s")
+        if self._on_epoch_end is not None:
+            self._on_epoch_end(self)
 
 
 class EpochRunner:

@@ -54,14 +54,14 @@ def test_train_command_writes_a_complete_run_folder(tmp_path, capsys):
     assert main(["train", "--epochs", "3", "--hidden-sizes", "32", "--dropout", "0.2",
                  "--out", str(out), "--quiet"]) == 0
     assert "test accuracy" in capsys.readouterr().out
-    for name in ("config.json", "metrics.csv", "history.json", "checkpoint.npz", "curves.png"):
+    for name in ("config.json", "metrics.csv", "history.json", "checkpoint.npz", "best_model.npz", "curves.png"):
         assert (out / name).stat().st_size > 0
     config = json.loads((out / "config.json").read_text())
     assert config["hidden_sizes"] == [32] and config["dropout"] == 0.2 and config["epochs"] == 3
     rows = list(csv.DictReader((out / "metrics.csv").open()))
     assert [int(r["epoch"]) for r in rows] == [1, 2, 3]
     history = json.loads((out / "history.json").read_text())
-    model, _, _ = checkpoint.load(out / "checkpoint.npz")
+    model, _, _ = checkpoint.load(out / "best_model.npz")
     data = datasets.load("digits")
     assert history["results"]["test_acc"] == model.score(data.X_test, data.y_test)
 
@@ -72,7 +72,7 @@ def test_train_command_takes_optimizer_and_schedule_options(tmp_path):
                  "--betas", "0.8", "0.99", "--weight-decay", "0.1", "--schedule", "step", "--step-size", "1",
                  "--gamma", "0.5", "--out", str(out), "--quiet"]) == 0
     model, metadata, _ = checkpoint.load(out / "checkpoint.npz")
-    assert metadata["optimizer"]["name"] == "AdamW"
+    assert metadata["optimizer"]["name"] == "adamw"
     assert metadata["optimizer"]["hyperparameters"]["betas"] == [0.8, 0.99]
     assert metadata["optimizer"]["hyperparameters"]["weight_decay"] == 0.1
     rows = list(csv.DictReader((out / "metrics.csv").open()))
@@ -122,3 +122,66 @@ def test_train_command_on_an_image_folder_with_augmentation(tmp_path):
     _, metadata, arrays = checkpoint.load(out / "checkpoint.npz")
     assert metadata["preprocessing"]["kind"] == "scale"
     np.testing.assert_array_equal(arrays["preprocessing.scale"], 255.0)
+
+
+RUN = ["train", "--epochs", "4", "--hidden-sizes", "32", "--batchnorm", "--dropout", "0.2", "--optimizer", "adam",
+       "--lr", "0.003", "--schedule", "plateau", "--patience", "1", "--factor", "0.5", "--quiet"]
+
+
+def test_interrupted_run_resumes_bitwise(tmp_path, monkeypatch, capsys):
+    from mlp_scratch.trainer import Trainer
+
+    assert main(RUN + ["--out", str(tmp_path / "straight")]) == 0
+    original_end_epoch = Trainer._end_epoch
+
+    def interrupt_in_epoch_3(self, epoch, lr):
+        if epoch == 3:
+            raise KeyboardInterrupt  # as if Ctrl-C came during epoch 3
+        original_end_epoch(self, epoch, lr)
+
+    monkeypatch.setattr(Trainer, "_end_epoch", interrupt_in_epoch_3)
+    assert main(RUN + ["--out", str(tmp_path / "resumed")]) == 0
+    assert "--resume" in capsys.readouterr().out
+    history = json.loads((tmp_path / "resumed" / "history.json").read_text())
+    assert history["stop_reason"] == "interrupted after 2 epochs" and len(history["epochs"]) == 2
+    monkeypatch.setattr(Trainer, "_end_epoch", original_end_epoch)
+    assert main(["train", "--resume", str(tmp_path / "resumed"), "--quiet"]) == 0
+
+    for name in ("checkpoint.npz", "best_model.npz"):
+        with np.load(tmp_path / "straight" / name) as a, np.load(tmp_path / "resumed" / name) as b:
+            for key in ("params", "running", "optimizer.exp_avg", "optimizer.exp_avg_sq"):
+                np.testing.assert_array_equal(a[key], b[key])
+    straight = json.loads((tmp_path / "straight" / "history.json").read_text())
+    resumed = json.loads((tmp_path / "resumed" / "history.json").read_text())
+    assert straight["iteration_loss"] == resumed["iteration_loss"]
+    assert straight["iteration_lr"] == resumed["iteration_lr"]
+    assert [e["val_acc"] for e in straight["epochs"]] == [e["val_acc"] for e in resumed["epochs"]]
+    assert straight["results"]["test_acc"] == resumed["results"]["test_acc"]
+
+
+def test_a_finished_run_can_be_extended_and_an_existing_one_is_not_overwritten(tmp_path):
+    out = tmp_path / "run"
+    assert main(["train", "--epochs", "2", "--hidden-sizes", "16", "--quiet", "--out", str(out)]) == 0
+    assert main(["train", "--epochs", "2", "--hidden-sizes", "16", "--quiet", "--out", str(out)]) == 2
+    assert main(["train", "--resume", str(out), "--epochs", "3", "--quiet"]) == 0
+    assert len(json.loads((out / "history.json").read_text())["epochs"]) == 3
+    assert main(["train", "--resume", str(tmp_path / "nowhere"), "--quiet"]) == 2
+
+
+def test_saved_model_predicts_from_raw_inputs(tmp_path):
+    from sklearn.datasets import load_digits
+
+    from mlp_scratch.checkpoint import Predictor
+
+    out = tmp_path / "run"
+    assert main(["train", "--epochs", "3", "--hidden-sizes", "32", "--quiet", "--out", str(out)]) == 0
+    predictor = Predictor.load(out / "best_model.npz")
+    raw, labels = load_digits(return_X_y=True)
+    data = datasets.load("digits")
+    model, _, _ = checkpoint.load(out / "best_model.npz")
+    # the raw images preprocessed by the predictor are exactly the data set's test split
+    test_rows = predictor.transform(raw)
+    expected = model.predict(data.X_test)
+    matches = [np.flatnonzero((test_rows == row).all(axis=1))[0] for row in data.X_test]
+    np.testing.assert_array_equal(predictor.predict(raw[matches]), expected)
+    assert predictor.score(raw, labels) > 0.9
