@@ -77,11 +77,19 @@ def load(path):
     return model, metadata, arrays
 
 
-def restore_training(metadata, arrays, optimizer):
-    """Load a resumable checkpoint's optimizer state into ``optimizer`` and return the trainer state
-    for ``Trainer.fit(..., resume=...)``."""
+def restore_training(path, model, optimizer):
+    """Load a resumable checkpoint into ``model`` and ``optimizer``, which must be built as the
+    checkpoint's were, and return the trainer state for ``Trainer.fit(..., resume=...)``."""
+    saved, metadata, arrays = load(path)
     if "trainer" not in metadata:
-        raise ValueError("this checkpoint holds no training state to resume from (it is a model only)")
+        raise ValueError(f"{path} holds no training state to resume from (it is a model only)")
+    if saved.config() != model.config():
+        differences = {k: (v, model.config()[k]) for k, v in saved.config().items() if model.config()[k] != v}
+        raise ValueError(f"{path} was saved for another model: (saved, now) differ in {differences}")
+    if metadata["optimizer"]["name"] != type(optimizer).__name__.lower():
+        raise ValueError(f"{path} was saved with optimizer {metadata['optimizer']['name']}, "
+                         f"not {type(optimizer).__name__.lower()}")
+    model.flat_params[:], model.running[:] = saved.flat_params, saved.running
     saved = metadata["optimizer"]
     optimizer.load_state_dict({"lr": saved["lr"], "hyperparameters": saved["hyperparameters"],
                                "steps": saved["steps"],

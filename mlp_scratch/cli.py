@@ -157,9 +157,7 @@ def train(args):
                          f"or continue it with --resume {out}")
     resume = None
     if args.resume is not None:
-        saved, metadata, arrays = checkpoint.load(out / "checkpoint.npz")
-        model.flat_params[:], model.running[:] = saved.flat_params, saved.running
-        resume = checkpoint.restore_training(metadata, arrays, optimizer)
+        resume = checkpoint.restore_training(out / "checkpoint.npz", model, optimizer)
         log(f"resuming {out} after epoch {resume['epoch']} of {args.epochs}")
     log(f"training {len(data.X_train)} samples of {args.dataset}: {data.n_features}-"
         f"{'-'.join(map(str, args.hidden_sizes))}{'-' if args.hidden_sizes else ''}{data.n_classes}, "

@@ -185,3 +185,17 @@ def test_saved_model_predicts_from_raw_inputs(tmp_path):
     matches = [np.flatnonzero((test_rows == row).all(axis=1))[0] for row in data.X_test]
     np.testing.assert_array_equal(predictor.predict(raw[matches]), expected)
     assert predictor.score(raw, labels) > 0.9
+
+
+def test_resuming_into_another_architecture_is_refused(tmp_path):
+    from mlp_scratch.optim import SGD
+
+    out = tmp_path / "run"
+    assert main(["train", "--epochs", "1", "--hidden-sizes", "16", "--quiet", "--out", str(out)]) == 0
+    with pytest.raises(ValueError, match="another model.*hidden_sizes"):
+        checkpoint.restore_training(out / "checkpoint.npz", MLP(64, [32], 10), SGD(lr=0.1))
+    with pytest.raises(ValueError, match="optimizer sgd, not adam"):
+        from mlp_scratch.optim import Adam
+        checkpoint.restore_training(out / "checkpoint.npz", MLP(64, [16], 10, batchnorm=True, l2=1e-4), Adam())
+    with pytest.raises(ValueError, match="no training state"):
+        checkpoint.restore_training(out / "best_model.npz", MLP(64, [16], 10, batchnorm=True, l2=1e-4), SGD())
