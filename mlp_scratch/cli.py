@@ -6,10 +6,11 @@ import json
 import pathlib
 import sys
 
-from mlp_scratch import datasets, threads
+from tqdm import tqdm
+
+from mlp_scratch import checkpoint, datasets, threads
 from mlp_scratch.model import INITS, LOSSES, MLP, check_init
 from mlp_scratch.optim import METHODS, make_optimizer
-from mlp_scratch import checkpoint
 from mlp_scratch.runs import save_epoch, save_run
 from mlp_scratch.schedules import SCHEDULES, make_schedule
 from mlp_scratch.trainer import Trainer
@@ -138,7 +139,7 @@ def train(args):
     args.epochs = args.epochs or 20
     if args.threads is not None:
         threads.set_threads(blas=args.threads)
-    log = (lambda line: None) if args.quiet else print
+    log = None if args.quiet else tqdm.write  # tqdm.write keeps the progress bar below the lines
     data = datasets.load(args.dataset, n_train=args.n_train, n_val=args.n_val, n_test=args.n_test,
                          per_class=args.per_class, preprocessing=args.preprocessing, data_dir=args.data_dir,
                          seed=args.data_seed, dtype=args.dtype)
@@ -150,7 +151,7 @@ def train(args):
     schedule = make_schedule(args.schedule, warmup=args.warmup,
                              **given_options(args, SCHEDULES[args.schedule], SCHEDULE_OPTIONS))
     trainer = Trainer(model, optimizer, epochs=args.epochs, batch_size=args.batch_size, schedule=schedule,
-                      seed=args.seed, augment=augment, log=log)
+                      seed=args.seed, augment=augment, log=log, progress=not args.quiet)
     out = args.out or pathlib.Path("runs") / f"{args.dataset}-{datetime.datetime.now():%Y%m%d-%H%M%S}"
     if (out / "checkpoint.npz").exists() and not args.overwrite:
         raise ValueError(f"--out {out} already holds a run; choose another folder, pass --overwrite, "
@@ -158,8 +159,8 @@ def train(args):
     resume = None
     if args.resume is not None:
         resume = checkpoint.restore_training(out / "checkpoint.npz", model, optimizer)
-        log(f"resuming {out} after epoch {resume['epoch']} of {args.epochs}")
-    log(f"training {len(data.X_train)} samples of {args.dataset}: {data.n_features}-"
+        trainer.log(f"resuming {out} after epoch {resume['epoch']} of {args.epochs}")
+    trainer.log(f"training {len(data.X_train)} samples of {args.dataset}: {data.n_features}-"
         f"{'-'.join(map(str, args.hidden_sizes))}{'-' if args.hidden_sizes else ''}{data.n_classes}, "
         f"{optimizer}, {schedule}{', ' + repr(augment) if augment else ''}; run folder {out}")
     config = {"command": "train", **{k: (str(v) if isinstance(v, pathlib.Path) else v)

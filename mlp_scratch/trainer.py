@@ -5,6 +5,7 @@ import time
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from mlp_scratch.kernels.random import seed_for
 from mlp_scratch.kernels.training import train_steps
@@ -66,12 +67,15 @@ class Trainer:
         mlp_scratch.datasets.Augmentation); validation, test and the data set itself are untouched.
     log : callable or None
         Receives one line per epoch; None for silence.
+    progress : bool
+        A progress bar over the steps (loss, validation accuracy, samples/s); tqdm hides it when
+        the output is not a terminal.
 
     Weight decay, where the optimizer has it, applies to weight matrices only (``model.weight_mask``).
     """
 
     def __init__(self, model, optimizer, *, epochs=10, batch_size=64, schedule=None, seed=0,
-                 restore_best=True, train_eval_samples=10000, augment=None, log=print):
+                 restore_best=True, train_eval_samples=10000, augment=None, log=print, progress=False):
         self.model = model
         self.optimizer = optimizer
         self.epochs = check_positive_int("epochs", epochs)
@@ -83,6 +87,8 @@ class Trainer:
         if log is not None and not callable(log):
             raise ValueError(f"log must be a callable taking one line of text, or None, got {log!r}")
         self.log = log or silent
+        self.progress = check_bool("progress", progress)
+        self._bar = None
         self.full_batch = getattr(optimizer, "full_batch", False)
         if augment is not None and self.full_batch:
             raise ValueError(f"augment needs mini-batches; {optimizer!r} is full-batch")
@@ -150,9 +156,13 @@ class Trainer:
     def _fit_mini_batches(self, X, y, step):
         self._runner = self.epoch_runner(X, y, self._rng)
         self._runner.step = step
-        for epoch in range(len(self._history.epochs) + 1, self.epochs + 1):
-            lr = self._runner.run(epoch)
-            self._end_epoch(epoch, lr)
+        total = self.epochs * (len(self._runner.bounds) - 1)
+        with tqdm(total=total, initial=step, unit="step", desc="training", disable=None if self.progress else True,
+                  dynamic_ncols=True, leave=False) as self._bar:
+            for epoch in range(len(self._history.epochs) + 1, self.epochs + 1):
+                lr = self._runner.run(epoch)
+                self._end_epoch(epoch, lr)
+        self._bar = None
 
     def epoch_runner(self, X, y, rng=None):
         """An EpochRunner over checked training data: ``runner.run(epoch)`` trains one epoch. ``fit``
@@ -249,6 +259,9 @@ class EpochRunner:
                                *buffers, *scalars, np.uint64(t.seed), optimizer.kind, *slots, optimizer.flags,
                                optimizer.hyper, coef, self.lrs, self.step, optimizer.steps, self.losses)
             optimizer.steps += done
+            if t._bar is not None:
+                t._bar.update(done)
+                t._bar.set_postfix(epoch=epoch, loss=f"{self.losses[done - 1]:.4f}" if done else "-", refresh=False)
             t._history.iteration_loss.extend(self.losses[:done].tolist())
             t._history.iteration_lr.extend(self.lrs[:done].tolist())
             self.step += done
