@@ -6,6 +6,11 @@ import json
 import pathlib
 import sys
 
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
+
 from tqdm import tqdm
 
 from mlp_scratch import checkpoint, datasets, threads
@@ -164,7 +169,7 @@ def train(args):
         f"{'-'.join(map(str, args.hidden_sizes))}{'-' if args.hidden_sizes else ''}{data.n_classes}, "
         f"{optimizer}, {schedule}{', ' + repr(augment) if augment else ''}; run folder {out}")
     config = {"command": "train", **{k: (str(v) if isinstance(v, pathlib.Path) else v)
-                                     for k, v in vars(args).items() if k not in ("func", "resume")}, "out": str(out)}
+                                     for k, v in vars(args).items() if k not in ("resume", "config")}, "out": str(out)}
     preprocessing = data.meta["preprocessing"]
     history = trainer.fit(data, on_epoch_end=lambda t: save_epoch(out, config, t, preprocessing), resume=resume)
     results = {"test_acc": model.score(data.X_test, data.y_test), "best_epoch": history.best_epoch,
@@ -179,24 +184,63 @@ def train(args):
     return results
 
 
+# Keys of a run's config.json that describe that run, not the options to repeat it with.
+RUN_ONLY_KEYS = ("command", "out", "overwrite")
+
+
+def read_config(path, parser):
+    """Options from a TOML or JSON file (a run folder's config.json repeats that run), keyed by the
+    options' names with underscores (hidden_sizes = [100, 100], lr = 0.05, ...)."""
+    path = pathlib.Path(path)
+    try:
+        if path.suffix == ".toml":
+            with open(path, "rb") as f:
+                config = tomllib.load(f)
+        else:
+            config = json.loads(path.read_text())
+    except (OSError, ValueError) as error:
+        raise ValueError(f"--config {path}: cannot read it ({error})") from None
+    config = {k: v for k, v in config.items() if k not in RUN_ONLY_KEYS}
+    known = {action.dest for action in parser._actions}
+    unknown = sorted(set(config) - known)
+    if unknown:
+        raise ValueError(f"--config {path}: unknown options {unknown}; see mlp-scratch train --help")
+    return {k: pathlib.Path(v) if k in PATH_OPTIONS and v is not None else v for k, v in config.items()}
+
+
 def build_parser():
-    parser = argparse.ArgumentParser(prog="mlp-scratch", description=__doc__)
+    parser = argparse.ArgumentParser(prog="mlp-scratch", description="Train and compare MLPs written from scratch.")
     commands = parser.add_subparsers(dest="command", required=True)
-    train_parser = commands.add_parser("train", help="train an MLP and write a run folder",
-                                       )
+    train_parser = commands.add_parser("train", help="train an MLP and write a run folder")
+    train_parser.add_argument("--config", type=pathlib.Path,
+                              help="options from a TOML or JSON file (a run folder's config.json repeats that "
+                                   "run); flags given too take precedence")
     add_train_arguments(train_parser)
-    train_parser.set_defaults(func=train)
-    return parser
+    commands.add_parser("benchmark", add_help=False, help="time training against PyTorch, JAX, scikit-learn and "
+                                                          "NumPy (mlp-scratch benchmark --help)")
+    return parser, train_parser
 
 
 def main(argv=None):
-    args = build_parser().parse_args(argv)
+    parser, train_parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["benchmark"]:  # its own parser reads the rest (argparse.REMAINDER drops options)
+        return benchmark_main(argv[1:])
     try:
-        args.func(args)
+        if argv[:1] == ["train"]:
+            config_path = train_parser.parse_known_args(argv[1:])[0].config
+            if config_path is not None:
+                train_parser.set_defaults(**read_config(config_path, train_parser))
+        train(parser.parse_args(argv))
+        return 0
     except ValueError as error:
-        print(f"mlp-scratch {args.command}: error: {error}", file=sys.stderr)
+        print(f"mlp-scratch {argv[0] if argv else ''}: error: {error}", file=sys.stderr)
         return 2
-    return 0
+
+
+def benchmark_main(arguments):
+    from mlp_scratch.benchmark import main as run_benchmark  # imports torch, jax, ... only when asked
+    return run_benchmark(arguments) or 0
 
 
 if __name__ == "__main__":

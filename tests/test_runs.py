@@ -199,3 +199,28 @@ def test_resuming_into_another_architecture_is_refused(tmp_path):
         checkpoint.restore_training(out / "checkpoint.npz", MLP(64, [16], 10, batchnorm=True, l2=1e-4), Adam())
     with pytest.raises(ValueError, match="no training state"):
         checkpoint.restore_training(out / "best_model.npz", MLP(64, [16], 10, batchnorm=True, l2=1e-4), SGD())
+
+
+def test_train_from_a_toml_config_and_repeat_a_run_from_its_config(tmp_path):
+    config = tmp_path / "run.toml"
+    config.write_text('hidden_sizes = [24]\noptimizer = "adam"\nlr = 0.003\nepochs = 2\nbatchnorm = false\nseed = 3\n')
+    first = tmp_path / "first"
+    assert main(["train", "--config", str(config), "--quiet", "--out", str(first)]) == 0
+    saved = json.loads((first / "config.json").read_text())
+    assert saved["hidden_sizes"] == [24] and saved["optimizer"] == "adam" and saved["batchnorm"] is False
+    again = tmp_path / "again"
+    assert main(["train", "--config", str(first / "config.json"), "--quiet", "--out", str(again)]) == 0
+    with np.load(first / "checkpoint.npz") as a, np.load(again / "checkpoint.npz") as b:
+        np.testing.assert_array_equal(a["params"], b["params"])
+    # a flag given beside the file takes precedence
+    assert main(["train", "--config", str(config), "--epochs", "1", "--quiet", "--out", str(tmp_path / "one")]) == 0
+    assert len(json.loads((tmp_path / "one" / "history.json").read_text())["epochs"]) == 1
+    config.write_text("hidden = [24]\n")
+    assert main(["train", "--config", str(config), "--quiet", "--out", str(tmp_path / "bad")]) == 2
+
+
+def test_benchmark_subcommand_shares_the_benchmark_script(tmp_path, capsys):
+    out = tmp_path / "bench.json"
+    assert main(["benchmark", "--configs", "small", "--sides", "mlp-scratch", "numpy", "--rounds", "2",
+                 "--samples", "512", "--no-startup", "--json", str(out)]) == 0
+    assert json.loads(out.read_text())["configs"]["small"]["sides"]["numpy"]["status"] == "ok"
