@@ -3,7 +3,7 @@ import numpy as np
 
 from mlp_scratch.kernels.augment import augment_images
 from mlp_scratch.kernels.random import seed_for
-from mlp_scratch.validation import check_number
+from mlp_scratch.validation import check_bool, check_int, check_number
 
 
 class Augmentation:
@@ -31,12 +31,12 @@ class Augmentation:
         if len(image_shape) != 3 or min(image_shape) <= 0:
             raise ValueError(f"image_shape must be (channels, height, width), got {image_shape!r}")
         self.image_shape = tuple(int(v) for v in image_shape)
-        self.crop_padding = int(check_number("crop_padding", crop_padding, low=0))
-        self.translate = int(check_number("translate", translate, low=0))
+        self.crop_padding = check_int("crop_padding", crop_padding, low=0)
+        self.translate = check_int("translate", translate, low=0)
         if self.crop_padding + self.translate >= min(self.image_shape[1:]):
             raise ValueError(f"crop_padding + translate must be below the image size {self.image_shape[1:]}, "
                              f"got {self.crop_padding + self.translate}")
-        self.flip = bool(flip)
+        self.flip = check_bool("flip", flip)
         self.noise_std = check_number("noise_std", noise_std, low=0)
 
     @classmethod

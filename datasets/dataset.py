@@ -82,20 +82,24 @@ def class_counts(available, n):
     return counts
 
 
-def stratified_indices(y, sizes, n_classes, rng, per_class=False):
+def stratified_indices(y, sizes, n_classes, rng, per_class=False, names=None):
     """Disjoint index arrays, one per requested size, each stratified by class.
 
-    ``sizes`` are totals, or per-class counts if ``per_class``. Each class's indices are shuffled
-    once with ``rng`` and handed out in order, so the sets are disjoint and fixed by the seed."""
+    ``sizes`` are totals, or per-class counts if ``per_class``; ``names`` name them in errors. Each
+    class's indices are shuffled once with ``rng`` and handed out in order, so the sets are disjoint
+    and fixed by the seed."""
+    names = names or [f"split {k}" for k in range(len(sizes))]
     pools = [rng.permutation(np.flatnonzero(y == c)) for c in range(n_classes)]
     available = np.array([len(p) for p in pools])
     taken = np.zeros(n_classes, int)
     result = []
-    for size in sizes:
+    for name, size in zip(names, sizes):
+        if not per_class and size > (available - taken).sum():
+            raise ValueError(f"{name}={size} asks for more samples than the {(available - taken).sum()} left")
         counts = np.full(n_classes, size) if per_class else class_counts(available - taken, size)
         if np.any(taken + counts > available):
             c = int(np.argmax(taken + counts - available))
-            raise ValueError(f"class {c} has {available[c]} samples, too few for the requested split sizes")
+            raise ValueError(f"{name}={size}: class {c} has {available[c]} samples, too few for the split sizes asked")
         result.append(np.sort(np.concatenate([p[t:t + k] for p, t, k in zip(pools, taken, counts)])))
         taken += counts
     return result

@@ -43,7 +43,7 @@ def write_idx(path, array):
 
 
 def read_images_and_labels(images_path, labels_path):
-    """(images (N, rows * cols) uint8, labels (N,) int64) from a matching pair of IDX files."""
+    """(images (N, rows, cols) uint8, labels (N,) int64) from a matching pair of IDX files."""
     images = read_idx(images_path)
     labels = read_idx(labels_path)
     if images.ndim != 3:
@@ -54,4 +54,4 @@ def read_images_and_labels(images_path, labels_path):
         raise ValueError(f"{images_path} holds {len(images)} images but {labels_path} holds {len(labels)} labels")
     if labels.size and labels.max() > 9:
         raise ValueError(f"{labels_path}: labels must be in [0, 9], found {labels.max()}")
-    return images.reshape(len(images), -1), labels.astype(np.int64)
+    return images, labels.astype(np.int64)

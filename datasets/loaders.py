@@ -1,6 +1,7 @@
 """Loading data sets by name: scikit-learn's bundled sets and generators, MNIST, Fashion-MNIST and
 CIFAR-10 (from a local folder or OpenML)."""
 import inspect
+import numbers
 
 import numpy as np
 from sklearn import datasets as sk
@@ -68,19 +69,22 @@ def load(name="digits", *, n_train=None, n_val=None, n_test=None, per_class=Fals
     if X_test is None:  # carve the test split out of the one pool
         if n_test is None:
             n_test = _fraction_size("test_fraction", test_fraction, pool_size, per_class, n_classes)
-        (test,) = stratified_indices(y, [n_test], n_classes, rng, per_class)
+        (test,) = stratified_indices(y, [n_test], n_classes, rng, per_class, ["n_test"])
         rest = np.setdiff1d(np.arange(len(y)), test)
         X_test, y_test, X, y = X[test], y[test], X[rest], y[rest]
     elif n_test is not None:
-        (test,) = stratified_indices(y_test, [n_test], n_classes, rng, per_class)
+        (test,) = stratified_indices(y_test, [n_test], n_classes, rng, per_class, ["n_test"])
         X_test, y_test = X_test[test], y_test[test]
     if n_val is None:
         n_val = _fraction_size("val_fraction", val_fraction, pool_size, per_class, n_classes)
     if n_train is None:  # everything that is not validation
-        (val,) = stratified_indices(y, [n_val], n_classes, rng, per_class)
+        (val,) = stratified_indices(y, [n_val], n_classes, rng, per_class, ["n_val"])
         train = np.setdiff1d(np.arange(len(y)), val)
     else:
-        val, train = stratified_indices(y, [n_val, n_train], n_classes, rng, per_class)
+        val, train = stratified_indices(y, [n_val, n_train], n_classes, rng, per_class, ["n_val", "n_train"])
+    if len(train) < 2 or len(np.unique(y[train])) < 2:
+        raise ValueError(f"the training split has {len(train)} samples of {len(np.unique(y[train]))} classes: "
+                         f"lower val_fraction/test_fraction (or n_val/n_test), or load more data")
     prep = Preprocessing.fit(preprocessing, X[train], images="image_shape" in meta)
     meta.update(preprocessing=prep.state(), seed=seed,
                 sizes={"train": len(train), "val": len(val), "test": len(y_test)})
@@ -89,7 +93,7 @@ def load(name="digits", *, n_train=None, n_val=None, n_test=None, per_class=Fals
 
 
 def _fraction_size(arg, fraction, n, per_class, n_classes):
-    if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0 < fraction < 1:
+    if isinstance(fraction, bool) or not isinstance(fraction, numbers.Real) or not 0 < fraction < 1:
         raise ValueError(f"{arg} must be in (0, 1), got {fraction!r}")
     return max(1, round(fraction * n / (n_classes if per_class else 1)))
 

@@ -37,9 +37,10 @@ def load_image_set(name, data_dir=None):
             folder = root / sub
             found = _read_folder(name, folder)
             if found is not None:
-                meta = {"name": name, "class_names": spec["class_names"], "image_shape": spec["image_shape"],
+                *arrays, image_shape = found
+                meta = {"name": name, "class_names": spec["class_names"], "image_shape": image_shape,
                         "source": str(folder.resolve())}
-                return (*found, meta)
+                return (*arrays, meta)
             looked.append(str(folder))
     if data_dir is not None:
         raise FileNotFoundError(_missing_message(name, looked, "data_dir"))
@@ -56,7 +57,8 @@ def _read_folder(name, folder):
             return None
         parts = [cifar.read_batch(path) for path in train]
         X_test, y_test = cifar.read_batch(folder / cifar.TEST_BATCH)
-        return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]), X_test, y_test
+        return (np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]), X_test, y_test,
+                IMAGE_SETS[name]["image_shape"])
     paths = []
     for stem in MNIST_FILES:
         candidates = [folder / stem, folder / f"{stem}.gz"]
@@ -64,7 +66,12 @@ def _read_folder(name, folder):
         if not existing:
             return None
         paths.append(existing[0])
-    return (*idx.read_images_and_labels(paths[0], paths[1]), *idx.read_images_and_labels(paths[2], paths[3]))
+    X, y = idx.read_images_and_labels(paths[0], paths[1])
+    X_test, y_test = idx.read_images_and_labels(paths[2], paths[3])
+    if X.shape[1:] != X_test.shape[1:]:
+        raise ValueError(f"{paths[0]} holds images of {X.shape[1:]} pixels but {paths[2]} of {X_test.shape[1:]}")
+    # the image shape is the files' own, whatever the data set's usual one
+    return X.reshape(len(X), -1), y, X_test.reshape(len(X_test), -1), y_test, [1, *X.shape[1:]]
 
 
 def _fetch_openml(name):

@@ -66,6 +66,7 @@ def rmsprop_step(params, grads, square_avg, grad_avg, momentum_buffer, flags, lr
         momentum > 0:  b <- momentum * b + g / denom;   p <- p - lr * b
         else:          p <- p - lr * g / denom
     """
+    zero = params.dtype.type(0)  # a float64 0 here would turn the float32 loop into float64
     for i in prange(params.shape[0]):
         f = flags[i] if flags.shape[0] > 0 else DECAY
         if f & FROZEN:
@@ -79,7 +80,7 @@ def rmsprop_step(params, grads, square_avg, grad_avg, momentum_buffer, flags, lr
             a = alpha * grad_avg[i] + one_minus_alpha * g
             grad_avg[i] = a
             # v - a**2 is a variance, >= 0 in exact arithmetic; rounding can push it below 0.
-            denom = np.sqrt(max(v - a * a, 0)) + eps
+            denom = np.sqrt(max(v - a * a, zero)) + eps
         else:
             denom = np.sqrt(v) + eps
         if momentum > 0:
@@ -185,9 +186,9 @@ def adadelta_update(params, grads, square_avg, acc_delta, unused, flags, lr, t, 
 def adam_update(params, grads, exp_avg, exp_avg_sq, max_exp_avg_sq, flags, lr, t, hyper, coef):
     """hyper = [beta1, beta2, eps, weight_decay, amsgrad, decoupled]; bias corrections of step t."""
     beta1, beta2 = hyper[0], hyper[1]
-    coef[0] = lr / (1 - beta1 ** t)           # step size
-    coef[1] = np.sqrt(1 - beta2 ** t)         # bias_correction2_sqrt
-    coef[2] = 1 - lr * hyper[3]               # AdamW's decay factor
+    coef[0] = lr / (1 - beta1 ** t)
+    coef[1] = np.sqrt(1 - beta2 ** t)
+    coef[2] = 1 - lr * hyper[3]
     coef[3], coef[4], coef[5], coef[6], coef[7], coef[8] = beta1, 1 - beta1, beta2, 1 - beta2, hyper[2], hyper[3]
     adam_step(params, grads, exp_avg, exp_avg_sq, max_exp_avg_sq, flags, coef[0], coef[3], coef[4], coef[5],
               coef[6], coef[7], coef[8], coef[2], hyper[5] != 0, hyper[4] != 0, coef[1])

@@ -133,7 +133,8 @@ def resumed_args(args):
         raise ValueError(f"--resume {folder}: no readable run folder ({error})") from None
     saved.pop("command", None)
     saved = {k: pathlib.Path(v) if k in PATH_OPTIONS and v is not None else v for k, v in saved.items()}
-    return argparse.Namespace(**{**saved, "epochs": args.epochs or saved["epochs"], "quiet": args.quiet,
+    return argparse.Namespace(**{**saved, "epochs": saved["epochs"] if args.epochs is None else args.epochs,
+                                 "quiet": args.quiet,
                                  "threads": args.threads, "resume": folder, "out": folder, "overwrite": True})
 
 
@@ -141,7 +142,7 @@ def train(args):
     """Train as ``args`` says, write the run folder, and return the results dictionary."""
     if args.resume is not None:
         args = resumed_args(args)
-    args.epochs = args.epochs or 20
+    args.epochs = 20 if args.epochs is None else args.epochs
     if args.threads is not None:
         threads.set_threads(blas=args.threads)
     log = None if args.quiet else tqdm.write  # tqdm.write keeps the progress bar below the lines
@@ -178,7 +179,7 @@ def train(args):
     print(f"test accuracy {results['test_acc']:.4f} (best validation accuracy "
           f"{history.best_val_acc:.4f} at epoch {history.best_epoch}; {history.stop_reason}); "
           f"run folder {out}")
-    if history.stop_reason.startswith("interrupted"):
+    if history.stop_reason.startswith("interrupted") and not trainer.full_batch:
         print(f"the run stopped before epoch {len(history.epochs) + 1}; continue it with: "
               f"python scripts/train.py --resume {out}")
     return results
@@ -201,11 +202,34 @@ def read_config(path, parser):
     except (OSError, ValueError) as error:
         raise ValueError(f"--config {path}: cannot read it ({error})") from None
     config = {k: v for k, v in config.items() if k not in RUN_ONLY_KEYS}
-    known = {action.dest for action in parser._actions}
-    unknown = sorted(set(config) - known)
+    actions = {action.dest: action for action in parser._actions}
+    unknown = sorted(set(config) - set(actions))
     if unknown:
         raise ValueError(f"--config {path}: unknown options {unknown}; see mlp-scratch train --help")
-    return {k: pathlib.Path(v) if k in PATH_OPTIONS and v is not None else v for k, v in config.items()}
+    return {name: config_value(path, actions[name], value) for name, value in config.items()}
+
+
+def config_value(path, action, value):
+    """A config file's value checked and converted as the same flag on the command line would be."""
+    if value is None:
+        return None
+    if action.nargs == 0:  # a flag: true or false
+        if not isinstance(value, bool):
+            raise ValueError(f"--config {path}: {action.dest} must be true or false, got {value!r}")
+        return value
+    many = action.nargs in ("*", "+") or isinstance(action.nargs, int)
+    if many != isinstance(value, list):
+        raise ValueError(f"--config {path}: {action.dest} must be {'a list' if many else 'a single value'}, "
+                         f"got {value!r}")
+    convert = action.type or str
+    try:
+        converted = [convert(v) for v in value] if isinstance(value, list) else convert(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"--config {path}: {action.dest} has a value of the wrong type: {value!r}") from None
+    for item in converted if isinstance(converted, list) else [converted]:
+        if action.choices is not None and item not in action.choices:
+            raise ValueError(f"--config {path}: {action.dest} must be one of {sorted(action.choices)}, got {item!r}")
+    return converted
 
 
 def build_parser():
@@ -233,7 +257,7 @@ def main(argv=None):
                 train_parser.set_defaults(**read_config(config_path, train_parser))
         train(parser.parse_args(argv))
         return 0
-    except ValueError as error:
+    except (ValueError, FileNotFoundError) as error:
         print(f"mlp-scratch {argv[0] if argv else ''}: error: {error}", file=sys.stderr)
         return 2
 

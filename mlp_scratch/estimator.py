@@ -13,7 +13,8 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from mlp_scratch.model import MLP
 from mlp_scratch.optim import OPTIMIZERS, make_optimizer
 from mlp_scratch.schedules import make_schedule
-from mlp_scratch.trainer import Trainer
+from mlp_scratch.trainer import Stop, Trainer
+from mlp_scratch.validation import check_bool, check_int, check_number, check_positive_int
 
 
 class MLPClassifier(ClassifierMixin, BaseEstimator):
@@ -103,7 +104,8 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         """Train for up to ``max_iter`` epochs (from scratch unless ``warm_start``)."""
         X, y = self._validate(X, y, reset=not (self.warm_start and hasattr(self, "model_")))
         if not (self.warm_start and hasattr(self, "model_")):
-            self._start(X, np.unique(y))
+            self._start(X)
+        self._check_parameters()
         return self._train(X, y, self.max_iter, stop_early=True)
 
     def partial_fit(self, X, y, classes=None):
@@ -113,8 +115,19 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError("classes must be given on the first call to partial_fit")
         X, y = self._validate(X, y, reset=first, classes=classes)
         if first:
-            self._start(X, np.unique(self._encoder.transform(np.asarray(classes))))
+            self._start(X)
         return self._train(X, y, 1, stop_early=False)
+
+    def _check_parameters(self):
+        check_positive_int("max_iter", self.max_iter)
+        check_number("tol", self.tol, low=0)
+        check_int("n_iter_no_change", self.n_iter_no_change, low=1)
+        check_bool("early_stopping", self.early_stopping)
+        check_bool("warm_start", self.warm_start)
+        check_number("validation_fraction", self.validation_fraction, low=0, high=1, low_open=True, high_open=True)
+        check_positive_int("batch_size", self.batch_size)
+        sizes = self.hidden_layer_sizes
+        return [sizes] if isinstance(sizes, (int, np.integer)) else list(sizes)
 
     def _validate(self, X, y, reset, classes=None):
         X, y = validate_data(self, X, y, reset=reset, dtype=[np.float64, np.float32])
@@ -127,23 +140,33 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         elif not np.isin(y, self.classes_).all():
             raise ValueError(f"y has labels {sorted(set(np.unique(y)) - set(self.classes_))} not in classes_ "
                              f"{list(self.classes_)}")
-        dtype = self.dtype or ("float32" if X.dtype == np.float32 else "float64")
+        if hasattr(self, "model_") and not reset:
+            dtype = self.model_.dtype  # a warm start keeps the model's dtype
+        else:
+            dtype = self.dtype or ("float32" if X.dtype == np.float32 else "float64")
         return np.ascontiguousarray(X, dtype=dtype), self._encoder.transform(y).astype(np.int64)
 
-    def _start(self, X, labels):
+    def _start(self, X):
+        hidden_sizes = self._check_parameters()
         rng = check_random_state(self.random_state)
         self._seed = int(rng.randint(0, 2 ** 31 - 1))
-        self.model_ = MLP(X.shape[1], list(self.hidden_layer_sizes), len(self.classes_), batchnorm=self.batchnorm,
+        self.model_ = MLP(X.shape[1], hidden_sizes, len(self.classes_), batchnorm=self.batchnorm,
                           dropout=self.dropout, l2=self.l2, loss=self.loss, init=self.init, dtype=X.dtype.name,
                           seed=self._seed)
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"optimizer must be one of {sorted(OPTIMIZERS)} (L-BFGS is not offered here), "
                              f"got {self.optimizer!r}")
-        self.optimizer_ = make_optimizer(self.optimizer, lr=self.lr, **(self.optimizer_params or {}))
-        schedule = make_schedule(self.schedule, **(self.schedule_params or {})) if self.schedule else None
+        try:
+            self.optimizer_ = make_optimizer(self.optimizer, lr=self.lr, **(self.optimizer_params or {}))
+        except TypeError as error:
+            raise ValueError(f"optimizer_params: {error}") from None
+        try:
+            schedule = make_schedule(self.schedule, **(self.schedule_params or {})) if self.schedule else None
+        except TypeError as error:
+            raise ValueError(f"schedule_params: {error}") from None
         self._trainer = Trainer(self.model_, self.optimizer_, batch_size=self.batch_size, schedule=schedule,
                                 seed=self._seed, log=print if self.verbose else None)
-        self._runner = None
+        self._runner = self._best_params = None
         self.loss_curve_, self.validation_scores_ = [], []
         self.best_loss_, self.best_validation_score_ = np.inf, -np.inf
         self.n_iter_ = self.t_ = 0
@@ -155,28 +178,30 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
                                                   random_state=self._seed)
         if getattr(self, "_runner", None) is None or self._runner.X.shape[0] != len(X):
             self._runner = trainer.epoch_runner(X, y, np.random.default_rng(self._seed + self.n_iter_))
+            self._runner.step = self.t_  # the step clock seeds dropout and drives per-step schedules
         else:
             self._runner.X, self._runner.y = X, y
-        best_params = None
         without_improvement = 0
         for _ in range(epochs):
             losses_before = len(trainer._history.iteration_loss)
-            self._runner.run(self.n_iter_ + 1)
+            try:
+                self._runner.run(self.n_iter_ + 1)
+            except Stop as stop:
+                raise ValueError(f"training diverged: {stop}") from None
             epoch_losses = trainer._history.iteration_loss[losses_before:]
             self.n_iter_ += 1
             self.t_ += len(epoch_losses)
             self.loss_curve_.append(float(np.mean(epoch_losses)))
-            if not np.isfinite(self.loss_curve_[-1]):
-                raise ValueError(f"training diverged (loss {self.loss_curve_[-1]}) at epoch {self.n_iter_}: "
-                                 f"lower lr")
             if self.early_stopping and stop_early:
-                score = model._evaluate(X_val, y_val)[1]
+                val_loss, score = model._evaluate(X_val, y_val)
+                trainer.schedule.observe(val_loss)
                 self.validation_scores_.append(score)
                 improved = score > self.best_validation_score_ + self.tol
                 if score > self.best_validation_score_:
                     self.best_validation_score_ = score
-                    best_params = (model.flat_params.copy(), model.running.copy())
+                    self._best_params = (model.flat_params.copy(), model.running.copy())
             else:
+                trainer.schedule.observe(self.loss_curve_[-1])
                 improved = self.loss_curve_[-1] < self.best_loss_ - self.tol
             self.best_loss_ = min(self.best_loss_, self.loss_curve_[-1])
             without_improvement = 0 if improved else without_improvement + 1
@@ -186,8 +211,8 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
             if stop_early and epochs > 1:
                 warnings.warn(f"MLPClassifier stopped at max_iter={self.max_iter} epochs before converging",
                               ConvergenceWarning)
-        if best_params is not None:
-            model.flat_params[:], model.running[:] = best_params
+        if self.early_stopping and stop_early and self._best_params is not None:
+            model.flat_params[:], model.running[:] = self._best_params
         return self
 
     def __getstate__(self):

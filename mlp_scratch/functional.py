@@ -24,18 +24,20 @@ def _make_update(name):
 
     def update(w, dw, config=None):
         config = {} if config is None else config
-        unknown = set(config) - arguments - {"steps"} - set(cls(**{k: v for k, v in config.items()
-                                                                   if k in arguments}).state_names)
+        optimizer = cls(**{k: v for k, v in config.items() if k in arguments})
+        unknown = set(config) - arguments - {"steps"} - set(optimizer.state_names)
         if unknown:
             raise ValueError(f"config has keys {sorted(unknown)} that {name} does not take; "
                              f"it takes {sorted(arguments)} and its own state")
-        optimizer = cls(**{k: v for k, v in config.items() if k in arguments})
         next_w = np.array(w, dtype=np.result_type(w, np.float32), order="C")
         flat = next_w.reshape(-1)
+        if np.shape(dw) != next_w.shape:
+            raise ValueError(f"dw must have the shape of w {next_w.shape}, got {np.shape(dw)}")
         grads = np.ascontiguousarray(dw, dtype=next_w.dtype).reshape(-1)
-        if grads.size != flat.size:
-            raise ValueError(f"dw must have the shape of w {np.shape(w)}, got {np.shape(dw)}")
         if config.get("steps", 0):
+            missing = [k for k in optimizer.state_names if k not in config]
+            if missing:
+                raise ValueError(f"config says steps={config['steps']} but lacks the state {missing}")
             optimizer.load_state_dict({"lr": optimizer.lr, "hyperparameters": {}, "steps": config["steps"],
                                        "state": {k: np.reshape(config[k], -1) for k in optimizer.state_names}})
         optimizer.step(flat, grads)

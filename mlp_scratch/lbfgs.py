@@ -36,8 +36,10 @@ class LBFGS:
         self.frozen = None
 
     def set_masks(self, decay=None, frozen=None):
-        """Weight decay does not apply (use the model's l2); frozen elements stay where they are."""
-        self.frozen = None if frozen is None else np.asarray(frozen, bool)
+        """Weight decay does not apply (use the model's l2); frozen elements stay where they are.
+        A mask left as None keeps its current value, as with the other optimizers."""
+        if frozen is not None:
+            self.frozen = np.asarray(frozen, bool)
 
     def minimize(self, model, X, y, max_iter, callback=None):
         """Minimize the model's training loss on (X, y) in place; ``callback(loss)`` after each
@@ -64,6 +66,7 @@ class LBFGS:
         result = minimize(objective, theta0, jac=True, method="L-BFGS-B", bounds=bounds,
                           callback=after_iteration,
                           options={"maxiter": max_iter, "maxcor": self.history_size, "gtol": self.tol,
+                                   # a few evaluations per iteration for the line search, with room to spare
                                    "ftol": self.ftol, "maxfun": 20 * max_iter + 20})
         model.flat_params[:] = result.x
         return result

@@ -4,7 +4,7 @@ import numpy as np
 
 from mlp_scratch.kernels import optimizers as kernels
 from mlp_scratch.lbfgs import LBFGS
-from mlp_scratch.validation import check_number
+from mlp_scratch.validation import check_bool, check_int, check_number
 
 _NO_FLAGS = np.zeros(0, np.uint8)
 
@@ -103,9 +103,10 @@ class Optimizer:
         hyperparameters = {k: tuple(v) if isinstance(v, list) else v for k, v in state["hyperparameters"].items()}
         checked = type(self)(lr=state["lr"], **{**self.hyperparameters, **hyperparameters})
         arrays = {name: np.array(array) for name, array in state["state"].items()}
-        steps = int(state["steps"])
-        if steps and set(arrays) != set(checked.state_names):
-            raise ValueError(f"the state holds {sorted(arrays)} but {checked!r} needs {sorted(checked.state_names)}")
+        steps = check_int("steps", state["steps"], low=0)
+        if set(arrays) != (set(checked.state_names) if steps else set()):
+            raise ValueError(f"the state holds {sorted(arrays)} after {steps} steps but {checked!r} needs "
+                             f"{sorted(checked.state_names) if steps else 'none before its first step'}")
         self.lr, self.hyperparameters, self.steps, self.state = checked.lr, checked.hyperparameters, steps, arrays
         self.hyper = checked.hyper
 
@@ -134,7 +135,7 @@ class SGD(Optimizer):
         super().__init__(lr, momentum=check_number("momentum", momentum, low=0),
                          dampening=check_number("dampening", dampening, low=0, high=1),
                          weight_decay=check_number("weight_decay", weight_decay, low=0),
-                         nesterov=bool(nesterov))
+                         nesterov=check_bool("nesterov", nesterov))
         if nesterov and (momentum <= 0 or dampening != 0):
             raise ValueError("nesterov requires momentum > 0 and dampening = 0, "
                              f"got momentum={momentum}, dampening={dampening}")
@@ -146,7 +147,6 @@ class SGD(Optimizer):
     def _hyper(self):
         h = self.hyperparameters
         return [h["momentum"], h["dampening"], h["weight_decay"], h["nesterov"]]
-
 
 
 class Adagrad(Optimizer):
@@ -176,7 +176,6 @@ class Adagrad(Optimizer):
         return [h["lr_decay"], h["weight_decay"], h["eps"]]
 
 
-
 class RMSprop(Optimizer):
     r"""torch.optim.RMSprop:
 
@@ -194,7 +193,7 @@ class RMSprop(Optimizer):
         super().__init__(lr, alpha=check_number("alpha", alpha, low=0, high=1),
                          eps=check_number("eps", eps, low=0, low_open=True),
                          weight_decay=check_number("weight_decay", weight_decay, low=0),
-                         momentum=check_number("momentum", momentum, low=0), centered=bool(centered))
+                         momentum=check_number("momentum", momentum, low=0), centered=check_bool("centered", centered))
 
     @property
     def state_names(self):
@@ -205,7 +204,6 @@ class RMSprop(Optimizer):
     def _hyper(self):
         h = self.hyperparameters
         return [h["alpha"], h["eps"], h["weight_decay"], h["momentum"], h["centered"]]
-
 
 
 class Adadelta(Optimizer):
@@ -241,11 +239,13 @@ class Adam(Optimizer):
     decoupled = False
 
     def __init__(self, lr=0.001, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=False):
+        if not hasattr(betas, "__len__") or len(betas) != 2:
+            raise ValueError(f"betas must be a pair (beta1, beta2), got {betas!r}")
         beta1, beta2 = betas
         super().__init__(lr, betas=(check_number("betas[0]", beta1, low=0, high=1, high_open=True),
                                     check_number("betas[1]", beta2, low=0, high=1, high_open=True)),
                          eps=check_number("eps", eps, low=0, low_open=True),
-                         weight_decay=check_number("weight_decay", weight_decay, low=0), amsgrad=bool(amsgrad))
+                         weight_decay=check_number("weight_decay", weight_decay, low=0), amsgrad=check_bool("amsgrad", amsgrad))
 
     @property
     def state_names(self):
@@ -254,7 +254,6 @@ class Adam(Optimizer):
     def _hyper(self):
         h = self.hyperparameters
         return [*h["betas"], h["eps"], h["weight_decay"], h["amsgrad"], self.decoupled]
-
 
 
 class AdamW(Adam):

@@ -56,6 +56,8 @@ class MultiStepLR(Schedule):
     per = "epoch"
 
     def __init__(self, milestones, gamma=0.1):
+        if not hasattr(milestones, "__iter__"):
+            raise ValueError(f"milestones must be a list of epochs, got {milestones!r}")
         self.milestones = sorted(check_positive_int("milestones", m) for m in milestones)
         self.gamma = check_number("gamma", gamma, low=0, low_open=True)
 
@@ -141,7 +143,7 @@ class ReduceLROnPlateau(Schedule):
     def __init__(self, factor=0.1, patience=10, threshold=1e-4, cooldown=0, min_lr=0.0):
         self.factor = check_number("factor", factor, low=0, high=1, low_open=True, high_open=True)
         self.patience = check_int("patience", patience, low=0)
-        self.threshold = check_number("threshold", threshold, low=0)
+        self.threshold = check_number("threshold", threshold, low=0, high=1, high_open=True)
         self.cooldown = check_int("cooldown", cooldown, low=0)
         self.min_lr = check_number("min_lr", min_lr, low=0)
         self.scale, self.best, self.bad_epochs, self.cooldown_left = 1.0, math.inf, 0, 0
@@ -179,3 +181,31 @@ def make_schedule(name, warmup=0, **kwargs):
         raise ValueError(f"schedule must be one of {sorted(SCHEDULES)}, got {name!r}")
     schedule = SCHEDULES[name](**kwargs)
     return LinearWarmup(schedule, warmup) if warmup else schedule
+
+
+class FunctionSchedule(Schedule):
+    """A plain callable ``f(lr0, epoch, iteration) -> lr`` as a Schedule (no state to save)."""
+
+    def __init__(self, function):
+        self.function = function
+
+    def __call__(self, lr0, epoch, iteration):
+        return self.function(lr0, epoch, iteration)
+
+    def state_dict(self):
+        return {}
+
+    def load_state_dict(self, state):
+        pass
+
+
+def as_schedule(schedule):
+    """None -> Constant, a Schedule as it is, any other callable wrapped; anything else refused."""
+    if schedule is None:
+        return Constant()
+    if isinstance(schedule, Schedule):
+        return schedule
+    if callable(schedule):
+        return FunctionSchedule(schedule)
+    raise ValueError(f"schedule must be a Schedule (see make_schedule) or a callable (lr0, epoch, iteration) -> lr, "
+                     f"got {schedule!r}")

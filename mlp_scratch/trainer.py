@@ -10,7 +10,7 @@ from tqdm.auto import tqdm
 from mlp_scratch.kernels.random import seed_for
 from mlp_scratch.kernels.training import train_steps
 from mlp_scratch.lbfgs import NonFiniteLoss
-from mlp_scratch.schedules import Constant
+from mlp_scratch.schedules import as_schedule
 from mlp_scratch.validation import check_bool, check_features, check_labels, check_positive_int, check_seed
 
 
@@ -32,6 +32,10 @@ class History:
 
 # Augmentation draws from its own stream of the run's seed; steps use streams 0, 1, 2, ... for dropout.
 AUGMENT_STREAM = 2 ** 40
+
+
+def non_finite(loss, epoch, iteration):
+    return f"non-finite loss ({loss}) at epoch {epoch}, iteration {iteration}: lower the learning rate or check the data"
 
 
 def silent(line):
@@ -80,7 +84,7 @@ class Trainer:
         self.optimizer = optimizer
         self.epochs = check_positive_int("epochs", epochs)
         self.batch_size = check_positive_int("batch_size", batch_size)
-        self.schedule = schedule or Constant()
+        self.schedule = as_schedule(schedule)
         self.seed = check_seed("seed", seed)
         self.restore_best = check_bool("restore_best", restore_best)
         self.train_eval_samples = check_positive_int("train_eval_samples", train_eval_samples)
@@ -165,8 +169,10 @@ class Trainer:
         self._bar = None
 
     def epoch_runner(self, X, y, rng=None):
-        """An EpochRunner over checked training data: ``runner.run(epoch)`` trains one epoch. ``fit``
-        drives one; ``scripts/benchmark.py`` times the same code."""
+        """An EpochRunner over (X, y): ``runner.run(epoch)`` trains one epoch. ``fit`` drives one;
+        ``scripts/benchmark.py`` and the estimator use the same code."""
+        X = check_features(X, self.model.input_dim, self.model.dtype, "X_train")
+        y = check_labels(y, X.shape[0], self.model.num_classes, "y_train")
         return EpochRunner(self, X, y, np.random.default_rng(self.seed) if rng is None else rng)
 
     def _fit_full_batch(self, X, y):
@@ -182,12 +188,11 @@ class Trainer:
         except NonFiniteLoss as error:
             raise Stop(f"non-finite loss ({error}) in L-BFGS: check the data and the initialization") from None
         if len(self._history.epochs) < self.epochs:
-            self._history.stop_reason = f"converged: {result.message}"
+            self._history.stop_reason = f"{'converged' if result.success else 'stopped'}: {result.message}"
 
     def _record_step(self, loss, lr, epoch):
         if not math.isfinite(loss):
-            raise Stop(f"non-finite loss ({loss}) at epoch {epoch}, iteration {len(self._history.iteration_loss)}: "
-                       f"lower the learning rate or check the data")
+            raise Stop(non_finite(loss, epoch, len(self._history.iteration_loss)))
         self._history.iteration_loss.append(loss)
         self._history.iteration_lr.append(lr)
 
@@ -225,6 +230,13 @@ class EpochRunner:
         if batch_size > len(X):
             trainer.log(f"batch_size {batch_size} is larger than the {len(X)} training samples; using {len(X)}")
             batch_size = len(X)
+        if model.batchnorm and batch_size < 2:
+            raise ValueError(f"batch_size must be at least 2 with batch norm (a batch's statistics need two "
+                             f"samples), got {trainer.batch_size} with {len(X)} training samples")
+        augment = trainer.augment
+        if augment is not None and int(np.prod(augment.image_shape)) != X.shape[1]:
+            raise ValueError(f"augment is for images of shape {augment.image_shape} ({int(np.prod(augment.image_shape))} "
+                             f"features) but X_train has {X.shape[1]} features")
         starts = list(range(0, len(X), batch_size))
         if model.batchnorm and len(starts) > 1 and len(X) - starts[-1] == 1:
             starts.pop()  # batch norm cannot train on one sample: the last one joins the batch before
@@ -232,7 +244,6 @@ class EpochRunner:
         capacity = int(np.diff(self.bounds).max())
         self.X_batch = np.empty((capacity, X.shape[1]), model.dtype)
         self.y_batch = np.empty(capacity, np.int64)
-        augment = trainer.augment
         self.X_augmented = np.empty_like(self.X_batch) if augment else self.X_batch
         self.augment_args = augment.kernel_args(model.dtype) if augment else \
             (np.zeros(3, np.int64), 0, False, model.dtype.type(0))
@@ -254,6 +265,9 @@ class EpochRunner:
             count = min(self.CHUNK, batches - first)
             for k in range(count):
                 self.lrs[k] = t.schedule(optimizer.lr, epoch - 1, self.step + k)
+            if not (np.all(np.isfinite(self.lrs[:count])) and np.all(self.lrs[:count] >= 0)):
+                raise ValueError(f"schedule must give finite learning rates >= 0, gave {self.lrs[:count].min()} "
+                                 f"at epoch {epoch}")
             done = train_steps(self.X, self.y, order, self.bounds, first, count, self.X_batch, self.y_batch,
                                t.augment is not None, *self.augment_args, self.augment_seed, self.X_augmented,
                                *buffers, *scalars, np.uint64(t.seed), optimizer.kind, *slots, optimizer.flags,
@@ -266,6 +280,5 @@ class EpochRunner:
             t._history.iteration_lr.extend(self.lrs[:done].tolist())
             self.step += done
             if done < count:
-                raise Stop(f"non-finite loss ({self.losses[done]}) at epoch {epoch}, iteration {self.step}: "
-                           f"lower the learning rate or check the data")
+                raise Stop(non_finite(self.losses[done], epoch, self.step))
         return float(self.lrs[count - 1])

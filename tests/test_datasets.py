@@ -98,7 +98,7 @@ def test_image_and_label_count_mismatch(tmp_path):
     idx.write_idx(tmp_path / "labels", np.zeros(9, np.uint8))
     with pytest.raises(ValueError, match="10 images but .* 9 labels"):
         idx.read_images_and_labels(tmp_path / "images", tmp_path / "labels")
-    idx.write_idx(tmp_path / "flat", np.zeros((10, 16), np.uint8))
+    idx.write_idx(tmp_path / "flat", np.zeros((10, 16), np.uint8))  # 2-D: not images
     with pytest.raises(ValueError, match="expected images of shape"):
         idx.read_images_and_labels(tmp_path / "flat", tmp_path / "labels")
 
@@ -206,7 +206,7 @@ def test_real_mnist_known_facts():
     data = datasets.load("mnist", data_dir=SHARED, preprocessing="none", n_val=1, seed=0)
     images, labels = idx.read_images_and_labels(SHARED / "mnist" / "train-images-idx3-ubyte.gz",
                                                 SHARED / "mnist" / "train-labels-idx1-ubyte.gz")
-    assert images.shape == (60000, 784) and labels[0] == 5
+    assert images.shape == (60000, 28, 28) and labels[0] == 5
     assert len(data.y_train) + len(data.y_val) == 60000 and len(data.y_test) == 10000
     assert np.bincount(labels).tolist() == [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
 

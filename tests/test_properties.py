@@ -35,7 +35,7 @@ INVALID = {
        hidden=st.lists(st.integers(1, 70), max_size=3), batchnorm=st.booleans(), dropout=st.floats(0, 0.9),
        l2=st.floats(0, 1), init=st.sampled_from(["he", "xavier", 0.1]), dtype=st.sampled_from(["float32", "float64"]),
        optimizer=st.sampled_from(["sgd", "adagrad", "rmsprop", "adadelta", "adam", "adamw"]),
-       lr=st.floats(1e-5, 10.0), batch_size=st.integers(1, 64), epochs=st.integers(1, 3),
+       lr=st.floats(1e-5, 10.0), batch_size=st.integers(2, 64), epochs=st.integers(1, 3),
        schedule=st.sampled_from(["constant", "step", "cosine"]), seed=st.integers(0, 2 ** 32),
        corrupt=st.sampled_from([None] * 6 + sorted(INVALID)), data=st.data())
 def test_training_trains_or_raises_a_named_error(n, d, classes, hidden, batchnorm, dropout, l2, init, dtype, optimizer,

@@ -150,3 +150,124 @@ def test_functional_form_refuses_unknown_config_keys():
 def test_bad_arguments_name_themselves(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+# -- second review ---------------------------------------------------------------------------------
+from mlp_scratch.datasets import Augmentation  # noqa: E402
+from mlp_scratch.lbfgs import LBFGS  # noqa: E402
+from mlp_scratch.optim import Adam  # noqa: E402
+
+
+def test_augmentation_for_another_image_shape_is_refused_before_any_kernel_runs():
+    data = datasets.load("digits")
+    trainer = Trainer(MLP(64, [8], 10), SGD(), epochs=1, augment=Augmentation((3, 32, 32)), log=None)
+    with pytest.raises(ValueError, match="augment is for images of shape"):
+        trainer.fit(data)
+
+
+def test_epoch_runner_checks_its_data():
+    trainer = Trainer(MLP(4, [8], 3), SGD(), log=None)
+    with pytest.raises(ValueError, match=r"y_train must hold labels in \[0, 2\]"):
+        trainer.epoch_runner(np.zeros((10, 4)), np.full(10, 10 ** 6))
+
+
+def test_batch_norm_refuses_batches_of_one():
+    data = datasets.load("iris")
+    with pytest.raises(ValueError, match="batch_size must be at least 2 with batch norm"):
+        Trainer(MLP(4, [8], 3, batchnorm=True), SGD(), batch_size=1, log=None).fit(data)
+
+
+@pytest.mark.parametrize("schedule, message", [(lambda lr0, e, t: -1.0, "finite learning rates >= 0"),
+                                               (lambda lr0, e, t: float("nan"), "finite learning rates >= 0"),
+                                               ("cosine", "schedule must be a Schedule")])
+def test_bad_schedules_are_refused(schedule, message):
+    with pytest.raises(ValueError, match=message):
+        Trainer(MLP(4, [8], 3), SGD(), epochs=1, schedule=schedule, log=None).fit(datasets.load("iris"))
+
+
+def test_a_plain_function_is_a_schedule():
+    history = Trainer(MLP(4, [8], 3), SGD(lr=0.1), epochs=2, batch_size=50, log=None,
+                      schedule=lambda lr0, epoch, t: lr0 / (1 + epoch)).fit(datasets.load("iris"))
+    assert history.iteration_lr[0] == 0.1 and history.iteration_lr[-1] == 0.05
+
+
+def test_lbfgs_keeps_a_frozen_mask_set_before_the_trainer():
+    data = datasets.load("iris", dtype="float64")
+    model = MLP(4, [8], 3, dtype="float64")
+    optimizer = LBFGS()
+    frozen = np.zeros(model.flat_params.size, bool)
+    frozen[:32] = True
+    optimizer.set_masks(frozen=frozen)
+    W1 = model.params["W1"].copy()
+    Trainer(model, optimizer, epochs=5, log=None, restore_best=False).fit(data)
+    np.testing.assert_array_equal(model.params["W1"], W1)
+
+
+def test_negative_or_inconsistent_optimizer_steps_are_refused():
+    state = Adam().state_dict()
+    with pytest.raises(ValueError, match="steps"):
+        Adam().load_state_dict({**state, "steps": -5})
+    with pytest.raises(ValueError, match="needs"):
+        Adam().load_state_dict({**state, "steps": 3})  # 3 steps but no state arrays
+
+
+def test_estimator_feeds_the_plateau_schedule_and_keeps_the_step_clock():
+    from mlp_scratch import MLPClassifier
+
+    X, y = datasets.load("digits").X_train, datasets.load("digits").y_train
+    clf = MLPClassifier(hidden_layer_sizes=(16,), schedule="plateau", schedule_params={"patience": 0, "factor": 0.5,
+                        "threshold": 0.9}, max_iter=4, random_state=0).fit(X, y)
+    assert clf._trainer.schedule.scale < 1  # no epoch improves by 90%: the rate was cut
+    decaying = MLPClassifier(hidden_layer_sizes=(16,), schedule="exp-decay", schedule_params={"k": 0.01},
+                             dropout=0.2, random_state=0)
+    for size in (200, 300, 200):  # a new runner per size: the step clock must go on
+        decaying.partial_fit(X[:size], y[:size], classes=np.arange(10))
+    lrs = decaying._trainer._history.iteration_lr
+    assert lrs == sorted(lrs, reverse=True) and len(set(lrs)) == len(lrs)
+
+
+def test_estimator_early_stopping_restores_the_best_parameters():
+    from mlp_scratch import MLPClassifier
+
+    data = datasets.load("digits")
+    clf = MLPClassifier(hidden_layer_sizes=(32,), early_stopping=True, n_iter_no_change=2, max_iter=30, lr=0.05,
+                        random_state=0).fit(data.X_train, data.y_train)
+    # re-score the held-out split with the parameters in place: they are the best epoch's
+    from sklearn.model_selection import train_test_split
+    X_fit, y_fit = clf._validate(data.X_train, data.y_train, reset=False)
+    _, X_val, _, y_val = train_test_split(X_fit, y_fit, test_size=0.1, stratify=y_fit, random_state=clf._seed)
+    assert clf.model_._evaluate(X_val, y_val)[1] == clf.best_validation_score_
+
+
+def test_estimator_parameters_are_checked_at_fit():
+    from mlp_scratch import MLPClassifier
+
+    X, y = datasets.load("iris").X_train, datasets.load("iris").y_train
+    for params, message in (({"max_iter": 0}, "max_iter"), ({"tol": None}, "tol"),
+                            ({"early_stopping": "yes"}, "early_stopping"), ({"validation_fraction": 1.5},
+                            "validation_fraction"), ({"optimizer_params": {"bogus": 1}}, "optimizer_params"),
+                            ({"schedule": "cosine"}, "schedule_params")):
+        with pytest.raises(ValueError, match=message):
+            MLPClassifier(**params).fit(X, y)
+    assert MLPClassifier(hidden_layer_sizes=5, max_iter=2).fit(X, y).model_.hidden_sizes == [5]
+
+
+def test_idx_image_shape_comes_from_the_file(tmp_path):
+    from mlp_scratch.datasets import idx
+
+    folder = tmp_path / "mnist"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for stem, n in (("train", 100), ("t10k", 20)):
+        idx.write_idx(folder / f"{stem}-images-idx3-ubyte", rng.integers(0, 256, (n, 16, 16)))
+        idx.write_idx(folder / f"{stem}-labels-idx1-ubyte", np.arange(n) % 10)
+    data = datasets.load("mnist", data_dir=tmp_path, n_val=10)
+    assert data.meta["image_shape"] == [1, 16, 16] and data.n_features == 256
+
+
+def test_split_errors_name_the_size_and_empty_training_splits_are_refused():
+    with pytest.raises(ValueError, match="n_test=500"):
+        datasets.load("iris", n_test=500)
+    with pytest.raises(ValueError, match="training split"):
+        datasets.load("iris", val_fraction=0.8, test_fraction=0.2)
+    assert datasets.load("iris", val_fraction=np.float32(0.2)).meta["sizes"]["val"] == 30
