@@ -6,8 +6,9 @@ averages the way torch.nn.BatchNorm1d does:
     running_mean <- (1 - momentum) * running_mean + momentum * mean
     running_var  <- (1 - momentum) * running_var  + momentum * var * N / (N - 1)   (unbiased)
 
-CS231n writes the same average with ``momentum`` standing for our ``1 - momentum`` and the biased
-variance. Evaluation mode normalizes with the running averages.
+CS231n's average differs in two ways: its ``momentum`` stands for our ``1 - momentum``, and it
+averages the biased variance (mlp_scratch.cs231n converts). Evaluation mode normalizes with the
+running averages.
 """
 import numpy as np
 from numba import njit, prange

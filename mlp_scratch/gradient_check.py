@@ -26,8 +26,14 @@ def eval_numerical_gradient(f, x, h=1e-5):
 
 
 def eval_numerical_gradient_array(f, x, df, h=1e-5):
-    """Gradient of sum(f(x) * df) at x for an array-valued f with upstream gradient df."""
-    return eval_numerical_gradient(lambda x: np.sum(f(x) * df), x, h)
+    """Gradient of sum(f(x) * df) at x for an array-valued f with upstream gradient df.
+
+    f at the unperturbed x is subtracted inside the sum (the difference is unchanged): the sums then
+    stay of the size of the difference, like the course's np.sum((f(x + h) - f(x - h)) * df),
+    instead of losing digits to two large, nearly equal sums.
+    """
+    base = np.array(f(x), dtype=np.float64, copy=True)
+    return eval_numerical_gradient(lambda v: np.sum((f(v) - base) * df), x, h)
 
 
 def check_model_gradients(model, X, y, seed=0, h=1e-5):

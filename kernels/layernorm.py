@@ -1,0 +1,97 @@
+"""Layer normalization over the features of each sample, forward and backward (Ba, Kiros & Hinton 2016).
+
+Each row i of x (N, D) is normalized with its own mean and (biased) variance over its D features:
+
+    mean_i = sum_j x_ij / D;   var_i = sum_j (x_ij - mean_i)**2 / D;   inv_std_i = 1 / sqrt(var_i + eps)
+    xhat_ij = (x_ij - mean_i) * inv_std_i;   out_ij = gamma_j * xhat_ij + beta_j
+
+There are no running averages: training and evaluation are the same computation. The gradients, with
+g_ij = gamma_j * dout_ij (the per-row transpose of batch norm's simplified form):
+
+    dbeta_j  = sum_i dout_ij;   dgamma_j = sum_i dout_ij * xhat_ij
+    dx_ij    = inv_std_i * (g_ij - (sum_k g_ik + xhat_ij * sum_k g_ik * xhat_ik) / D)
+"""
+import numpy as np
+from numba import njit, prange
+
+from .config import BLOCK, FASTMATH
+
+
+@njit(parallel=True, fastmath=FASTMATH, cache=True)
+def layernorm_forward(x, gamma, beta, eps, mean, inv_std, xhat, out):
+    """Writes each row's ``mean`` and ``inv_std`` (N,), ``xhat`` (the backward pass's cache) and
+    ``out`` = gamma * xhat + beta. Shapes: x, xhat, out (N, D); gamma, beta (D,).
+
+    Row-parallel: each prange iteration owns row i of every output, so there is no race and each
+    row's sums are taken in index order whatever the number of threads. Two passes (mean, then
+    squared deviations) for accuracy. ``xhat`` and ``out`` may alias ``x``.
+    """
+    n, d = x.shape
+    zero = x.dtype.type(0.0)
+    one = x.dtype.type(1.0)
+    inv_d = x.dtype.type(1.0 / d)
+    for i in prange(n):
+        row, h, o = x[i], xhat[i], out[i]
+        s = zero
+        for j in range(d):
+            s += row[j]
+        mu = s * inv_d
+        s = zero
+        for j in range(d):
+            c = row[j] - mu
+            s += c * c
+        r = one / np.sqrt(s * inv_d + eps)
+        mean[i] = mu
+        inv_std[i] = r
+        for j in range(d):
+            v = (row[j] - mu) * r
+            h[j] = v
+            o[j] = gamma[j] * v + beta[j]
+
+
+@njit(parallel=True, fastmath=FASTMATH, cache=True)
+def layernorm_param_grads(dout, xhat, dgamma, dbeta):
+    """dbeta = sum_i dout, dgamma = sum_i dout * xhat: sums over the rows, so each prange iteration
+    owns a block of columns and walks the rows in order (no race; the same sums on any number of
+    threads; row slices, a form numba vectorizes)."""
+    n, d = dout.shape
+    for block in prange((d + BLOCK - 1) // BLOCK):
+        j0 = block * BLOCK
+        width = min(BLOCK, d - j0)
+        db, dg = dbeta[j0:j0 + width], dgamma[j0:j0 + width]
+        for j in range(width):
+            db[j] = 0.0
+            dg[j] = 0.0
+        for i in range(n):
+            g, h = dout[i, j0:j0 + width], xhat[i, j0:j0 + width]
+            for j in range(width):
+                db[j] += g[j]
+                dg[j] += g[j] * h[j]
+
+
+@njit(parallel=True, fastmath=FASTMATH, cache=True)
+def layernorm_input_grad(dout, xhat, gamma, inv_std, dx):
+    """dx_ij = inv_std_i * (g_ij - (sum_k g_ik + xhat_ij * sum_k g_ik xhat_ik) / D), g = gamma * dout.
+    Row-parallel: row i finishes its two sums before writing dx[i], so ``dx`` may alias ``dout``."""
+    n, d = dout.shape
+    zero = dout.dtype.type(0.0)
+    inv_d = dout.dtype.type(1.0 / d)
+    for i in prange(n):
+        g_row, h, o = dout[i], xhat[i], dx[i]
+        g_sum = zero
+        gh_sum = zero
+        for j in range(d):
+            g = gamma[j] * g_row[j]
+            g_sum += g
+            gh_sum += g * h[j]
+        r = inv_std[i]
+        for j in range(d):
+            o[j] = r * (gamma[j] * g_row[j] - (g_sum + h[j] * gh_sum) * inv_d)
+
+
+@njit(cache=True)
+def layernorm_backward(dout, xhat, gamma, inv_std, dx, dgamma, dbeta):
+    """Gradients of layer norm. Shapes: dout, xhat, dx (N, D); gamma, dgamma, dbeta (D,);
+    inv_std (N,). ``dx`` may alias ``dout``: the parameter gradients read dout first."""
+    layernorm_param_grads(dout, xhat, dgamma, dbeta)
+    layernorm_input_grad(dout, xhat, gamma, inv_std, dx)
