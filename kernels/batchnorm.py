@@ -14,6 +14,7 @@ import numpy as np
 from numba import njit, prange
 
 from .config import BLOCK, FASTMATH
+from .reductions import scale_shift_grads
 
 
 @njit(parallel=True, fastmath=FASTMATH, cache=True)
@@ -88,6 +89,16 @@ def batchnorm_forward_eval(x, gamma, beta, eps, running_mean, running_var, inv_s
 
 
 @njit(parallel=True, fastmath=FASTMATH, cache=True)
+def batchnorm_input_grad(dout, xhat, gamma, inv_std, dgamma, dbeta, dx):
+    """dx = gamma * inv_std * (dout - (dbeta + xhat * dgamma) / N), row-parallel; dx may alias dout."""
+    inv_n = dout.dtype.type(1.0 / dout.shape[0])
+    for i in prange(dout.shape[0]):
+        d, h, o = dout[i], xhat[i], dx[i]
+        for j in range(d.shape[0]):
+            o[j] = gamma[j] * inv_std[j] * (d[j] - (dbeta[j] + h[j] * dgamma[j]) * inv_n)
+
+
+@njit(cache=True)
 def batchnorm_backward(dout, xhat, gamma, inv_std, dx, dgamma, dbeta):
     """Gradients of batch norm in the simplified form (CS231n's batchnorm_backward_alt):
 
@@ -96,24 +107,7 @@ def batchnorm_backward(dout, xhat, gamma, inv_std, dx, dgamma, dbeta):
         dx     = gamma * inv_std / N * (N * dout - dbeta - xhat * dgamma)
 
     Shapes: dout, xhat, dx (N, M); gamma, inv_std, dgamma, dbeta (M,). ``dx`` may alias ``dout``:
-    each prange iteration owns a block of columns and finishes its sums before writing dx.
+    the sums are complete before dx is written.
     """
-    n, m = dout.shape
-    inv_n = dout.dtype.type(1.0 / n)
-    for block in prange((m + BLOCK - 1) // BLOCK):
-        j0 = block * BLOCK
-        width = min(BLOCK, m - j0)
-        db, dg = dbeta[j0:j0 + width], dgamma[j0:j0 + width]
-        g, s = gamma[j0:j0 + width], inv_std[j0:j0 + width]
-        for j in range(width):
-            db[j] = 0.0
-            dg[j] = 0.0
-        for i in range(n):
-            d, h = dout[i, j0:j0 + width], xhat[i, j0:j0 + width]
-            for j in range(width):
-                db[j] += d[j]
-                dg[j] += d[j] * h[j]
-        for i in range(n):
-            d, h, o = dout[i, j0:j0 + width], xhat[i, j0:j0 + width], dx[i, j0:j0 + width]
-            for j in range(width):
-                o[j] = g[j] * s[j] * (d[j] - (db[j] + h[j] * dg[j]) * inv_n)
+    scale_shift_grads(dout, xhat, dgamma, dbeta)
+    batchnorm_input_grad(dout, xhat, gamma, inv_std, dgamma, dbeta, dx)

@@ -14,7 +14,8 @@ g_ij = gamma_j * dout_ij (the per-row transpose of batch norm's simplified form)
 import numpy as np
 from numba import njit, prange
 
-from .config import BLOCK, FASTMATH
+from .config import FASTMATH
+from .reductions import scale_shift_grads
 
 
 @njit(parallel=True, fastmath=FASTMATH, cache=True)
@@ -50,26 +51,6 @@ def layernorm_forward(x, gamma, beta, eps, mean, inv_std, xhat, out):
 
 
 @njit(parallel=True, fastmath=FASTMATH, cache=True)
-def layernorm_param_grads(dout, xhat, dgamma, dbeta):
-    """dbeta = sum_i dout, dgamma = sum_i dout * xhat: sums over the rows, so each prange iteration
-    owns a block of columns and walks the rows in order (no race; the same sums on any number of
-    threads; row slices, a form numba vectorizes)."""
-    n, d = dout.shape
-    for block in prange((d + BLOCK - 1) // BLOCK):
-        j0 = block * BLOCK
-        width = min(BLOCK, d - j0)
-        db, dg = dbeta[j0:j0 + width], dgamma[j0:j0 + width]
-        for j in range(width):
-            db[j] = 0.0
-            dg[j] = 0.0
-        for i in range(n):
-            g, h = dout[i, j0:j0 + width], xhat[i, j0:j0 + width]
-            for j in range(width):
-                db[j] += g[j]
-                dg[j] += g[j] * h[j]
-
-
-@njit(parallel=True, fastmath=FASTMATH, cache=True)
 def layernorm_input_grad(dout, xhat, gamma, inv_std, dx):
     """dx_ij = inv_std_i * (g_ij - (sum_k g_ik + xhat_ij * sum_k g_ik xhat_ik) / D), g = gamma * dout.
     Row-parallel: row i finishes its two sums before writing dx[i], so ``dx`` may alias ``dout``."""
@@ -93,5 +74,5 @@ def layernorm_input_grad(dout, xhat, gamma, inv_std, dx):
 def layernorm_backward(dout, xhat, gamma, inv_std, dx, dgamma, dbeta):
     """Gradients of layer norm. Shapes: dout, xhat, dx (N, D); gamma, dgamma, dbeta (D,);
     inv_std (N,). ``dx`` may alias ``dout``: the parameter gradients read dout first."""
-    layernorm_param_grads(dout, xhat, dgamma, dbeta)
+    scale_shift_grads(dout, xhat, dgamma, dbeta)
     layernorm_input_grad(dout, xhat, gamma, inv_std, dx)

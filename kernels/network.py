@@ -8,7 +8,6 @@ statistics are flat 1-D arrays indexed by the *_OFF columns; activations of a ba
 ``acts``, where a block that starts at column c and is M wide occupies acts[N*c : N*(c+M)] as an
 (N, M) C-contiguous array. Backward-pass gradients alternate between two scratch buffers.
 """
-import numpy as np
 from numba import njit
 
 from .affine import affine_backward_input, affine_backward_params, affine_forward, l2_penalty

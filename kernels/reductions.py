@@ -29,3 +29,23 @@ def column_sums(a, out):
             row = a[i, j0:j0 + width]  # row slices: a form numba vectorizes
             for j in range(width):
                 acc[j] += row[j]
+
+
+@njit(parallel=True, fastmath=FASTMATH, cache=True)
+def scale_shift_grads(dout, xhat, dgamma, dbeta):
+    """dbeta = sum_i dout, dgamma = sum_i dout * xhat: the gradients of out = gamma * xhat + beta
+    (batch norm and layer norm). Each prange iteration owns a block of columns and walks the rows in
+    order over row slices (no race, thread-independent sums, vectorized)."""
+    n, m = dout.shape
+    for block in prange((m + BLOCK - 1) // BLOCK):
+        j0 = block * BLOCK
+        width = min(BLOCK, m - j0)
+        db, dg = dbeta[j0:j0 + width], dgamma[j0:j0 + width]
+        for j in range(width):
+            db[j] = 0.0
+            dg[j] = 0.0
+        for i in range(n):
+            d, h = dout[i, j0:j0 + width], xhat[i, j0:j0 + width]
+            for j in range(width):
+                db[j] += d[j]
+                dg[j] += d[j] * h[j]
