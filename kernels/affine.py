@@ -45,8 +45,10 @@ def affine_backward_input(dout, W, dx):
 
 
 @njit(parallel=True, fastmath=FASTMATH, cache=True)
-def l2_penalty(W, l2, dW, rows):
-    """Adds the gradient of 0.5 * l2 * sum(W**2) to dW and returns that penalty.
+def weight_penalty(W, l1, l2, dW, rows):
+    """Adds the (sub)gradient of l1 * sum|W| + 0.5 * l2 * sum(W**2) to dW and returns that penalty:
+    L1 (lasso), L2 (ridge, weight decay in the loss) or both (elastic net). The L1 subgradient is
+    l1 * sign(W), 0 where W is exactly 0.
 
     Row-parallel; each row's sum goes to its slot of ``rows`` (float64 scratch, at least W.shape[0]
     long) and the slots are added in order, so the result does not depend on the number of threads.
@@ -55,7 +57,7 @@ def l2_penalty(W, l2, dW, rows):
         s = 0.0
         for j in range(W.shape[1]):
             w = W[i, j]
-            s += w * w
-            dW[i, j] += l2 * w
+            s += l1 * abs(w) + 0.5 * l2 * w * w
+            dW[i, j] += l1 * np.sign(w) + l2 * w
         rows[i] = s
-    return 0.5 * l2 * ordered_sum(rows[:W.shape[0]])
+    return ordered_sum(rows[:W.shape[0]])

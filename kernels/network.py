@@ -10,7 +10,7 @@ statistics are flat 1-D arrays indexed by the *_OFF columns; activations of a ba
 """
 from numba import njit
 
-from .affine import affine_backward_input, affine_backward_params, affine_forward, l2_penalty
+from .affine import affine_backward_input, affine_backward_params, affine_forward, weight_penalty
 from .batchnorm import batchnorm_backward, batchnorm_forward_eval, batchnorm_forward_train
 from .dropout import dropout_backward, dropout_forward
 from .losses import SOFTMAX, SVM, data_loss  # noqa: F401 (SOFTMAX, SVM: the loss kinds callers pass)
@@ -76,14 +76,14 @@ def forward_eval(X, params, running, stats, acts, scores, layout, bn_eps):
 
 @njit(cache=True)
 def forward_backward(X, y, params, grads, running, stats, acts, grad_a, grad_b, scores, dscores,
-                     row_loss, l2_rows, layout, loss_kind, l2, keep_prob, bn_momentum, bn_eps, seed):
+                     row_loss, l2_rows, layout, loss_kind, l1, l2, keep_prob, bn_momentum, bn_eps, seed):
     """Training mode: one forward and backward pass over the batch (X, y).
 
     Buffers (acts, grad_a, grad_b, scores, dscores, row_loss) may be sized for more rows than X has;
     ``l2_rows`` is float64 scratch as long as the widest layer input.
 
     Writes every gradient into ``grads`` (laid out like ``params``), updates the batch-norm running
-    averages in ``running``, and returns (data loss, L2 penalty 0.5 * l2 * sum of squared weights).
+    averages in ``running``, and returns (data loss, penalty l1 * sum|W| + 0.5 * l2 * sum(W**2)).
     Dropout masks are drawn from ``seed`` (one stream per layer), so a fixed seed fixes the masks.
     """
     n = X.shape[0]
@@ -118,8 +118,8 @@ def forward_backward(X, y, params, grads, running, stats, acts, grad_a, grad_b, 
         dW = weights(grads, layout, l)
         affine_backward_params(layer_input(X, acts, layout, l, True), dout,
                                dW, vector(grads, layout[l, B_OFF], layout[l, D_OUT]))
-        if l2 > 0:
-            penalty += l2_penalty(W, l2, dW, l2_rows)
+        if l1 > 0 or l2 > 0:
+            penalty += weight_penalty(W, l1, l2, dW, l2_rows)
         if l == 0:
             break
         # Backward through hidden layer l - 1, in place in one scratch buffer.

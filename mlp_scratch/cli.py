@@ -47,6 +47,8 @@ def add_train_arguments(parser):
                        help="probability of DROPPING a hidden unit, in [0, 1) (default: 0, off)")
     model.add_argument("--l2", type=float, default=1e-4,
                        help="L2 strength: adds 0.5 * l2 * sum(W**2) to the loss (default: 1e-4)")
+    model.add_argument("--l1", type=float, default=0.0,
+                       help="L1 strength: adds l1 * sum(|W|) to the loss; with --l2, the elastic net (default: 0)")
     model.add_argument("--init", default="he",
                        help=f"weight initialization: {' or '.join(INITS)}, or a fixed std such as 0.01 (default: he)")
     model.add_argument("--loss", default="softmax", choices=sorted(LOSSES), help="default: softmax")
@@ -133,7 +135,8 @@ def resumed_args(args):
         raise ValueError(f"--resume {folder}: no readable run folder ({error})") from None
     saved.pop("command", None)
     saved = {k: pathlib.Path(v) if k in PATH_OPTIONS and v is not None else v for k, v in saved.items()}
-    return argparse.Namespace(**{**saved, "epochs": saved["epochs"] if args.epochs is None else args.epochs,
+    defaults = vars(build_parser()[1].parse_args([]))  # options the saved run predates keep their defaults
+    return argparse.Namespace(**{**defaults, **saved, "epochs": saved["epochs"] if args.epochs is None else args.epochs,
                                  "quiet": args.quiet,
                                  "threads": args.threads, "resume": folder, "out": folder, "overwrite": True})
 
@@ -151,7 +154,7 @@ def train(args):
                          seed=args.data_seed, dtype=args.dtype)
     augment = datasets.Augmentation.default_for(data.meta, args.noise_std) if args.augment else None
     model = MLP(data.n_features, args.hidden_sizes, data.n_classes, batchnorm=args.batchnorm,
-                dropout=args.dropout, l2=args.l2, loss=args.loss, init=check_init(args.init),
+                dropout=args.dropout, l2=args.l2, l1=args.l1, loss=args.loss, init=check_init(args.init),
                 dtype=args.dtype, seed=args.seed)
     optimizer = make_optimizer(args.optimizer, **given_options(args, METHODS[args.optimizer], OPTIMIZER_OPTIONS))
     schedule = make_schedule(args.schedule, warmup=args.warmup,

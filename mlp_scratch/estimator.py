@@ -32,6 +32,8 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
     dropout : float in [0, 1), default=0.0
         Probability of dropping a hidden unit during training.
     l2 : float, default=1e-4
+    l1 : float, default=0.0
+        l1 * sum(|W|) on the mean loss; with ``l2``, the elastic net.
     loss : {"softmax", "svm"}, default="softmax"
     init : "he", "xavier" or a positive std, default="he"
     optimizer : {"sgd", "adagrad", "rmsprop", "adadelta", "adam", "adamw"}, default="adam"
@@ -73,7 +75,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
     True
     """
 
-    def __init__(self, hidden_layer_sizes=(100,), *, batchnorm=False, dropout=0.0, l2=1e-4, loss="softmax",
+    def __init__(self, hidden_layer_sizes=(100,), *, batchnorm=False, dropout=0.0, l2=1e-4, l1=0.0, loss="softmax",
                  init="he", optimizer="adam", lr=1e-3, optimizer_params=None, schedule=None, schedule_params=None,
                  batch_size=200, max_iter=200, tol=1e-4, n_iter_no_change=10, early_stopping=False,
                  validation_fraction=0.1, warm_start=False, dtype=None, random_state=None, verbose=False):
@@ -81,6 +83,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         self.batchnorm = batchnorm
         self.dropout = dropout
         self.l2 = l2
+        self.l1 = l1
         self.loss = loss
         self.init = init
         self.optimizer = optimizer
@@ -151,7 +154,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         rng = check_random_state(self.random_state)
         self._seed = int(rng.randint(0, 2 ** 31 - 1))
         self.model_ = MLP(X.shape[1], hidden_sizes, len(self.classes_), batchnorm=self.batchnorm,
-                          dropout=self.dropout, l2=self.l2, loss=self.loss, init=self.init, dtype=X.dtype.name,
+                          dropout=self.dropout, l2=self.l2, l1=self.l1, loss=self.loss, init=self.init, dtype=X.dtype.name,
                           seed=self._seed)
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"optimizer must be one of {sorted(OPTIMIZERS)} (L-BFGS is not offered here), "

@@ -59,6 +59,9 @@ class MLP:
         scaled by 1 / (1 - dropout)); 0 disables it. Test mode is the identity.
     l2 : float >= 0
         Adds 0.5 * l2 * sum(W**2) over the weight matrices (not biases, gamma or beta) to the loss.
+    l1 : float >= 0
+        Adds l1 * sum(|W|) over the weight matrices (subgradient l1 * sign(W), 0 at W = 0); with l2
+        too, the elastic net.
     loss : "softmax" or "svm"
     init : "he", "xavier" or a positive std; see ``weight_std``. Biases start at 0, gamma at 1.
     dtype : "float32" (default) or "float64"
@@ -70,7 +73,7 @@ class MLP:
     """
 
     def __init__(self, input_dim, hidden_sizes, num_classes, *, batchnorm=False, dropout=0.0,
-                 l2=0.0, loss="softmax", init="he", dtype="float32", seed=0,
+                 l2=0.0, l1=0.0, loss="softmax", init="he", dtype="float32", seed=0,
                  bn_momentum=0.1, bn_eps=1e-5):
         self.input_dim = check_positive_int("input_dim", input_dim)
         self.num_classes = check_positive_int("num_classes", num_classes)
@@ -85,6 +88,7 @@ class MLP:
         self.batchnorm = check_bool("batchnorm", batchnorm)
         self.dropout = check_number("dropout", dropout, low=0, high=1, high_open=True)
         self.l2 = check_number("l2", l2, low=0)
+        self.l1 = check_number("l1", l1, low=0)
         self.loss_name = check_choice("loss", loss, LOSSES)
         self.init = check_init(init)
         self.dtype = check_dtype(dtype)
@@ -116,7 +120,7 @@ class MLP:
         """The constructor arguments; ``MLP(**model.config())`` builds the same architecture."""
         return dict(input_dim=self.input_dim, hidden_sizes=list(self.hidden_sizes),
                     num_classes=self.num_classes, batchnorm=self.batchnorm, dropout=self.dropout,
-                    l2=self.l2, loss=self.loss_name, init=self.init, dtype=self.dtype.name,
+                    l2=self.l2, l1=self.l1, loss=self.loss_name, init=self.init, dtype=self.dtype.name,
                     seed=self.seed, bn_momentum=self.bn_momentum, bn_eps=self.bn_eps)
 
     # -- layout ------------------------------------------------------------------------------------
@@ -222,11 +226,12 @@ class MLP:
                 self._grad_b, self._scores, self._dscores, self._row_loss, self._l2_rows, self.layout)
 
     def training_scalars(self, dropout=None):
-        """(loss kind, l2, keep probability, bn_momentum, bn_eps) as forward_backward takes them: in
+        """(loss kind, l1, l2, keep probability, bn_momentum, bn_eps) as forward_backward takes them: in
         the arrays' dtype, which keeps float32 kernels in float32. ``dropout`` overrides the rate."""
         cast = self.dtype.type
         keep = 1.0 - (self.dropout if dropout is None else dropout)
-        return LOSSES[self.loss_name], cast(self.l2), cast(keep), cast(self.bn_momentum), cast(self.bn_eps)
+        return (LOSSES[self.loss_name], cast(self.l1), cast(self.l2), cast(keep), cast(self.bn_momentum),
+                cast(self.bn_eps))
 
     def scores(self, X):
         """Evaluation-mode class scores (N, C): running batch-norm averages, no dropout."""

@@ -101,7 +101,7 @@ def svm_loss(scores, y):
     return margins.sum() / n, positive / n
 
 
-def mlp_loss(params, X, y, n_hidden, batchnorm, keep_prob, seed, l2, loss, eps=1e-5):
+def mlp_loss(params, X, y, n_hidden, batchnorm, keep_prob, seed, l2, loss, eps=1e-5, l1=0.0):
     """Training-mode loss of the whole network, written as plainly as the lecture writes it."""
     h = X
     for l in range(1, n_hidden + 1):
@@ -114,7 +114,8 @@ def mlp_loss(params, X, y, n_hidden, batchnorm, keep_prob, seed, l2, loss, eps=1
     out = n_hidden + 1
     scores = h @ params[f"W{out}"] + params[f"b{out}"]
     data_loss = (softmax_loss if loss == "softmax" else svm_loss)(scores, y)[0]
-    penalty = 0.5 * l2 * sum(np.sum(params[f"W{l}"] ** 2) for l in range(1, out + 1))
+    penalty = sum(l1 * np.abs(params[f"W{l}"]).sum() + 0.5 * l2 * np.sum(params[f"W{l}"] ** 2)
+                  for l in range(1, out + 1))
     return data_loss + penalty
 
 

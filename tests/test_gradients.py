@@ -103,6 +103,8 @@ CASES = [
     dict(hidden_sizes=[9], batchnorm=False, dropout=0.5, l2=0.2, loss="svm"),
     dict(hidden_sizes=[8, 6], batchnorm=True, dropout=0.25, l2=0.1, loss="svm"),
     dict(hidden_sizes=[], batchnorm=False, dropout=0.0, l2=0.5, loss="softmax"),
+    dict(hidden_sizes=[10, 7], batchnorm=True, dropout=0.0, l2=0.0, l1=0.3, loss="softmax"),
+    dict(hidden_sizes=[9], batchnorm=False, dropout=0.2, l2=0.4, l1=0.2, loss="svm"),
 ]
 
 
@@ -122,5 +124,5 @@ def test_model_loss_equals_the_plain_numpy_network(case):
     model = MLP(6, num_classes=4, dtype="float64", seed=5, **case)
     loss = model.forward_backward(X, y, seed=7)
     want = ref.mlp_loss(model.params, X, y, len(case["hidden_sizes"]), case["batchnorm"],
-                        1 - case["dropout"], np.uint64(7), case["l2"], case["loss"])
+                        1 - case["dropout"], np.uint64(7), case["l2"], case["loss"], l1=case.get("l1", 0.0))
     assert loss == pytest.approx(want, rel=1e-12)

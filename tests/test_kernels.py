@@ -31,12 +31,15 @@ def test_affine(dtype, n, m):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_l2_penalty(dtype):
+@pytest.mark.parametrize("l1, l2", [(0.0, 0.3), (0.2, 0.0), (0.2, 0.3)], ids=["l2", "l1", "elastic"])
+def test_weight_penalty(dtype, l1, l2):
     rng = np.random.default_rng(1)
     W, dW = rand(rng, (20, 70), dtype), rand(rng, (20, 70), dtype)
-    expected_dW = dW + 0.3 * W
-    penalty = affine.l2_penalty(W, 0.3, dW, np.empty(20))
-    assert penalty == pytest.approx(0.5 * 0.3 * np.sum(W.astype(np.float64) ** 2), rel=1e-6)
+    W[0, :5] = 0  # the L1 subgradient is 0 there
+    expected_dW = dW + l1 * np.sign(W) + l2 * W
+    penalty = affine.weight_penalty(W, dtype(l1), dtype(l2), dW, np.empty(20))
+    w = W.astype(np.float64)
+    assert penalty == pytest.approx(l1 * np.abs(w).sum() + 0.5 * l2 * np.sum(w ** 2), rel=1e-6)
     np.testing.assert_allclose(dW, expected_dW, **TOL[dtype])
 
 

@@ -42,7 +42,7 @@ def test_kernels_give_bitwise_equal_results_on_1_and_2_threads():
         dscores, row_loss = np.empty_like(scores), np.empty(len(y))
         softmax = losses.softmax_loss(scores, y, dscores, row_loss)
         svm = losses.svm_loss(scores, y, np.empty_like(scores), row_loss)
-        penalty = affine.l2_penalty(W, 0.3, np.zeros_like(W), np.empty(777))
+        penalty = affine.weight_penalty(W, 0.1, 0.3, np.zeros_like(W), np.empty(777))
         model = MLP(20, [130, 70], 10, batchnorm=True, dropout=0.3, l2=0.01, seed=1)
         X = np.random.default_rng(1).standard_normal((300, 20))
         loss = model.forward_backward(X, np.arange(300) % 10, seed=5)
