@@ -81,6 +81,22 @@ def batchnorm_backward(dout, x, gamma, eps):
     return dx, dgamma, dbeta
 
 
+def layernorm_reference(x, gamma, beta, eps, dout):
+    """Layer norm written as the lecture derives it (staged graph, per row), in x's dtype."""
+    mu = x.mean(axis=1, keepdims=True)
+    xmu = x - mu
+    var = (xmu ** 2).mean(axis=1, keepdims=True)
+    inv_std = 1 / np.sqrt(var + eps)
+    xhat = xmu * inv_std
+    out = gamma * xhat + beta
+    d = x.shape[1]
+    dxhat = dout * gamma
+    dvar = np.sum(dxhat * xmu, axis=1, keepdims=True) * -0.5 * inv_std ** 3
+    dmu = -np.sum(dxhat * inv_std, axis=1, keepdims=True) - 2 * dvar * xmu.mean(axis=1, keepdims=True)
+    dx = dxhat * inv_std + dvar * 2 * xmu / d + dmu / d
+    return out, xhat, mu[:, 0], inv_std[:, 0], dx, np.sum(dout * xhat, axis=0), dout.sum(axis=0)
+
+
 def softmax_loss(scores, y):
     shifted = scores - scores.max(axis=1, keepdims=True)
     log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))

@@ -14,53 +14,12 @@ from mlp_scratch.cs231n.fc_net import FullyConnectedNet
 from mlp_scratch.cs231n.gradient_check import (eval_numerical_gradient, eval_numerical_gradient_array,
                                                grad_check_sparse, rel_error)
 from mlp_scratch.cs231n.solver import Solver
-from mlp_scratch.kernels import layernorm as ln_kernels
 
 DTYPES = [np.float64, np.float32]
 TOL = {np.float64: dict(rtol=1e-12, atol=1e-12), np.float32: dict(rtol=1e-4, atol=1e-4)}
 LAYER_TOL, NET_TOL = 1e-7, 1e-6
 
 
-# -- the layer-norm kernel against a NumPy oracle ---------------------------------------------------
-def layernorm_reference(x, gamma, beta, eps, dout):
-    """Layer norm written as the lecture derives it (staged graph, per row), in x's dtype."""
-    mu = x.mean(axis=1, keepdims=True)
-    xmu = x - mu
-    var = (xmu ** 2).mean(axis=1, keepdims=True)
-    inv_std = 1 / np.sqrt(var + eps)
-    xhat = xmu * inv_std
-    out = gamma * xhat + beta
-    d = x.shape[1]
-    dxhat = dout * gamma
-    dvar = np.sum(dxhat * xmu, axis=1, keepdims=True) * -0.5 * inv_std ** 3
-    dmu = -np.sum(dxhat * inv_std, axis=1, keepdims=True) - 2 * dvar * xmu.mean(axis=1, keepdims=True)
-    dx = dxhat * inv_std + dvar * 2 * xmu / d + dmu / d
-    return out, xhat, mu[:, 0], inv_std[:, 0], dx, np.sum(dout * xhat, axis=0), dout.sum(axis=0)
-
-
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("n,d", [(7, 5), (33, 130), (128, 64), (3, 1)])
-def test_layernorm_kernel_matches_numpy(dtype, n, d):
-    rng = np.random.default_rng(4)
-    x = np.ascontiguousarray(3 + 2 * rng.standard_normal((n, d)), dtype)
-    gamma, beta, dout = (np.ascontiguousarray(rng.standard_normal(s), dtype) for s in (d, d, (n, d)))
-    want = layernorm_reference(x, gamma, beta, dtype(1e-5), dout)
-    mean, inv_std, xhat, out = np.empty(n, dtype), np.empty(n, dtype), np.empty_like(x), np.empty_like(x)
-    ln_kernels.layernorm_forward(x, gamma, beta, dtype(1e-5), mean, inv_std, xhat, out)
-    dx, dgamma, dbeta = np.empty_like(x), np.empty(d, dtype), np.empty(d, dtype)
-    ln_kernels.layernorm_backward(dout, xhat, gamma, inv_std, dx, dgamma, dbeta)
-    for got, expected in zip((out, xhat, mean, inv_std, dx, dgamma, dbeta), want):
-        assert got.dtype == dtype
-        np.testing.assert_allclose(got, expected, **TOL[dtype])
-    # Outputs may alias inputs (out over x; dx over dout), as the docstrings say.
-    x2, dout2 = x.copy(), dout.copy()
-    ln_kernels.layernorm_forward(x2, gamma, beta, dtype(1e-5), mean, inv_std, xhat, x2)
-    ln_kernels.layernorm_backward(dout2, xhat, gamma, inv_std, dout2, dgamma, dbeta)
-    np.testing.assert_array_equal(x2, out)
-    np.testing.assert_array_equal(dout2, dx)
-
-
-# -- layers: forward values and gradient checks (float64) -----------------------------------------
 def layer_errors(forward, backward, args, dout):
     """rel_error between backward's gradients and numeric ones, one per argument of forward."""
     analytic = backward(dout, forward(*args)[1])

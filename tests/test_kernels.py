@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 import reference as ref
-from mlp_scratch.kernels import affine, batchnorm, dropout, losses, random, relu
+from mlp_scratch.kernels import affine, batchnorm, dropout, layernorm, losses, random, relu
 
 DTYPES = [np.float64, np.float32]
 TOL = {np.float64: dict(rtol=1e-12, atol=1e-12), np.float32: dict(rtol=2e-5, atol=2e-6)}
@@ -148,3 +148,29 @@ def test_softmax_is_stable_for_huge_scores():
     np.testing.assert_allclose(probs, [[1, 0, 0], [1 / 3, 1 / 3, 1 / 3]], atol=1e-15)
     loss = losses.softmax_loss(scores, np.array([2, 0]), np.empty_like(scores), np.empty(2))
     assert loss == pytest.approx((2000 + np.log(3)) / 2)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n,d", [(7, 5), (33, 130), (128, 64), (3, 1)])
+def test_layernorm_kernel_matches_numpy(dtype, n, d):
+    rng = np.random.default_rng(4)
+    x = np.ascontiguousarray(3 + 2 * rng.standard_normal((n, d)), dtype)
+    gamma, beta, dout = (np.ascontiguousarray(rng.standard_normal(s), dtype) for s in (d, d, (n, d)))
+    want = ref.layernorm_reference(x, gamma, beta, dtype(1e-5), dout)
+    mean, inv_std, xhat, out = np.empty(n, dtype), np.empty(n, dtype), np.empty_like(x), np.empty_like(x)
+    layernorm.layernorm_forward(x, gamma, beta, dtype(1e-5), mean, inv_std, xhat, out)
+    dx, dgamma, dbeta = np.empty_like(x), np.empty(d, dtype), np.empty(d, dtype)
+    layernorm.layernorm_backward(dout, xhat, gamma, inv_std, dx, dgamma, dbeta)
+    tol = TOL[dtype] if dtype == np.float64 else dict(rtol=1e-4, atol=1e-4)  # as batch norm's backward
+    for got, expected in zip((out, xhat, mean, inv_std, dx, dgamma, dbeta), want):
+        assert got.dtype == dtype
+        np.testing.assert_allclose(got, expected, **tol)
+    # Outputs may alias inputs (out over x; dx over dout), as the docstrings say.
+    x2, dout2 = x.copy(), dout.copy()
+    layernorm.layernorm_forward(x2, gamma, beta, dtype(1e-5), mean, inv_std, xhat, x2)
+    layernorm.layernorm_backward(dout2, xhat, gamma, inv_std, dout2, dgamma, dbeta)
+    np.testing.assert_array_equal(x2, out)
+    np.testing.assert_array_equal(dout2, dx)
+
+
+# -- layers: forward values and gradient checks (float64) -----------------------------------------
