@@ -1,24 +1,27 @@
 """Thread pools: numba's (prange kernels) and OpenBLAS's (matrix products) share the cores.
 
-Both pools spin while idle. Measured on a 2-core Xeon (AVX-512), training steps per second with the
-default settings of both pools vs numba's kernels at 1 thread and BLAS at 2 (samples/s, median of 15
-rounds; command and full table in README.md, "Threads"):
+Both pools spin while idle. Measured by scripts/thread_settings.py on a 2-core Xeon (AVX-512),
+training samples/s with both pools at their defaults vs numba's kernels at 1 thread and BLAS at 2
+(full table in README.md, "Threads"):
 
-    784-512-512-10 BN+dropout, batch 128:    1.3k  ->   37k
-    784-100-10 BN+dropout, batch 64:         1.1k  ->  218k
-    64-64-64-10 BN, batch 32:                351k  ->  553k
+    784-512-512-10 BN+dropout, batch 128:    1.8k  ->   33k
+    784-100-10 BN+dropout, batch 64:         0.9k  ->  162k
+    64-64-64-10 BN, batch 32:                408k  ->  574k
 
 Spinning OpenMP workers steal the cores from the BLAS threads and vice versa; the element-wise
 kernels are memory-bound and short, so they gain less from a second thread than the pool handoffs
 cost. Hence the default: kernels on 1 thread, BLAS on all cores. ``set_threads`` overrides both.
 """
 import numbers
+import os
 import threading
 
 import numba
 from threadpoolctl import threadpool_limits
 
-_settings = {"kernels": 1, "blas": None, "generation": 0}
+# MLP_SCRATCH_KERNEL_THREADS overrides the default for a whole process (scripts/thread_settings.py
+# compares settings that way).
+_settings = {"kernels": int(os.environ.get("MLP_SCRATCH_KERNEL_THREADS", 1)), "blas": None, "generation": 0}
 _local = threading.local()
 
 
