@@ -16,7 +16,7 @@ from tqdm import tqdm
 from mlp_scratch import checkpoint, datasets, threads
 from mlp_scratch.model import INITS, LOSSES, MLP, check_init
 from mlp_scratch.optim import METHODS, make_optimizer
-from mlp_scratch.runs import save_epoch, save_run
+from mlp_scratch.runs import save_config, save_epoch, save_run
 from mlp_scratch.schedules import SCHEDULES, make_schedule
 from mlp_scratch.trainer import Trainer
 
@@ -175,7 +175,8 @@ def train(args):
     config = {"command": "train", **{k: (str(v) if isinstance(v, pathlib.Path) else v)
                                      for k, v in vars(args).items() if k not in ("resume", "config")}, "out": str(out)}
     preprocessing = data.meta["preprocessing"]
-    history = trainer.fit(data, on_epoch_end=lambda t: save_epoch(out, config, t, preprocessing), resume=resume)
+    save_config(out, config)
+    history = trainer.fit(data, on_epoch_end=lambda t: save_epoch(out, t, preprocessing), resume=resume)
     results = {"test_acc": model.score(data.X_test, data.y_test), "best_epoch": history.best_epoch,
                "best_val_acc": history.best_val_acc, "stop_reason": history.stop_reason}
     save_run(out, config, model, optimizer, history, preprocessing, results)

@@ -226,22 +226,23 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         return state
 
     # -- predicting --------------------------------------------------------------------------------
-    def _scores(self, X):
+    def _checked(self, X):
+        """X checked against the fitted estimator, in the model's dtype."""
         check_is_fitted(self, "model_")
         X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
-        return self.model_.scores(np.ascontiguousarray(X, dtype=self.model_.dtype))
+        return np.ascontiguousarray(X, dtype=self.model_.dtype)
 
     def predict_proba(self, X):
         """Class probabilities (softmax of the evaluation-mode scores), columns ordered as classes_."""
-        check_is_fitted(self, "model_")
-        X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
-        return self.model_.predict_proba(np.ascontiguousarray(X, dtype=self.model_.dtype))
+        X = self._checked(X)  # checks that the estimator is fitted before model_ is read
+        return self.model_.predict_proba(X)
 
     def predict_log_proba(self, X):
         return np.log(self.predict_proba(X))
 
     def predict(self, X):
-        scores = self._scores(X)  # checks that the estimator is fitted before classes_ is read
+        X = self._checked(X)  # checks that the estimator is fitted before model_ and classes_ are read
+        scores = self.model_.scores(X)
         return self.classes_[np.argmax(scores, axis=1)]
 
     def __sklearn_tags__(self):

@@ -30,11 +30,16 @@ def save_history(folder, history, results=None):
     write_text(folder / "history.json", json.dumps({**history.to_dict(), "results": results or {}}) + "\n")
 
 
-def save_epoch(folder, config, trainer, preprocessing=None):
-    """After each epoch: the resumable checkpoint, the config and the history so far."""
+def save_config(folder, config):
+    """The run's resolved options, written before training starts so that any crash leaves them."""
     folder = pathlib.Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     write_text(folder / "config.json", json.dumps(config, indent=2) + "\n")
+
+
+def save_epoch(folder, trainer, preprocessing=None):
+    """After each epoch: the resumable checkpoint and the history so far."""
+    folder = pathlib.Path(folder)
     checkpoint.save(folder / "checkpoint.npz", trainer.model, trainer.optimizer, preprocessing, trainer=trainer)
     save_history(folder, trainer._history)
 
@@ -43,8 +48,7 @@ def save_run(folder, config, model, optimizer, history, preprocessing=None, resu
     """At the end of a run: the config, the history with the results, the best model (the trainer
     has restored it into ``model``) and the figure. Returns the folder's path."""
     folder = pathlib.Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    write_text(folder / "config.json", json.dumps(config, indent=2) + "\n")
+    save_config(folder, config)
     save_history(folder, history, results)
     checkpoint.save(folder / "best_model.npz", model, optimizer, preprocessing,
                     extra={"best_epoch": history.best_epoch, "stop_reason": history.stop_reason})

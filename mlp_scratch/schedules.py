@@ -22,6 +22,10 @@ class Schedule:
     def multiplier(self, epoch, iteration):
         return 1.0
 
+    def clock(self, epoch, iteration):
+        """t for schedules that count either iterations or epochs (``per``)."""
+        return iteration if self.per == "iteration" else epoch
+
     def observe(self, val_loss):
         """Called with the validation loss after each epoch; only ReduceLROnPlateau uses it."""
 
@@ -94,7 +98,7 @@ class InverseTimeDecay(Schedule):
         self.per = _check_per(per)
 
     def multiplier(self, epoch, iteration):
-        return 1.0 / (1.0 + self.k * (iteration if self.per == "iteration" else epoch))
+        return 1.0 / (1.0 + self.k * self.clock(epoch, iteration))
 
 
 class CosineAnnealingLR(Schedule):
@@ -108,7 +112,7 @@ class CosineAnnealingLR(Schedule):
         self.per = _check_per(per)
 
     def __call__(self, lr0, epoch, iteration):
-        t = min(iteration if self.per == "iteration" else epoch, self.t_max)
+        t = min(self.clock(epoch, iteration), self.t_max)
         return self.eta_min + (lr0 - self.eta_min) * (1 + math.cos(math.pi * t / self.t_max)) / 2
 
 

@@ -158,7 +158,7 @@ class Trainer:
         return int(state["step"]), float(state["elapsed"])
 
     def _fit_mini_batches(self, X, y, step):
-        self._runner = self.epoch_runner(X, y, self._rng)
+        self._runner = EpochRunner(self, X, y, self._rng)  # X and y were checked by fit
         self._runner.step = step
         total = self.epochs * (len(self._runner.bounds) - 1)
         with tqdm(total=total, initial=step, unit="step", desc="training", disable=None if self.progress else True,
