@@ -1,0 +1,179 @@
+"""What every experiment shares: its output folder (tables as CSV and JSON, figures as PNG), the
+summary table it prints, the data and command-line options, and one training run as a pure
+function of its settings."""
+import argparse
+import csv
+import io
+import json
+import math
+import os
+import pathlib
+import time
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only: works without a display
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from mlp_scratch import datasets  # noqa: E402
+from mlp_scratch.model import MLP  # noqa: E402
+from mlp_scratch.optim import make_optimizer  # noqa: E402
+from mlp_scratch.trainer import Trainer  # noqa: E402
+
+# The training methods a comparison names: an optimizer with its settings, and a learning rate that
+# trains a standardized MLP well (each one's usual default, or the lecture's for SGD and momentum).
+METHODS = {
+    "sgd": ("sgd", {}, 0.1),
+    "momentum": ("sgd", {"momentum": 0.9}, 0.01),
+    "nesterov": ("sgd", {"momentum": 0.9, "nesterov": True}, 0.01),
+    "adagrad": ("adagrad", {}, 0.01),
+    "rmsprop": ("rmsprop", {}, 1e-3),
+    "adadelta": ("adadelta", {}, 1.0),
+    "adam": ("adam", {}, 1e-3),
+    "adamw": ("adamw", {"weight_decay": 0.01}, 1e-3),
+    "lbfgs": ("lbfgs", {}, None),
+}
+
+
+def check_methods(names):
+    unknown = [name for name in names if name not in METHODS]
+    if unknown or not names:
+        raise ValueError(f"methods must be a non-empty list of {list(METHODS)}, got {list(names)!r}")
+    return list(names)
+
+
+def make_method(name, lr=None):
+    """The optimizer a method name stands for, at ``lr`` (default: the method's own)."""
+    optimizer, options, default_lr = METHODS[name]
+    if optimizer == "lbfgs":
+        return make_optimizer("lbfgs")
+    return make_optimizer(optimizer, lr=default_lr if lr is None else lr, **options)
+
+
+class Output:
+    """An experiment's output folder. Each file is written whole and atomically, so an interrupted
+    experiment keeps every table and figure it finished."""
+
+    def __init__(self, folder):
+        self.folder = pathlib.Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+
+    def path(self, name):
+        return self.folder / name
+
+    def _write(self, name, text):
+        path = self.path(name)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(text)
+        os.replace(tmp, path)
+        return path
+
+    def json(self, name, obj):
+        return self._write(f"{name}.json", json.dumps(obj, indent=2, default=_plain) + "\n")
+
+    def table(self, name, rows, columns=None):
+        """rows (dicts) as name.csv and name.json; returns the CSV's path."""
+        if columns is None:
+            columns = list(rows[0]) if rows else []
+        text = io.StringIO()
+        writer = csv.DictWriter(text, fieldnames=columns, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+        self.json(name, rows)
+        return self._write(f"{name}.csv", text.getvalue())
+
+    def figure(self, fig, name):
+        """Saves a matplotlib figure as name.png and closes it."""
+        fig.tight_layout()
+        path = self.path(f"{name}.png")
+        tmp = path.with_name(path.name + ".tmp.png")
+        fig.savefig(tmp, dpi=110)
+        plt.close(fig)
+        os.replace(tmp, path)
+        return path
+
+
+def _plain(value):
+    """JSON for NumPy scalars and arrays."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def format_table(rows, columns, title=None):
+    """A plain-text table: numbers with 4 significant digits, columns aligned."""
+    def cell(value):
+        if isinstance(value, float):
+            return "nan" if math.isnan(value) else f"{value:.4g}"
+        return str(value)
+
+    cells = [[cell(row.get(c, "")) for c in columns] for row in rows]
+    widths = [max(len(c), *(len(r[i]) for r in cells)) if cells else len(c) for i, c in enumerate(columns)]
+    lines = [title] if title else []
+    lines.append("  ".join(c.rjust(w) for c, w in zip(columns, widths)))
+    lines.append("  ".join("-" * w for w in widths))
+    lines += ["  ".join(v.rjust(w) for v, w in zip(r, widths)) for r in cells]
+    return "\n".join(lines)
+
+
+def mean_and_spread(values):
+    """(mean, standard deviation) of a list of numbers; std is 0 for one value."""
+    values = np.asarray(values, float)
+    return float(values.mean()), float(values.std(ddof=1)) if values.size > 1 else 0.0
+
+
+def smooth(values, window):
+    """Running mean over ``window`` points (shorter at the start), as long as ``values``."""
+    values = np.asarray(values, float)
+    if window <= 1 or values.size == 0:
+        return values
+    sums = np.cumsum(np.insert(values, 0, 0.0))
+    counts = np.minimum(np.arange(1, values.size + 1), window)
+    return (sums[1:] - sums[np.arange(values.size) + 1 - counts]) / counts
+
+
+def load_data(options):
+    """The data set an experiment's options name (see ``add_data_arguments``)."""
+    return datasets.load(options["dataset"], n_train=options.get("n_train"), n_val=options.get("n_val"),
+                         n_test=options.get("n_test"), data_dir=options.get("data_dir"),
+                         seed=options.get("data_seed", 0))
+
+
+def train(data, *, method="adam", lr=None, hidden_sizes=(100,), epochs=5, batch_size=64, seed=0,
+          schedule=None, batchnorm=False, dropout=0.0, l2=0.0, init="he", optimizer=None,
+          model=None, on_epoch_end=None):
+    """One training run, a pure function of its arguments: returns (model, history, seconds).
+    ``optimizer`` (an Optimizer) overrides ``method``/``lr``; ``model`` overrides the architecture."""
+    if model is None:
+        model = MLP(data.n_features, list(hidden_sizes), data.n_classes, batchnorm=batchnorm, dropout=dropout,
+                    l2=l2, init=init, seed=seed)
+    optimizer = optimizer or make_method(method, lr)
+    trainer = Trainer(model, optimizer, epochs=epochs, batch_size=batch_size, schedule=schedule, seed=seed,
+                      log=None)
+    start = time.perf_counter()
+    history = trainer.fit(data, on_epoch_end=on_epoch_end)
+    return model, history, time.perf_counter() - start
+
+
+def parser(description, out):
+    """An experiment's argument parser with --out (default ``out``) and --seed."""
+    p = argparse.ArgumentParser(description=description,
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--out", type=pathlib.Path, default=pathlib.Path(out), help="output folder")
+    p.add_argument("--seed", type=int, default=0, help="seeds initialization, shuffling and dropout")
+    return p
+
+
+def add_data_arguments(p, dataset="mnist", n_train=5000, n_val=1000, n_test=None):
+    g = p.add_argument_group("data")
+    g.add_argument("--dataset", default=dataset, choices=datasets.NAMES)
+    g.add_argument("--n-train", type=int, default=n_train, help="training samples (stratified subset)")
+    g.add_argument("--n-val", type=int, default=n_val, help="validation samples")
+    g.add_argument("--n-test", type=int, default=n_test, help="test samples (default: the whole test split)")
+    g.add_argument("--data-dir", type=pathlib.Path, default=None,
+                   help=f"folder with the MNIST/CIFAR-10 files (default: ${datasets.DATA_ENV}, else OpenML)")
+    g.add_argument("--data-seed", type=int, default=0, help="seed of the train/val/test split")
+    return g
