@@ -2,6 +2,7 @@
 arrays, and nothing else. They never see layers: per-element treatment comes as masks."""
 import numpy as np
 
+from mlp_scratch import threads
 from mlp_scratch.kernels import optimizers as kernels
 from mlp_scratch.lbfgs import LBFGS
 from mlp_scratch.validation import check_bool, check_int, check_number
@@ -59,6 +60,7 @@ class Optimizer:
 
     def step(self, params, grads, lr=None):
         lr = self.lr if lr is None else check_number("lr", lr, low=0)
+        threads.apply()
         kernels.optimizer_update(self.kind, params, grads, *self.prepare(params, grads), self.flags, lr,
                                  self.steps + 1, self.hyper, self.coefficients(params.dtype))
         self.steps += 1

@@ -13,7 +13,8 @@ def assert_png(path, min_size=(300, 200)):
     pixels = image.imread(path)
     height, width = pixels.shape[:2]
     assert width >= min_size[0] and height >= min_size[1], f"{path} is only {width}x{height}"
-    colors = np.unique(pixels.reshape(-1, pixels.shape[-1]), axis=0)
+    rgb = (pixels[..., :3] * 255).astype(np.uint32)
+    colors = np.unique(rgb[..., 0] << 16 | rgb[..., 1] << 8 | rgb[..., 2])
     assert len(colors) > 16, f"{path} has {len(colors)} colors: no content"
 
 
