@@ -159,10 +159,10 @@ def train(data, *, method="adam", lr=None, hidden_sizes=(100,), epochs=5, batch_
 
 
 def parser(description, out):
-    """An experiment's argument parser with --out (default ``out``) and --seed."""
+    """An experiment's argument parser with --out (default runs/``out``, beside training runs) and --seed."""
     p = argparse.ArgumentParser(description=description,
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--out", type=pathlib.Path, default=pathlib.Path(out), help="output folder")
+    p.add_argument("--out", type=pathlib.Path, default=pathlib.Path("runs") / out, help="output folder")
     p.add_argument("--seed", type=int, default=0, help="seeds initialization, shuffling and dropout")
     return p
 
