@@ -249,6 +249,21 @@ class MLP:
                                  out[start:stop], self.layout, self.dtype.type(self.bn_eps))
         return out
 
+    def hidden_activations(self, X):
+        """Evaluation-mode output of each hidden layer on X, after its ReLU (batch norm with the
+        running averages, no dropout): a list of one (N, H_l) array per hidden layer, empty without
+        hidden layers. The arrays are copies, kept when the model runs again. Runs all of X in one
+        pass, so the activation workspace grows to N rows; for looking inside the network, e.g.
+        activation statistics at initialization, not for scoring large sets."""
+        X = check_features(X, self.input_dim, self.dtype)
+        n = X.shape[0]
+        self._workspace(n)
+        threads.apply()
+        scores = np.empty((n, self.num_classes), self.dtype)
+        network.forward_eval(X, self.flat_params, self.running, self._stats, self._acts, scores, self.layout,
+                             self.dtype.type(self.bn_eps))
+        return [self._acts[n * c:n * (c + m)].reshape(n, m).copy() for c, m in self.layout[:-1, [ACT_COL, D_OUT]]]
+
     def predict_proba(self, X):
         """Softmax of the evaluation-mode scores (also for an SVM-trained model)."""
         probs = self.scores(X)
