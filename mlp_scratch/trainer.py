@@ -216,6 +216,16 @@ class Trainer:
             self._on_epoch_end(self)
 
 
+def batch_bounds(n_samples, batch_size, batchnorm):
+    """Where an epoch's mini-batches start, and n_samples at the end: ``len(bounds) - 1`` steps
+    per epoch. Under batch norm a last batch of one sample joins the batch before (batch statistics
+    need two samples)."""
+    starts = list(range(0, n_samples, min(batch_size, n_samples)))
+    if batchnorm and len(starts) > 1 and n_samples - starts[-1] == 1:
+        starts.pop()
+    return np.array(starts + [n_samples], np.int64)
+
+
 class EpochRunner:
     """One epoch of mini-batch training at a time, in compiled code (kernels/training.py): shuffle,
     then for each batch gather it into preallocated buffers, [augment], forward/backward and update.
@@ -237,10 +247,7 @@ class EpochRunner:
         if augment is not None and int(np.prod(augment.image_shape)) != X.shape[1]:
             raise ValueError(f"augment is for images of shape {augment.image_shape} ({int(np.prod(augment.image_shape))} "
                              f"features) but X_train has {X.shape[1]} features")
-        starts = list(range(0, len(X), batch_size))
-        if model.batchnorm and len(starts) > 1 and len(X) - starts[-1] == 1:
-            starts.pop()  # batch norm cannot train on one sample: the last one joins the batch before
-        self.bounds = np.array(starts + [len(X)], np.int64)
+        self.bounds = batch_bounds(len(X), batch_size, model.batchnorm)
         capacity = int(np.diff(self.bounds).max())
         self.X_batch = np.empty((capacity, X.shape[1]), model.dtype)
         self.y_batch = np.empty(capacity, np.int64)

@@ -7,8 +7,10 @@ import pytest
 from experiment_checks import assert_png, read_csv
 from mlp_scratch import datasets
 from mlp_scratch.experiments import ensembles
+from mlp_scratch.experiments.common import batches_per_epoch, train
 
-SETTINGS = dict(method="momentum", lr=0.05, hidden_sizes=(32,), batch_size=25, l2=1e-4, batchnorm=False)
+SETTINGS = dict(method="momentum", lr=0.05, hidden_sizes=(32,), batch_size=25, l2=1e-4, batchnorm=False,
+                restore_best=False)
 
 
 @pytest.fixture(scope="module")
@@ -18,7 +20,7 @@ def digits():
 
 @pytest.fixture(scope="module")
 def three_models(digits):
-    return [ensembles.fit(digits, seed=seed, epochs=2, **SETTINGS)[0] for seed in (0, 1, 2)]
+    return [train(digits, seed=seed, epochs=2, **SETTINGS)[0] for seed in (0, 1, 2)]
 
 
 def test_ensemble_probabilities_are_the_members_mean(digits, three_models):
@@ -38,7 +40,7 @@ def test_ensemble_is_at_least_as_accurate_as_its_members_on_average(digits, thre
 
 def test_averages_equal_hand_computed_ones(digits):
     averages = ensembles.ParameterAverages(start=2, decay=0.6, keep=True)
-    model, _, _ = ensembles.fit(digits, seed=0, epochs=5, hook=averages, **SETTINGS)
+    model, _, _ = train(digits, seed=0, epochs=5, on_epoch_end=averages, **SETTINGS)
     assert averages.epochs == [2, 3, 4, 5]
     flats = [np.concatenate(s).astype(np.float64) for s in averages.snapshots]
     assert not np.array_equal(flats[0], flats[1])  # copies, not views of the training buffers
@@ -71,10 +73,10 @@ def test_cosine_warm_restarts():
 def test_cycles_end_at_epoch_ends(digits, batchnorm):
     # 301 samples in batches of 25: a last batch of one, which joins the one before under batch norm
     data = datasets.load("digits", n_train=301, n_val=100, n_test=100)
-    steps = ensembles.batches_per_epoch(301, 25, batchnorm)
+    steps = batches_per_epoch(data, 25, batchnorm)
     assert steps == (12 if batchnorm else 13)
     settings = dict(SETTINGS, batchnorm=batchnorm)
-    _, history, _ = ensembles.fit(data, seed=0, epochs=4, schedule=ensembles.CosineWarmRestarts(2 * steps), **settings)
+    _, history, _ = train(data, seed=0, epochs=4, schedule=ensembles.CosineWarmRestarts(2 * steps), **settings)
     lr = np.asarray(history.iteration_lr)
     assert len(lr) == 4 * steps
     assert lr[0] == lr[2 * steps] == 0.05  # each cycle restarts at an epoch start

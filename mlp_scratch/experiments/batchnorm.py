@@ -15,8 +15,8 @@ import math
 
 import numpy as np
 
-from mlp_scratch.experiments.common import (METHODS, Output, add_data_arguments, format_table, load_data, parser,
-                                            plt, train)
+from mlp_scratch.experiments.common import (METHODS, Output, add_data_arguments, batches_per_epoch, format_table,
+                                            load_data, parser, plt, train)
 from mlp_scratch.experiments.initialization import (check_inits, describe_setup, finish_training_axes,
                                                     init_label, plot_run)
 from mlp_scratch.model import MLP, check_init, weight_std
@@ -70,9 +70,8 @@ def batchnorm_study(data, out, *, inits=INITS, hidden_sizes=(256,) * 6, epochs=6
     output.table("summary", summary, SUMMARY)
     title = describe_setup(data, hidden_sizes, method, lr)
     _plot_accuracy_vs_scale(output, inits, trials, hidden_sizes, title)
-    batches_per_epoch = -(-len(data.y_train) // min(batch_size, len(data.y_train)))
     _plot_training_speed(output, {init: (histories[init, False], histories[init, True]) for init in curve_inits},
-                         batches_per_epoch, target, title)
+                         batches_per_epoch(data, batch_size), target, title)
     log(format_table(summary, SUMMARY, title=f"plain vs batch norm (accuracies of the best validation epoch; "
                                              f"epochs to reach validation accuracy {target:g}, nan: never)"))
     return summary

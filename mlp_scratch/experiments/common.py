@@ -19,7 +19,7 @@ import numpy as np  # noqa: E402
 from mlp_scratch import datasets  # noqa: E402
 from mlp_scratch.model import MLP  # noqa: E402
 from mlp_scratch.optim import make_optimizer  # noqa: E402
-from mlp_scratch.trainer import Trainer  # noqa: E402
+from mlp_scratch.trainer import Trainer, batch_bounds  # noqa: E402
 
 # The training methods a comparison names: an optimizer with its settings, and a learning rate that
 # trains a standardized MLP well (each one's usual default, or the lecture's for SGD and momentum).
@@ -142,17 +142,24 @@ def load_data(options):
                          seed=options.get("data_seed", 0))
 
 
+def batches_per_epoch(data, batch_size, batchnorm=False):
+    """Steps per epoch as the Trainer takes them on data's training split."""
+    return len(batch_bounds(len(data.y_train), batch_size, batchnorm)) - 1
+
+
 def train(data, *, method="adam", lr=None, hidden_sizes=(100,), epochs=5, batch_size=64, seed=0,
           schedule=None, batchnorm=False, dropout=0.0, l2=0.0, init="he", optimizer=None,
-          model=None, on_epoch_end=None):
+          model=None, on_epoch_end=None, restore_best=True):
     """One training run, a pure function of its arguments: returns (model, history, seconds).
-    ``optimizer`` (an Optimizer) overrides ``method``/``lr``; ``model`` overrides the architecture."""
+    ``optimizer`` (an Optimizer) overrides ``method``/``lr``; ``model`` overrides the architecture.
+    The model ends with the best validation epoch's parameters, or the last epoch's if not
+    ``restore_best``."""
     if model is None:
         model = MLP(data.n_features, list(hidden_sizes), data.n_classes, batchnorm=batchnorm, dropout=dropout,
                     l2=l2, init=init, seed=seed)
     optimizer = optimizer or make_method(method, lr)
     trainer = Trainer(model, optimizer, epochs=epochs, batch_size=batch_size, schedule=schedule, seed=seed,
-                      log=None)
+                      restore_best=restore_best, log=None)
     start = time.perf_counter()
     history = trainer.fit(data, on_epoch_end=on_epoch_end)
     return model, history, time.perf_counter() - start

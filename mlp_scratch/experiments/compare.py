@@ -6,8 +6,8 @@ costs about one pass over the training set). Learning rates are the methods' own
 by a short search on the validation set."""
 import numpy as np
 
-from mlp_scratch.experiments.common import (METHODS, Output, add_data_arguments, check_methods, format_table,
-                                            load_data, mean_and_spread, parser, plt, smooth, train)
+from mlp_scratch.experiments.common import (METHODS, Output, add_data_arguments, batches_per_epoch, check_methods,
+                                            format_table, load_data, mean_and_spread, parser, plt, smooth, train)
 
 LR_FACTORS = (0.1, 0.3, 1.0, 3.0, 10.0)  # the search tries the method's default lr times these
 SUMMARY = ["method", "lr", "final_train_loss", "final_train_loss_std", "val_acc", "val_acc_std",
@@ -48,7 +48,7 @@ def compare_optimizers(data, out, *, methods=tuple(METHODS), lrs=None, lr_search
                 lrs[method] = METHODS[method][2]
     if searched:
         output.table("lr_search", searched)
-    batches_per_epoch = -(-len(data.y_train) // min(batch_size, len(data.y_train)))
+    per_epoch = batches_per_epoch(data, batch_size, batchnorm)
     trials, curves = [], {}
     for method in methods:
         for seed in seeds:
@@ -61,7 +61,7 @@ def compare_optimizers(data, out, *, methods=tuple(METHODS), lrs=None, lr_search
                            "final_train_loss": last.get("train_loss", np.nan), "val_acc": last.get("val_acc", np.nan),
                            "test_acc": model.score(data.X_test, data.y_test), "seconds": seconds,
                            "stop_reason": history.stop_reason})
-            passes = np.arange(1, len(history.iteration_loss) + 1) / (1 if full_batch else batches_per_epoch)
+            passes = np.arange(1, len(history.iteration_loss) + 1) / (1 if full_batch else per_epoch)
             curves.setdefault(method, []).append((passes, np.asarray(history.iteration_loss),
                                                   [e["epoch"] for e in history.epochs],
                                                   [e["val_acc"] for e in history.epochs]))
@@ -77,14 +77,14 @@ def compare_optimizers(data, out, *, methods=tuple(METHODS), lrs=None, lr_search
         summary.append(row)
     output.table("summary", summary, SUMMARY)
     title = f"{data.meta['name']}: {len(data.y_train)} training samples, hidden layers {list(hidden_sizes)}"
-    _plot_curves(output, curves, methods, batches_per_epoch, title)
+    _plot_curves(output, curves, methods, per_epoch, title)
     _plot_test_accuracy(output, summary, title)
     log(format_table(summary, ["method", "lr", "final_train_loss", "val_acc", "test_acc", "test_acc_std",
                                "seconds"], title=f"mean over seeds {list(seeds)}"))
     return summary
 
 
-def _plot_curves(output, curves, methods, batches_per_epoch, title):
+def _plot_curves(output, curves, methods, per_epoch, title):
     colors = dict(zip(methods, plt.cm.tab10(np.linspace(0, 1, 10))))
     fig, ax = plt.subplots(figsize=(8, 5))
     for method in methods:
@@ -92,7 +92,7 @@ def _plot_curves(output, curves, methods, batches_per_epoch, title):
         length = min(len(r[1]) for r in runs)
         if length == 0:
             continue
-        window = max(1, batches_per_epoch // 5) if method != "lbfgs" else 1
+        window = max(1, per_epoch // 5) if method != "lbfgs" else 1
         smoothed = np.array([smooth(r[1][:length], window) for r in runs])
         x = runs[0][0][:length]
         ax.plot(x, smoothed.mean(axis=0), color=colors[method], label=method)

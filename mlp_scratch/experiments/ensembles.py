@@ -14,15 +14,13 @@
 Every model here is the one at the end of its run (the Trainer's ``restore_best`` is off, so the
 trajectory being averaged is the one actually trained)."""
 import math
-import time
 
 import numpy as np
 
-from mlp_scratch.experiments.common import (METHODS, Output, add_data_arguments, format_table, load_data,
-                                            make_method, mean_and_spread, parser, plt)
+from mlp_scratch.experiments.common import (METHODS, Output, add_data_arguments, batches_per_epoch, format_table,
+                                            load_data, mean_and_spread, parser, plt, train)
 from mlp_scratch.model import MLP
 from mlp_scratch.schedules import Schedule, _check_per
-from mlp_scratch.trainer import Trainer
 from mlp_scratch.validation import check_number, check_positive_int
 
 SUMMARY = ["kind", "members", "member_acc", "member_acc_std", "ensemble_acc", "swa_acc", "ema_acc",
@@ -110,26 +108,6 @@ def accuracy(proba, y):
     return float(np.mean(np.argmax(proba, axis=1) == y))
 
 
-def batches_per_epoch(n_samples, batch_size, batchnorm):
-    """Steps per epoch as the Trainer takes them (a last batch of one sample joins the one before
-    under batch norm)."""
-    batch_size = min(batch_size, n_samples)
-    batches = -(-n_samples // batch_size)
-    if batchnorm and batches > 1 and n_samples % batch_size == 1:
-        batches -= 1
-    return batches
-
-
-def fit(data, *, seed, epochs, method, lr, hidden_sizes, batch_size, l2, batchnorm, schedule=None, hook=None):
-    """One run kept as it ends (restore_best off): (model, history, seconds)."""
-    model = MLP(data.n_features, list(hidden_sizes), data.n_classes, batchnorm=batchnorm, l2=l2, seed=seed)
-    trainer = Trainer(model, make_method(method, lr), epochs=epochs, batch_size=batch_size, schedule=schedule,
-                      seed=seed, restore_best=False, log=None)
-    start = time.perf_counter()
-    history = trainer.fit(data, on_epoch_end=hook)
-    return model, history, time.perf_counter() - start
-
-
 def model_ensembles(data, out, *, members=5, epochs=20, cycles=5, cycle_epochs=4, method="momentum", lr=0.05,
                     snapshot_lr=0.1, hidden_sizes=(100,), batch_size=64, l2=1e-4, batchnorm=False,
                     average_from=None, ema_decay=0.7, seed=0, log=print):
@@ -151,21 +129,22 @@ def model_ensembles(data, out, *, members=5, epochs=20, cycles=5, cycle_epochs=4
     if not 1 <= average_from <= epochs:
         raise ValueError(f"average_from must be an epoch in [1, {epochs}], got {average_from}")
     output = Output(out)
-    settings = dict(method=method, hidden_sizes=hidden_sizes, batch_size=batch_size, l2=l2, batchnorm=batchnorm)
+    settings = dict(method=method, hidden_sizes=hidden_sizes, batch_size=batch_size, l2=l2, batchnorm=batchnorm,
+                    restore_best=False)
     X_test, y_test = data.X_test, data.y_test
 
     seed_runs = []
     for k in range(members):
         averages = ParameterAverages(start=average_from, decay=ema_decay)
-        model, history, seconds = fit(data, seed=seed + k, epochs=epochs, lr=lr, hook=averages, **settings)
+        model, history, seconds = train(data, seed=seed + k, epochs=epochs, lr=lr, on_epoch_end=averages, **settings)
         seed_runs.append((model, history, seconds, averages))
         log(f"seed {seed + k}: test acc {model.score(X_test, y_test):.4f}  {seconds:.1f}s")
 
-    steps = batches_per_epoch(len(data.y_train), batch_size, batchnorm)
+    steps = batches_per_epoch(data, batch_size, batchnorm)
     snapshots = ParameterAverages(every=cycle_epochs, decay=ema_decay, keep=True)
     schedule = CosineWarmRestarts(cycle_epochs * steps)
-    final, cyclic_history, cyclic_seconds = fit(data, seed=seed, epochs=cycles * cycle_epochs, lr=snapshot_lr,
-                                                schedule=schedule, hook=snapshots, **settings)
+    final, cyclic_history, cyclic_seconds = train(data, seed=seed, epochs=cycles * cycle_epochs, lr=snapshot_lr,
+                                                  schedule=schedule, on_epoch_end=snapshots, **settings)
     snapshot_models = [with_parameters(final, *s) for s in snapshots.snapshots]
     log(f"snapshot run: {cycles} cycles, final test acc {final.score(X_test, y_test):.4f}  {cyclic_seconds:.1f}s")
 

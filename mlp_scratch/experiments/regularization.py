@@ -42,19 +42,13 @@ def sum_squared_weights(model):
 
 def run(data, kind, strength, *, lr, hidden_sizes, epochs, batch_size, seed):
     """One training run with one regularizer at one strength. Returns (table row, history)."""
-    final = {}
-
-    def keep_last(trainer):
-        final["params"] = trainer.model.flat_params.copy()
-
-    model, history, seconds = train(
+    model, history, seconds = train(  # the end of training, not the best validation epoch, is studied
         data, hidden_sizes=hidden_sizes, epochs=epochs, batch_size=batch_size, seed=seed,
         l2=strength if kind == "l2" else 0.0, dropout=strength if kind == "dropout" else 0.0,
         optimizer=make_optimizer("adamw", lr=lr, weight_decay=strength if kind == "weight_decay" else 0.0),
-        on_epoch_end=keep_last)
+        restore_best=False)
     if not history.epochs:
         raise ValueError(f"{kind} = {strength}: training stopped before the first epoch ({history.stop_reason})")
-    model.flat_params[:] = final["params"]  # the trainer restored the best validation epoch; we study the end
     last = history.epochs[-1]
     row = {"kind": kind, "strength": strength, "train_acc": last["train_acc"], "val_acc": last["val_acc"],
            "gap": last["train_acc"] - last["val_acc"], "test_acc": model.score(data.X_test, data.y_test),

@@ -6,18 +6,14 @@ schedules come from mlp_scratch.schedules (``make_schedule``), with settings der
 length so that each one makes sense at any number of epochs (see ``schedule_settings``)."""
 import numpy as np
 
-from mlp_scratch.experiments.common import (METHODS, Output, add_data_arguments, format_table, load_data, parser,
-                                            plt, smooth, train)
+from mlp_scratch.experiments.common import (METHODS, Output, add_data_arguments, batches_per_epoch, format_table,
+                                            load_data, parser, plt, smooth, train)
 from mlp_scratch.schedules import make_schedule
 
 SCHEDULES = ["constant", "step", "exponential", "inverse-time", "cosine", "warmup-cosine", "warmup-constant"]
 COLUMNS = ["schedule", "settings", "lr0", "final_lr", "final_train_loss", "best_val_acc", "final_val_acc",
            "test_acc", "seconds"]
 FIRST_ORDER = [name for name, (_, _, lr) in METHODS.items() if lr is not None]  # L-BFGS has no learning rate
-
-
-def batches_per_epoch(n_train, batch_size):
-    return -(-n_train // min(batch_size, n_train))
 
 
 def schedule_settings(name, *, epochs, iterations_per_epoch, step_size=None, gamma=0.3, final_fraction=0.1,
@@ -65,7 +61,7 @@ def compare_schedules(data, out, *, schedules=tuple(SCHEDULES), method="momentum
     if method not in FIRST_ORDER:
         raise ValueError(f"method must be one of {FIRST_ORDER}, got {method!r}")
     output = Output(out)
-    per_epoch = batches_per_epoch(len(data.y_train), batch_size)
+    per_epoch = batches_per_epoch(data, batch_size)
     rows, histories = [], {}
     for name in schedules:
         library_name, settings = schedule_settings(name, epochs=epochs, iterations_per_epoch=per_epoch,
