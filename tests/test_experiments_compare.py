@@ -21,7 +21,7 @@ def test_compare_writes_tables_and_figures(digits, tmp_path):
     assert [row["method"] for row in summary] == list(METHODS)
     columns, trials = read_csv(tmp_path / "trials.csv")
     assert len(trials) == 2 * len(METHODS)
-    assert {"method", "lr", "seed", "final_train_loss", "val_acc", "test_acc", "seconds"} <= set(columns)
+    assert {"method", "lr", "seed", "final_train_loss", "final_val_acc", "best_val_acc", "test_acc", "seconds"} <= set(columns)
     columns, rows = read_csv(tmp_path / "summary.csv")
     assert columns == compare.SUMMARY and len(rows) == len(METHODS)
     for row in rows:  # the summary is the mean of the trials
