@@ -83,9 +83,11 @@ def add_train_arguments(parser):
     schedule.add_argument("--milestones", type=int, nargs="+", help="multistep: epochs at which to decay")
     schedule.add_argument("--gamma", type=float, help="step, multistep, exponential: decay factor")
     schedule.add_argument("--decay-rate", type=float, dest="k", help="exp-decay, inverse-time: k in exp(-k t), 1/(1+k t)")
-    schedule.add_argument("--per", choices=["iteration", "epoch"], help="inverse-time, cosine: what t counts")
+    schedule.add_argument("--per", choices=["iteration", "epoch"], help="inverse-time, cosine, cosine-restarts: what t counts")
     schedule.add_argument("--t-max", type=int, help="cosine: period of the half cosine")
     schedule.add_argument("--eta-min", type=float, help="cosine: final learning rate")
+    schedule.add_argument("--cycle-length", type=int,
+                          help="cosine-restarts: iterations (or epochs, with --per epoch) per cycle")
     schedule.add_argument("--factor", type=float, help="plateau: multiplier on a plateau")
     schedule.add_argument("--patience", type=int, help="plateau: epochs without improvement before decaying")
     schedule.add_argument("--warmup", type=int, default=0, help="linear warm-up over this many iterations")
@@ -104,7 +106,8 @@ def add_train_arguments(parser):
 
 OPTIMIZER_OPTIONS = ["lr", "momentum", "dampening", "nesterov", "weight_decay", "betas", "eps", "amsgrad",
                      "alpha", "centered", "rho", "lr_decay", "history_size", "tol"]
-SCHEDULE_OPTIONS = ["step_size", "milestones", "gamma", "k", "per", "t_max", "eta_min", "factor", "patience"]
+SCHEDULE_OPTIONS = ["step_size", "milestones", "gamma", "k", "per", "t_max", "eta_min", "cycle_length", "factor",
+                    "patience"]
 SGD_DEFAULTS = {"lr": 0.05, "momentum": 0.9}  # the command line's defaults for sgd: a run that trains well
 
 

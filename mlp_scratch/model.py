@@ -174,6 +174,14 @@ class MLP:
             view[...] = name.startswith("W")
         return mask
 
+    def layer_mask(self, layers):
+        """True on every parameter (W, b, gamma, beta) of the given layers (numbered from 1, the last
+        affine layer included): e.g. the frozen part of a network in transfer learning."""
+        mask = np.zeros(self.flat_params.size, bool)
+        for name, view in self._views(mask).items():
+            view[...] = int(name[len(name.rstrip("0123456789")):]) in layers
+        return mask
+
     def reset_parameters(self):
         """Weights from N(0, weight_std**2) drawn in float64 from ``seed``; b = beta = 0, gamma = 1."""
         rng = np.random.default_rng(self.seed)

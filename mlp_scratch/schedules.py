@@ -116,6 +116,21 @@ class CosineAnnealingLR(Schedule):
         return self.eta_min + (lr0 - self.eta_min) * (1 + math.cos(math.pi * t / self.t_max)) / 2
 
 
+class CosineWarmRestarts(Schedule):
+    """lr0 / 2 * (1 + cos(pi * (t mod T) / T)), T = ``cycle_length``: a cosine from lr0 down to near 0,
+    restarted every T iterations (per="iteration", default) or epochs (per="epoch"); SGDR
+    (Loshchilov & Hutter 2017), torch's CosineAnnealingWarmRestarts with T_mult=1 and eta_min=0.
+    Snapshot ensembles take a model at the end of each cycle."""
+
+    def __init__(self, cycle_length, per="iteration"):
+        self.cycle_length = check_positive_int("cycle_length", cycle_length)
+        self.per = _check_per(per)
+
+    def __call__(self, lr0, epoch, iteration):
+        t = self.clock(epoch, iteration) % self.cycle_length
+        return lr0 / 2 * (1 + math.cos(math.pi * t / self.cycle_length))
+
+
 class LinearWarmup(Schedule):
     """Per iteration for the first ``warmup`` steps: schedule(lr0, ...) * (t + 1) / warmup, then
     ``schedule`` unchanged. Goes in front of any schedule."""
@@ -176,7 +191,7 @@ def _check_per(per):
 
 SCHEDULES = {"constant": Constant, "step": StepLR, "multistep": MultiStepLR, "exponential": ExponentialLR,
              "exp-decay": ExponentialDecay, "inverse-time": InverseTimeDecay, "cosine": CosineAnnealingLR,
-             "plateau": ReduceLROnPlateau}
+             "cosine-restarts": CosineWarmRestarts, "plateau": ReduceLROnPlateau}
 
 
 def make_schedule(name, warmup=0, **kwargs):

@@ -7,7 +7,8 @@ import pytest
 from experiment_checks import assert_png, read_csv
 from mlp_scratch import datasets
 from mlp_scratch.experiments import compare
-from mlp_scratch.experiments.common import METHODS, format_table, mean_and_spread, smooth
+from mlp_scratch.experiments.common import (METHODS, check_method, format_table, make_method, mean_and_spread,
+                                            parser, smooth)
 
 
 @pytest.fixture(scope="module")
@@ -79,3 +80,33 @@ def test_script_runs(tmp_path, capsys):
     _, rows = read_csv(tmp_path / "summary.csv")
     assert [r["method"] for r in rows] == ["sgd", "lbfgs"] and float(rows[0]["lr"]) == 0.05
     assert "results in" in capsys.readouterr().out
+
+
+def test_a_different_seed_changes_the_result(digits, tmp_path):
+    run = lambda seed: compare.compare_optimizers(digits, tmp_path / str(seed), methods=["momentum"], seeds=(seed,),
+                                                  epochs=1, log=lambda line: None)[0]["final_train_loss"]
+    assert run(0) != run(1)
+
+
+@pytest.mark.parametrize("options, message", [
+    (dict(seeds=()), "seeds must name at least one seed"),
+    (dict(lrs={"lbfgs": 0.1}), "lbfgs has no learning rate"),
+    (dict(lrs={"adamax": 0.1}), "methods must be"),
+])
+def test_bad_options_are_named(digits, tmp_path, options, message):
+    with pytest.raises(ValueError, match=message):
+        compare.compare_optimizers(digits, tmp_path, **options)
+    assert not (tmp_path / "summary.csv").exists()
+
+
+def test_methods_are_checked_before_training():
+    with pytest.raises(ValueError, match="method must be one of"):
+        make_method("adamax")
+    with pytest.raises(ValueError, match="method must be one of"):
+        check_method("lbfgs", first_order=True)
+    assert check_method("lbfgs") == "lbfgs"
+
+
+def test_parser_offers_seed_only_where_there_is_randomness():
+    assert parser("d", "x").parse_args([]).seed == 0
+    assert not hasattr(parser("d", "x", seed=False).parse_args([]), "seed")

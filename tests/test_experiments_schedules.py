@@ -92,6 +92,10 @@ def test_bad_arguments_are_named(digits, tmp_path):
         schedules.compare_schedules(digits, tmp_path, method="lbfgs")
     with pytest.raises(ValueError, match="final_fraction"):
         schedules.compare_schedules(digits, tmp_path, final_fraction=0.0)
+    with pytest.raises(ValueError, match="step_size"):
+        schedules.compare_schedules(digits, tmp_path, step_size=0)
+    with pytest.raises(ValueError, match="warmup_epochs"):
+        schedules.compare_schedules(digits, tmp_path, warmup_epochs=0)
 
 
 def test_script_runs(tmp_path, capsys):

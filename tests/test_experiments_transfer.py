@@ -73,13 +73,15 @@ def test_cifar_to_gray_is_luminance_of_the_center_crop(tmp_path):
     assert all(r.size and labels[r[0]] in (0, 1) for r in rows)
 
 
-def test_frozen_mask_covers_exactly_the_given_layers():
+def test_layer_mask_covers_exactly_the_given_layers():
     model = MLP(10, [6, 4], 3, batchnorm=True, seed=0)
     model.flat_params[:] = np.arange(model.flat_params.size)  # every element names its place
-    mask = transfer.frozen_mask(model, [1])
+    mask = model.layer_mask([1])
     layer1 = np.concatenate([model.params[name].ravel() for name in ("W1", "gamma1", "beta1")])
     np.testing.assert_array_equal(model.flat_params[mask], layer1)
-    assert transfer.frozen_mask(model, [1, 2, 3]).all() and not transfer.frozen_mask(model, []).any()
+    assert model.layer_mask([1, 2, 3]).all() and not model.layer_mask([]).any()
+    last = np.concatenate([model.params[name].ravel() for name in ("W3", "b3")])
+    np.testing.assert_array_equal(model.flat_params[model.layer_mask([3])], last)
 
 
 def test_last_layer_only_keeps_every_frozen_parameter(pretrained, target):

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from mlp_scratch import MLP, SGD, Trainer, datasets
-from mlp_scratch.schedules import (CosineAnnealingLR, ExponentialDecay, ExponentialLR, InverseTimeDecay,
+from mlp_scratch.schedules import (CosineAnnealingLR, CosineWarmRestarts, ExponentialDecay, ExponentialLR, InverseTimeDecay,
                                    LinearWarmup, MultiStepLR, ReduceLROnPlateau, StepLR, make_schedule)
 
 CLOCK = [(0, 0), (1, 10), (2, 25), (3, 31), (7, 77), (12, 130)]  # (epochs completed, iterations completed)
@@ -22,9 +22,11 @@ CLOCK = [(0, 0), (1, 10), (2, 25), (3, 31), (7, 77), (12, 130)]  # (epochs compl
     (CosineAnnealingLR(t_max=10, eta_min=0.01),
      lambda e, t: 0.01 + 0.49 * (1 + math.cos(math.pi * min(e, 10) / 10)) / 2),
     (CosineAnnealingLR(t_max=100, per="iteration"), lambda e, t: 0.25 * (1 + math.cos(math.pi * min(t, 100) / 100))),
+    (CosineWarmRestarts(12), lambda e, t: 0.25 * (1 + math.cos(math.pi * (t % 12) / 12))),
+    (CosineWarmRestarts(4, per="epoch"), lambda e, t: 0.25 * (1 + math.cos(math.pi * (e % 4) / 4))),
     (LinearWarmup(StepLR(3, 0.5), warmup=30), lambda e, t: 0.5 * 0.5 ** (e // 3) * min(1, (t + 1) / 30)),
 ], ids=["constant", "step", "multistep", "exponential", "exp-decay", "inverse-time", "inverse-time-epoch",
-        "cosine", "cosine-iteration", "warmup-step"])
+        "cosine", "cosine-iteration", "cosine-restarts", "cosine-restarts-epoch", "warmup-step"])
 def test_schedule_equals_closed_form(schedule, closed_form):
     for epoch, iteration in CLOCK:
         assert schedule(0.5, epoch, iteration) == pytest.approx(closed_form(epoch, iteration), rel=1e-14)
@@ -38,6 +40,18 @@ def test_cosine_matches_torch():
     ours = CosineAnnealingLR(t_max=10, eta_min=0.01)
     for epoch in range(10):
         assert ours(0.5, epoch, 0) == pytest.approx(opt.param_groups[0]["lr"], rel=1e-12)
+        opt.step()
+        reference.step()
+
+
+def test_cosine_restarts_match_torch():
+    torch = pytest.importorskip("torch")
+    weight = torch.nn.Parameter(torch.zeros(1))
+    opt = torch.optim.SGD([weight], lr=0.5)
+    reference = torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(opt, T_0=7)
+    ours = make_schedule("cosine-restarts", cycle_length=7)
+    for iteration in range(30):
+        assert ours(0.5, 0, iteration) == pytest.approx(opt.param_groups[0]["lr"], rel=1e-12)
         opt.step()
         reference.step()
 

@@ -15,8 +15,8 @@ import math
 
 import numpy as np
 
-from mlp_scratch.experiments.common import (METHODS, Output, add_data_arguments, batches_per_epoch, format_table,
-                                            load_data, parser, plt, train)
+from mlp_scratch.experiments.common import (FIRST_ORDER, Output, add_data_arguments, batches_per_epoch,
+                                            check_method, format_table, load_data, parser, plt, train)
 from mlp_scratch.experiments.initialization import (check_inits, describe_setup, finish_training_axes,
                                                     init_label, plot_run)
 from mlp_scratch.model import MLP, check_init, weight_std
@@ -49,6 +49,7 @@ def batchnorm_study(data, out, *, inits=INITS, hidden_sizes=(256,) * 6, epochs=6
     figures accuracy_vs_scale.png and training_speed.png (curves of ``curve_inits``) into ``out``.
     Returns the summary rows."""
     inits = check_inits(inits)
+    check_method(method, first_order=True)
     curve_inits = check_inits(curve_inits)
     if any(init not in inits for init in curve_inits):
         raise ValueError(f"curve_inits must be among inits {inits}, got {curve_inits}")
@@ -144,7 +145,7 @@ def main(argv=None):
                    help="initializations (among --inits) whose training curves are drawn")
     p.add_argument("--hidden-sizes", type=int, nargs="+", default=[256] * 6, help="widths of the ReLU hidden layers")
     p.add_argument("--epochs", type=int, default=6)
-    p.add_argument("--method", default="momentum", choices=[m for m in METHODS if m != "lbfgs"],
+    p.add_argument("--method", default="momentum", choices=FIRST_ORDER,
                    help="training method (see experiments.common.METHODS)")
     p.add_argument("--lr", type=float, default=None, help="learning rate (default: the method's own)")
     p.add_argument("--batch-size", type=int, default=64)

@@ -36,6 +36,17 @@ METHODS = {
 }
 
 
+FIRST_ORDER = [name for name, (_, _, lr) in METHODS.items() if lr is not None]  # L-BFGS has no learning rate
+
+
+def check_method(method, first_order=False):
+    """``method`` if it names a METHODS entry (one with a learning rate if ``first_order``)."""
+    known = FIRST_ORDER if first_order else list(METHODS)
+    if method not in known:
+        raise ValueError(f"method must be one of {known}, got {method!r}")
+    return method
+
+
 def check_methods(names):
     unknown = [name for name in names if name not in METHODS]
     if unknown or not names:
@@ -45,7 +56,7 @@ def check_methods(names):
 
 def make_method(name, lr=None):
     """The optimizer a method name stands for, at ``lr`` (default: the method's own)."""
-    optimizer, options, default_lr = METHODS[name]
+    optimizer, options, default_lr = METHODS[check_method(name)]
     if optimizer == "lbfgs":
         return make_optimizer("lbfgs")
     return make_optimizer(optimizer, lr=default_lr if lr is None else lr, **options)
@@ -165,12 +176,14 @@ def train(data, *, method="adam", lr=None, hidden_sizes=(100,), epochs=5, batch_
     return model, history, time.perf_counter() - start
 
 
-def parser(description, out):
-    """An experiment's argument parser with --out (default runs/``out``, beside training runs) and --seed."""
+def parser(description, out, seed=True):
+    """An experiment's argument parser with --out (default runs/``out``, beside training runs) and,
+    for an experiment with randomness, --seed."""
     p = argparse.ArgumentParser(description=description,
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--out", type=pathlib.Path, default=pathlib.Path("runs") / out, help="output folder")
-    p.add_argument("--seed", type=int, default=0, help="seeds initialization, shuffling and dropout")
+    if seed:
+        p.add_argument("--seed", type=int, default=0, help="seeds initialization, shuffling and dropout")
     return p
 
 

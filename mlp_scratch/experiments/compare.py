@@ -30,14 +30,21 @@ def search_lr(data, method, *, epochs=1, seed=0, **settings):
 
 
 def compare_optimizers(data, out, *, methods=tuple(METHODS), lrs=None, lr_search=False, search_epochs=1,
-                       seeds=(0, 1, 2), hidden_sizes=(100,), epochs=5, batch_size=64, l2=1e-4,
+                       seeds=(0, 1, 2), hidden_sizes=(256,), epochs=10, batch_size=64, l2=1e-4,
                        batchnorm=False, lbfgs_iterations=None, log=print):
     """Train each method with each seed; write trials.csv, summary.csv, lr_search.csv (if searched)
     and the figures loss.png, val_accuracy.png, test_accuracy.png into ``out``. Returns the summary
     rows (one per method: mean and standard deviation over seeds)."""
     methods = check_methods(methods)
-    output = Output(out)
+    seeds = list(seeds)
+    if not seeds:
+        raise ValueError("seeds must name at least one seed, got none")
     lrs = dict(lrs or {})
+    if "lbfgs" in lrs:
+        raise ValueError("lrs: lbfgs has no learning rate (it searches its step along each direction)")
+    if lrs:
+        check_methods(list(lrs))
+    output = Output(out)
     settings = dict(hidden_sizes=hidden_sizes, batch_size=batch_size, l2=l2, batchnorm=batchnorm)
     searched = []
     for method in methods:
@@ -113,7 +120,8 @@ def _plot_curves(output, curves, methods, per_epoch, title):
             continue
         length = min(len(r[2]) for r in runs)
         acc = np.array([r[3][:length] for r in runs])
-        ax.errorbar(runs[0][2][:length], acc.mean(axis=0), yerr=acc.std(axis=0), color=colors[method],
+        ax.errorbar(runs[0][2][:length], acc.mean(axis=0), yerr=acc.std(axis=0, ddof=1) if len(runs) > 1 else None,
+                    color=colors[method],
                     marker="o", ms=3, capsize=2, label=method)
     ax.set(xscale="log", xlabel="epoch (L-BFGS: iteration)", ylabel="validation accuracy (fraction correct)",
            title=f"Validation accuracy, mean ± std over seeds\n{title}")
@@ -153,8 +161,6 @@ def main(argv=None):
     p.add_argument("--lbfgs-iterations", type=int, help="default: 10 x --epochs")
     args = p.parse_args(argv)
     lrs = {method: float(lr) for method, lr in args.lr}
-    if lrs:
-        check_methods(list(lrs))
     compare_optimizers(load_data(vars(args)), args.out, methods=args.methods, lrs=lrs, lr_search=args.lr_search,
                        search_epochs=args.search_epochs, seeds=range(args.seed, args.seed + args.seeds),
                        hidden_sizes=args.hidden_sizes, epochs=args.epochs, batch_size=args.batch_size, l2=args.l2,

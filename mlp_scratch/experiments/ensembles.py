@@ -13,32 +13,18 @@
 
 Every model here is the one at the end of its run (the Trainer's ``restore_best`` is off, so the
 trajectory being averaged is the one actually trained)."""
-import math
 
 import numpy as np
 
-from mlp_scratch.experiments.common import (METHODS, Output, add_data_arguments, batches_per_epoch, format_table,
-                                            load_data, mean_and_spread, parser, plt, train)
+from mlp_scratch.experiments.common import (FIRST_ORDER, Output, add_data_arguments, batches_per_epoch,
+                                            check_method, format_table, load_data, mean_and_spread, parser, plt,
+                                            train)
 from mlp_scratch.model import MLP
-from mlp_scratch.schedules import Schedule, _check_per
+from mlp_scratch.schedules import CosineWarmRestarts
 from mlp_scratch.validation import check_number, check_positive_int
 
 SUMMARY = ["kind", "members", "member_acc", "member_acc_std", "ensemble_acc", "swa_acc", "ema_acc",
            "epochs_trained", "seconds"]
-
-
-class CosineWarmRestarts(Schedule):
-    """lr0 / 2 * (1 + cos(pi * (t mod T) / T)), T = ``cycle_length``: a cosine from lr0 down to near 0,
-    restarted every T steps (per="iteration", default) or epochs (per="epoch"). torch's
-    CosineAnnealingWarmRestarts with T_mult=1 and eta_min=0."""
-
-    def __init__(self, cycle_length, per="iteration"):
-        self.cycle_length = check_positive_int("cycle_length", cycle_length)
-        self.per = _check_per(per)
-
-    def __call__(self, lr0, epoch, iteration):
-        t = self.clock(epoch, iteration) % self.cycle_length
-        return lr0 / 2 * (1 + math.cos(math.pi * t / self.cycle_length))
 
 
 class ParameterAverages:
@@ -118,9 +104,7 @@ def model_ensembles(data, out, *, members=5, epochs=20, cycles=5, cycle_epochs=4
     half; snapshot run: the cycle ends), EMA decay ``ema_decay`` per snapshot. Writes members.csv,
     summary.csv, ensemble_size.csv and the figures ensemble_size.png and cyclic_lr.png into ``out``;
     returns the summary rows."""
-    if method not in METHODS or METHODS[method][0] == "lbfgs":
-        raise ValueError(f"method must be a mini-batch method among {[m for m in METHODS if m != 'lbfgs']}, "
-                         f"got {method!r}")
+    check_method(method, first_order=True)
     members = check_positive_int("members", members)
     epochs = check_positive_int("epochs", epochs)
     cycles = check_positive_int("cycles", cycles)
@@ -242,7 +226,7 @@ def main(argv=None):
     p.add_argument("--epochs", type=int, default=20, help="epochs of each seed run")
     p.add_argument("--cycles", type=int, default=5, help="cosine cycles (snapshots) of the snapshot run")
     p.add_argument("--cycle-epochs", type=int, default=4, help="epochs per cycle")
-    p.add_argument("--method", default="momentum", choices=[m for m in METHODS if m != "lbfgs"])
+    p.add_argument("--method", default="momentum", choices=FIRST_ORDER)
     p.add_argument("--lr", type=float, default=0.05, help="learning rate of the seed runs")
     p.add_argument("--snapshot-lr", type=float, default=0.1, help="peak learning rate of each cosine cycle")
     p.add_argument("--hidden-sizes", type=int, nargs="*", default=[100])

@@ -16,8 +16,8 @@ import math
 import numpy as np
 from matplotlib.colors import LogNorm
 
-from mlp_scratch.experiments.common import (METHODS, Output, add_data_arguments, format_table, load_data, parser,
-                                            plt, train)
+from mlp_scratch.experiments.common import (METHODS, Output, add_data_arguments, check_method, format_table,
+                                            load_data, parser, plt, train)
 from mlp_scratch.validation import check_positive_int
 
 PER_CLASS = ["class", "count", "correct", "accuracy"]
@@ -79,6 +79,7 @@ def learned_features(data, out, *, hidden_sizes=(100,), method="adam", lr=None, 
     """Train one model; write weights.png (the first ``max_units`` columns of W1 as images),
     confusion_matrix.png/.csv, per_class.csv and summary.json into ``out``. Returns the per-class rows."""
     check_images(data)
+    check_method(method)
     max_units = check_positive_int("max_units", max_units)
     output = Output(out)
     model, history, seconds = train(data, method=method, lr=lr, hidden_sizes=hidden_sizes, epochs=epochs,
@@ -97,7 +98,7 @@ def learned_features(data, out, *, hidden_sizes=(100,), method="adam", lr=None, 
     title = f"{data.meta['name']}: {len(data.y_train)} training samples, hidden layers {list(hidden_sizes)}, {method}"
     W1 = model.params["W1"][:, :max_units]
     _plot_weights(output, first_layer_images(W1, data.meta["image_shape"]),
-                  names if not hidden_sizes else None, W1.shape[1], model.params["W1"].shape[1], title)
+                  names[:W1.shape[1]] if not hidden_sizes else None, W1.shape[1], model.params["W1"].shape[1], title)
     _plot_confusion(output, matrix, names, rows, test_acc, title)
     log(format_table(rows, PER_CLASS, title=f"test accuracy per class (all classes: {test_acc:.4f}, "
                                             f"{seconds:.1f}s of training)"))

@@ -14,8 +14,8 @@ initialization trains with the same optimizer, learning rate and shuffling, and 
 what it costs."""
 import numpy as np
 
-from mlp_scratch.experiments.common import (METHODS, Output, add_data_arguments, format_table, load_data, parser,
-                                            plt, smooth, train)
+from mlp_scratch.experiments.common import (FIRST_ORDER, METHODS, Output, add_data_arguments, batches_per_epoch,
+                                            check_method, format_table, load_data, parser, plt, smooth, train)
 from mlp_scratch.model import MLP, check_init
 from mlp_scratch.validation import check_positive_int
 
@@ -64,6 +64,7 @@ def compare_initializations(data, out, *, inits=INITS, hidden_sizes=(256,) * 6, 
     trained model, i.e. of its best validation epoch) and the figures activation_histograms.png,
     activation_std.png and training.png into ``out``. Returns the summary rows."""
     inits = check_inits(inits)
+    check_method(method, first_order=True)
     n_probe = check_positive_int("n_probe", n_probe)
     if len(hidden_sizes) == 0:
         raise ValueError("hidden_sizes must name at least one hidden layer, got none")
@@ -87,7 +88,7 @@ def compare_initializations(data, out, *, inits=INITS, hidden_sizes=(256,) * 6, 
     _plot_histograms(output, histograms, f"Hidden activations at initialization, on the first {len(X_probe)} "
                                          f"training samples\n{title}")
     _plot_std_per_layer(output, layer_rows, title)
-    _plot_training(output, curves, -(-len(data.y_train) // min(batch_size, len(data.y_train))), title)
+    _plot_training(output, curves, batches_per_epoch(data, batch_size), title)
     wide = [{"init": label, **{f"std{r['layer']}": r["std"] for r in layer_rows if r["init"] == label}}
             for label in histograms]
     log(format_table(wide, list(wide[0]), title="activation std per hidden layer at initialization"))
@@ -164,7 +165,7 @@ def plot_run(loss_ax, acc_ax, history, label, batches_per_epoch, x_in_epochs=Tru
 
 def finish_training_axes(loss_ax, acc_ax, histories, loss_xlabel):
     """Labels, scales and legends of the loss and accuracy panels that ``plot_run`` drew on."""
-    loss_ax.set(yscale="log", xlabel=loss_xlabel, ylabel="training loss (cross-entropy), smoothed, log scale",
+    loss_ax.set(yscale="log", xlabel=loss_xlabel, ylabel="training loss (data + L2), smoothed, log scale",
                 title="Training loss per step")
     first_losses = [h.iteration_loss[0] for h in histories if h.iteration_loss]
     if first_losses:  # a diverging run's loss (up to 1e30 and more) would flatten every other curve
@@ -185,7 +186,7 @@ def main(argv=None):
                    help="initializations: he, xavier or a fixed std such as 0.01")
     p.add_argument("--hidden-sizes", type=int, nargs="+", default=[256] * 6, help="widths of the ReLU hidden layers")
     p.add_argument("--epochs", type=int, default=10)
-    p.add_argument("--method", default="momentum", choices=[m for m in METHODS if m != "lbfgs"],
+    p.add_argument("--method", default="momentum", choices=FIRST_ORDER,
                    help="training method (see experiments.common.METHODS)")
     p.add_argument("--lr", type=float, default=None, help="learning rate (default: the method's own)")
     p.add_argument("--batch-size", type=int, default=64)

@@ -7,7 +7,7 @@ is scipy's L-BFGS-B, one point per iteration. A path ends after its steps, or wh
 plotted region by more than twice its size (the saddle has no bottom).
 
 Each surface's learning rates were picked by eye so that every method moves visibly in its steps:
-AdaDelta's are large because its first steps are about lr * sqrt(eps) = lr * 1e-3; AdamW keeps
+AdaDelta's are large because its first steps are about lr * sqrt(eps / (1 - rho)) = lr * 3e-3; AdamW keeps
 common.METHODS' weight decay (0.01), a slight pull towards (0, 0)."""
 from dataclasses import dataclass, field
 
@@ -287,7 +287,8 @@ def _plot_losses(output, surface, paths):
 
 def main(argv=None):
     p = parser("Paths of every optimizer on 2-D surfaces (ill-conditioned quadratic, saddle, Rosenbrock, "
-               "tilted double well): contour plots, loss per step, a table of end points.", "experiments/paths")
+               "tilted double well): contour plots, loss per step, a table of end points.", "experiments/paths",
+               seed=False)
     p.add_argument("--surfaces", nargs="+", default=list(SURFACES), choices=list(SURFACES))
     p.add_argument("--methods", nargs="+", default=PATH_METHODS, choices=PATH_METHODS)
     p.add_argument("--start", nargs=2, type=float, metavar=("X", "Y"), help="start point (default: each surface's)")

@@ -6,14 +6,13 @@ schedules come from mlp_scratch.schedules (``make_schedule``), with settings der
 length so that each one makes sense at any number of epochs (see ``schedule_settings``)."""
 import numpy as np
 
-from mlp_scratch.experiments.common import (METHODS, Output, add_data_arguments, batches_per_epoch, format_table,
-                                            load_data, parser, plt, smooth, train)
+from mlp_scratch.experiments.common import (FIRST_ORDER, Output, add_data_arguments, batches_per_epoch,
+                                            check_method, format_table, load_data, parser, plt, smooth, train)
 from mlp_scratch.schedules import make_schedule
 
 SCHEDULES = ["constant", "step", "exponential", "inverse-time", "cosine", "warmup-cosine", "warmup-constant"]
 COLUMNS = ["schedule", "settings", "lr0", "final_lr", "final_train_loss", "best_val_acc", "final_val_acc",
            "test_acc", "seconds"]
-FIRST_ORDER = [name for name, (_, _, lr) in METHODS.items() if lr is not None]  # L-BFGS has no learning rate
 
 
 def schedule_settings(name, *, epochs, iterations_per_epoch, step_size=None, gamma=0.3, final_fraction=0.1,
@@ -24,6 +23,10 @@ def schedule_settings(name, *, epochs, iterations_per_epoch, step_size=None, gam
     anneals to 0 over every iteration; the warm-up ones rise linearly over ``warmup_epochs``."""
     if not 0 < final_fraction <= 1:
         raise ValueError(f"final_fraction must be in (0, 1], got {final_fraction}")
+    if step_size is not None and step_size < 1:
+        raise ValueError(f"step_size must be a positive number of epochs, got {step_size}")
+    if not warmup_epochs > 0:
+        raise ValueError(f"warmup_epochs must be > 0, got {warmup_epochs}")
     total = epochs * iterations_per_epoch
     warmup = max(1, round(warmup_epochs * iterations_per_epoch))
     if name == "constant":
@@ -58,8 +61,7 @@ def compare_schedules(data, out, *, schedules=tuple(SCHEDULES), method="momentum
     unknown = [name for name in schedules if name not in SCHEDULES]
     if unknown or not schedules:
         raise ValueError(f"schedules must be a non-empty list of {SCHEDULES}, got {list(schedules)!r}")
-    if method not in FIRST_ORDER:
-        raise ValueError(f"method must be one of {FIRST_ORDER}, got {method!r}")
+    check_method(method, first_order=True)
     output = Output(out)
     per_epoch = batches_per_epoch(data, batch_size)
     rows, histories = [], {}

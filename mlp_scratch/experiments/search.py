@@ -17,8 +17,8 @@ import math
 import numpy as np
 from matplotlib.lines import Line2D
 
-from mlp_scratch.experiments.common import (METHODS, Output, add_data_arguments, format_table, load_data, parser,
-                                            plt, train)
+from mlp_scratch.experiments.common import (FIRST_ORDER, METHODS, Output, add_data_arguments, check_method,
+                                            format_table, load_data, parser, plt, train)
 from mlp_scratch.optim import make_optimizer
 
 PENALTIES = ("l2", "weight_decay")
@@ -31,13 +31,6 @@ def check_range(name, bounds):
     if not 0 < low < high < math.inf:
         raise ValueError(f"{name} must be (low, high) with 0 < low < high, got {tuple(bounds)}")
     return low, high
-
-
-def check_method(method):
-    if method not in METHODS or METHODS[method][2] is None:
-        raise ValueError(f"method must be one of {[m for m in METHODS if METHODS[m][2] is not None]} "
-                         f"(a method with a learning rate), got {method!r}")
-    return method
 
 
 def sample_log_uniform(rng, ranges, n):
@@ -74,8 +67,7 @@ def optimizer_settings(method, lr, penalty, value):
     options = {**options, "lr": lr}
     if name == "sgd":
         options.setdefault("momentum", 0.0)  # stated, since the train command's sgd defaults to 0.9
-    if penalty == "weight_decay":
-        options["weight_decay"] = value
+    options["weight_decay"] = value if penalty == "weight_decay" else 0.0  # only the searched penalty
     return name, options, value if penalty == "l2" else 0.0
 
 
@@ -126,7 +118,7 @@ def hyperparameter_search(data, out, *, method="momentum", penalty="l2", lr_rang
     """Coarse, then fine random search; writes trials.csv (every trial), ranges.json (each stage's
     ranges), best_config.json and the figures search.png and marginals.png into ``out``. Returns
     (trials, best trial, best configuration). ``data_options``: see ``data_config``."""
-    method = check_method(method)
+    method = check_method(method, first_order=True)
     if penalty not in PENALTIES:
         raise ValueError(f"penalty must be one of {list(PENALTIES)}, got {penalty!r}")
     for name, value in (("coarse_trials", coarse_trials), ("fine_trials", fine_trials), ("top_k", top_k)):
@@ -214,7 +206,7 @@ def main(argv=None):
                "then fine; writes every trial, a scatter plot and the best configuration (best_config.json, "
                "for mlp-scratch train --config).", "experiments/search")
     add_data_arguments(p)
-    p.add_argument("--method", default="momentum", choices=[m for m in METHODS if METHODS[m][2] is not None])
+    p.add_argument("--method", default="momentum", choices=FIRST_ORDER)
     p.add_argument("--penalty", default="l2", choices=PENALTIES,
                    help="l2: the model's penalty; weight_decay: the optimizer's (decoupled for adamw)")
     p.add_argument("--lr-range", type=float, nargs=2, default=[1e-4, 1.0], metavar=("LOW", "HIGH"))

@@ -41,8 +41,8 @@ import numpy as np
 
 from mlp_scratch import datasets
 from mlp_scratch.datasets.sources import load_image_set
-from mlp_scratch.experiments.common import (METHODS, Output, format_table, make_method, mean_and_spread, parser,
-                                            plt, train)
+from mlp_scratch.experiments.common import (METHODS, Output, batches_per_epoch, format_table, make_method,
+                                            mean_and_spread, parser, plt, train)
 from mlp_scratch.model import MLP
 
 STRATEGIES = {
@@ -164,17 +164,6 @@ def frozen_layers(strategy, n_hidden):
     return {"last_layer": list(range(1, n_hidden + 1)), "top_layers": [1]}.get(strategy, [])
 
 
-def frozen_mask(model, layers):
-    """Boolean mask over ``model.flat_params``: True on every parameter (W, b, gamma, beta) of ``layers``."""
-    mask = np.zeros(model.flat_params.size, bool)
-    itemsize = model.flat_params.itemsize
-    for name, view in model.params.items():
-        if layer_of(name) in layers:
-            start = (view.ctypes.data - model.flat_params.ctypes.data) // itemsize  # the view's place in the buffer
-            mask[start:start + view.size] = True
-    return mask
-
-
 def transfer_model(pretrained, num_classes, seed=0):
     """A fresh MLP with ``num_classes`` outputs whose hidden layers (W, b, gamma, beta and batch-norm
     running statistics) are copies of ``pretrained``'s, and whose new last layer starts at zero.
@@ -192,11 +181,11 @@ def transfer_model(pretrained, num_classes, seed=0):
     return model
 
 
-def steps_to_epochs(steps, n_train, batch_size, method):
+def steps_to_epochs(steps, data, batch_size, method, batchnorm):
     """Epochs that give at least ``steps`` optimizer steps (L-BFGS: one iteration per epoch)."""
     if method == "lbfgs":
         return steps
-    return max(1, math.ceil(steps / math.ceil(n_train / min(batch_size, n_train))))
+    return max(1, math.ceil(steps / batches_per_epoch(data, batch_size, batchnorm)))
 
 
 def pretrain(data, *, hidden_sizes=(256, 128), epochs=5, method="adam", lr=None, batch_size=64, l2=1e-4,
@@ -216,8 +205,8 @@ def fine_tune(pretrained, data, strategy, *, method="adam", lr=None, steps=500, 
         model = transfer_model(pretrained, data.n_classes, seed)
     optimizer = make_method(method, lr)
     if layers:
-        optimizer.set_masks(frozen=frozen_mask(model, layers))  # the Trainer adds the decay mask, keeps this
-    epochs = steps_to_epochs(steps, len(data.y_train), batch_size, method)
+        optimizer.set_masks(frozen=model.layer_mask(layers))  # the Trainer adds the decay mask, keeps this
+    epochs = steps_to_epochs(steps, data, batch_size, method, model.batchnorm)
     return train(data, optimizer=optimizer, model=model, epochs=epochs, batch_size=batch_size, seed=seed)
 
 
