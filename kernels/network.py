@@ -1,6 +1,7 @@
 """The forward and backward pass of a whole MLP in compiled code.
 
-Hidden layer l:  affine -> [batch norm] -> ReLU -> [inverted dropout];  output layer: affine -> loss.
+Hidden layer l:  affine -> [batch norm] -> activation -> [inverted dropout];  output layer: affine -> loss.
+The activation of hidden layer l is kind layout[l, ACT_KIND] with parameter act_alpha[l] (activations.py).
 
 Everything lives in flat buffers described by ``layout``, an int64 table with one row per affine
 layer (columns named below). Parameters, gradients, running statistics and the per-layer batch
@@ -10,16 +11,16 @@ statistics are flat 1-D arrays indexed by the *_OFF columns; activations of a ba
 """
 from numba import njit
 
+from .activations import activation_backward, activation_forward
 from .affine import affine_backward_input, affine_backward_params, affine_forward, weight_penalty
 from .batchnorm import batchnorm_backward, batchnorm_forward_eval, batchnorm_forward_train
 from .dropout import dropout_backward, dropout_forward
 from .losses import SOFTMAX, SVM, data_loss  # noqa: F401 (SOFTMAX, SVM: the loss kinds callers pass)
 from .random import derive_seed
-from .relu import relu_backward, relu_forward
 
 # Columns of the layout table. Offsets of -1 mean "this layer has no such block".
-W_OFF, B_OFF, GAMMA_OFF, BETA_OFF, D_IN, D_OUT, STAT_OFF, ACT_COL, XHAT_COL, DROP_COL = range(10)
-LAYOUT_COLUMNS = 10
+W_OFF, B_OFF, GAMMA_OFF, BETA_OFF, D_IN, D_OUT, STAT_OFF, ACT_COL, XHAT_COL, DROP_COL, ACT_KIND = range(11)
+LAYOUT_COLUMNS = 11
 
 
 @njit(cache=True)
@@ -54,7 +55,7 @@ def layer_input(X, acts, layout, l, training):
 
 
 @njit(cache=True)
-def forward_eval(X, params, running, stats, acts, scores, layout, bn_eps):
+def forward_eval(X, params, running, stats, acts, scores, layout, act_alpha, bn_eps):
     """Evaluation mode: batch norm with the running averages, no dropout. Writes scores (N, C)."""
     n = X.shape[0]
     last = layout.shape[0] - 1
@@ -69,14 +70,14 @@ def forward_eval(X, params, running, stats, acts, scores, layout, bn_eps):
                                    vector(running, layout[l, STAT_OFF], m),
                                    vector(running, layout[l, STAT_OFF] + m, m),
                                    vector(stats, layout[l, STAT_OFF] + m, m), a)
-        relu_forward(a, a)
+        activation_forward(layout[l, ACT_KIND], act_alpha[l], a, a)
     affine_forward(layer_input(X, acts, layout, last, False), weights(params, layout, last),
                    vector(params, layout[last, B_OFF], layout[last, D_OUT]), scores)
 
 
 @njit(cache=True)
 def forward_backward(X, y, params, grads, running, stats, acts, grad_a, grad_b, scores, dscores,
-                     row_loss, l2_rows, layout, loss_kind, l1, l2, keep_prob, bn_momentum, bn_eps, seed):
+                     row_loss, l2_rows, layout, act_alpha, loss_kind, l1, l2, keep_prob, bn_momentum, bn_eps, seed):
     """Training mode: one forward and backward pass over the batch (X, y).
 
     Buffers (acts, grad_a, grad_b, scores, dscores, row_loss) may be sized for more rows than X has;
@@ -101,7 +102,7 @@ def forward_backward(X, y, params, grads, running, stats, acts, grad_a, grad_b, 
                                     vector(running, s, m), vector(running, s + m, m),
                                     vector(stats, s, m), vector(stats, s + m, m),
                                     block(acts, n, layout[l, XHAT_COL], m), a)
-        relu_forward(a, a)
+        activation_forward(layout[l, ACT_KIND], act_alpha[l], a, a)
         if layout[l, DROP_COL] >= 0:
             dropout_forward(a, keep_prob, derive_seed(seed, l),
                             block(acts, n, layout[l, DROP_COL], m))
@@ -129,7 +130,7 @@ def forward_backward(X, y, params, grads, running, stats, acts, grad_a, grad_b, 
         affine_backward_input(dout, W, dx)
         if layout[h, DROP_COL] >= 0:
             dropout_backward(dx, keep_prob, derive_seed(seed, h), dx)
-        relu_backward(dx, block(acts, n, layout[h, ACT_COL], m), dx)
+        activation_backward(layout[h, ACT_KIND], act_alpha[h], dx, block(acts, n, layout[h, ACT_COL], m), dx)
         if layout[h, GAMMA_OFF] >= 0:
             s = layout[h, STAT_OFF]
             batchnorm_backward(dx, block(acts, n, layout[h, XHAT_COL], m),

@@ -23,7 +23,7 @@ def gather_rows(X, y, idx, X_out, y_out):
 def train_steps(X, y, order, bounds, first, count, X_batch, y_batch,
                 augment, image_shape, max_shift, flip, noise_std, augment_seed, X_augmented,
                 params, grads, running, stats, acts, grad_a, grad_b, scores, dscores, row_loss, l2_rows,
-                layout, loss_kind, l1, l2, keep_prob, bn_momentum, bn_eps, seed,
+                layout, act_alpha, loss_kind, l1, l2, keep_prob, bn_momentum, bn_eps, seed,
                 kind, s0, s1, s2, flags, hyper, coef, lrs, step, optimizer_step, losses):
     """Trains on batches first, ..., first + count - 1 of an epoch: batch b holds the samples
     order[bounds[b]:bounds[b + 1]]. ``step`` is the run's step count before the first of them
@@ -42,7 +42,7 @@ def train_steps(X, y, order, bounds, first, count, X_batch, y_batch,
                            flip, noise_std, step_seed, derive_seed(step_seed, 1))
             xb = X_augmented[:n]
         data_loss, penalty = forward_backward(xb, yb, params, grads, running, stats, acts, grad_a, grad_b,
-                                              scores, dscores, row_loss, l2_rows, layout, loss_kind, l1, l2,
+                                              scores, dscores, row_loss, l2_rows, layout, act_alpha, loss_kind, l1, l2,
                                               keep_prob, bn_momentum, bn_eps, derive_seed(seed, step + k))
         losses[k] = data_loss + penalty
         if not np.isfinite(losses[k]):

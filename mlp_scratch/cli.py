@@ -14,7 +14,7 @@ except ModuleNotFoundError:  # Python 3.10
 from tqdm import tqdm
 
 from mlp_scratch import checkpoint, datasets, threads
-from mlp_scratch.model import INITS, LOSSES, MLP, check_init
+from mlp_scratch.model import ACTIVATIONS, INITS, LOSSES, MLP, check_init
 from mlp_scratch.optim import METHODS, make_optimizer
 from mlp_scratch.runs import save_config, save_epoch, save_run
 from mlp_scratch.schedules import SCHEDULES, make_schedule
@@ -41,6 +41,10 @@ def add_train_arguments(parser):
     model = parser.add_argument_group("model")
     model.add_argument("--hidden-sizes", type=int, nargs="*", default=[100, 100], metavar="H",
                        help="width of each hidden layer (default: 100 100; none for a linear model)")
+    model.add_argument("--activation", default="relu", choices=sorted(ACTIVATIONS),
+                       help="activation of every hidden layer (default: relu)")
+    model.add_argument("--activation-alpha", type=float,
+                       help="leaky_relu's negative slope (default 0.01) or elu's alpha (default 1.0)")
     model.add_argument("--batchnorm", action=argparse.BooleanOptionalAction, default=True,
                        help="batch normalization after each hidden affine layer (default: on)")
     model.add_argument("--dropout", type=float, default=0.0,
@@ -156,7 +160,8 @@ def train(args):
                          per_class=args.per_class, preprocessing=args.preprocessing, data_dir=args.data_dir,
                          seed=args.data_seed, dtype=args.dtype)
     augment = datasets.Augmentation.default_for(data.meta, args.noise_std) if args.augment else None
-    model = MLP(data.n_features, args.hidden_sizes, data.n_classes, batchnorm=args.batchnorm,
+    model = MLP(data.n_features, args.hidden_sizes, data.n_classes, activation=args.activation,
+                activation_alpha=args.activation_alpha, batchnorm=args.batchnorm,
                 dropout=args.dropout, l2=args.l2, l1=args.l1, loss=args.loss, init=check_init(args.init),
                 dtype=args.dtype, seed=args.seed)
     optimizer = make_optimizer(args.optimizer, **given_options(args, METHODS[args.optimizer], OPTIMIZER_OPTIONS))

@@ -21,13 +21,14 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
     """Multi-layer perceptron classifier of mlp-scratch with scikit-learn's estimator API.
 
     Named like scikit-learn's ``sklearn.neural_network.MLPClassifier`` and used the same way, with
-    this package's extras: batch norm, dropout, the optimizer family and schedules. Differences:
+    this package's extras: activations, batch norm, dropout, the optimizer family and schedules. Differences:
     ``l2`` is the model's 0.5 * l2 * sum(W**2) on the mean loss (scikit-learn's ``alpha`` is divided
-    by the batch size); hidden layers use ReLU; ``warm_start`` keeps the optimizer's state.
+    by the batch size); ``warm_start`` keeps the optimizer's state.
 
     Parameters
     ----------
     hidden_layer_sizes : tuple of int, default=(100,)
+    activation : {"relu", "leaky_relu", "elu", "tanh", "sigmoid"}, default="relu"
     batchnorm : bool, default=False
     dropout : float in [0, 1), default=0.0
         Probability of dropping a hidden unit during training.
@@ -75,11 +76,12 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
     True
     """
 
-    def __init__(self, hidden_layer_sizes=(100,), *, batchnorm=False, dropout=0.0, l2=1e-4, l1=0.0, loss="softmax",
+    def __init__(self, hidden_layer_sizes=(100,), *, activation="relu", batchnorm=False, dropout=0.0, l2=1e-4, l1=0.0, loss="softmax",
                  init="he", optimizer="adam", lr=1e-3, optimizer_params=None, schedule=None, schedule_params=None,
                  batch_size=200, max_iter=200, tol=1e-4, n_iter_no_change=10, early_stopping=False,
                  validation_fraction=0.1, warm_start=False, dtype=None, random_state=None, verbose=False):
         self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
         self.batchnorm = batchnorm
         self.dropout = dropout
         self.l2 = l2
@@ -153,7 +155,8 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         hidden_sizes = self._check_parameters()
         rng = check_random_state(self.random_state)
         self._seed = int(rng.randint(0, 2 ** 31 - 1))
-        self.model_ = MLP(X.shape[1], hidden_sizes, len(self.classes_), batchnorm=self.batchnorm,
+        self.model_ = MLP(X.shape[1], hidden_sizes, len(self.classes_), activation=self.activation,
+                          batchnorm=self.batchnorm,
                           dropout=self.dropout, l2=self.l2, l1=self.l1, loss=self.loss, init=self.init, dtype=X.dtype.name,
                           seed=self._seed)
         if self.optimizer not in OPTIMIZERS:

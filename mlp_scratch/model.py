@@ -4,27 +4,32 @@ import numpy as np
 from mlp_scratch import threads
 from mlp_scratch.kernels import network
 from mlp_scratch.kernels.losses import data_loss, softmax
-from mlp_scratch.kernels.network import (ACT_COL, B_OFF, BETA_OFF, D_IN, D_OUT, DROP_COL,
+from mlp_scratch.kernels.activations import ELU, LEAKY_RELU, RELU, SIGMOID, TANH
+from mlp_scratch.kernels.network import (ACT_COL, ACT_KIND, B_OFF, BETA_OFF, D_IN, D_OUT, DROP_COL,
                                          GAMMA_OFF, LAYOUT_COLUMNS, STAT_OFF, W_OFF, XHAT_COL)
 from mlp_scratch.validation import (check_bool, check_choice, check_dtype, check_features, check_labels,
                                     check_number, check_positive_int, check_seed)
 
 LOSSES = {"softmax": network.SOFTMAX, "svm": network.SVM}
+ACTIVATIONS = {"relu": RELU, "leaky_relu": LEAKY_RELU, "elu": ELU, "tanh": TANH, "sigmoid": SIGMOID}
+DEFAULT_ALPHA = {"leaky_relu": 0.01, "elu": 1.0}  # torch's defaults; the others take none
 INITS = ("he", "xavier")
 # Rows per chunk when scoring a large X: bounds the activation workspace (784-512-512 in float32:
 # 6 MB) while keeping the matrix products large enough for BLAS to run at full speed.
 EVAL_ROWS = 1024
 
 
-def weight_std(init, fan_in, fan_out):
+def weight_std(init, fan_in, fan_out, leak=0.0):
     """Standard deviation of the normal distribution a weight matrix is drawn from.
 
-    he:     sqrt(2 / fan_in)             (He et al. 2015; torch.nn.init.kaiming_normal_, ReLU gain)
-    xavier: sqrt(2 / (fan_in + fan_out)) (Glorot & Bengio 2010; torch.nn.init.xavier_normal_)
+    he:     sqrt(2 / ((1 + leak**2) fan_in))  (He et al. 2015; torch.nn.init.kaiming_normal_ with
+            a = leak: the leaky ReLU's slope, 0 for ReLU and the rest; for ReLU-like activations)
+    xavier: sqrt(2 / (fan_in + fan_out)) (Glorot & Bengio 2010; torch.nn.init.xavier_normal_; for
+            tanh and sigmoid)
     a number: that fixed std (CS231n's ``weight_scale``, e.g. 1e-2)
     """
     if init == "he":
-        return np.sqrt(2.0 / fan_in)
+        return np.sqrt(2.0 / ((1 + leak ** 2) * fan_in))
     if init == "xavier":
         return np.sqrt(2.0 / (fan_in + fan_out))
     return float(init)
@@ -42,7 +47,7 @@ def check_init(init):
 
 
 class MLP:
-    """affine -> [batch norm] -> ReLU -> [dropout], once per hidden layer, then affine -> loss.
+    """affine -> [batch norm] -> activation -> [dropout], once per hidden layer, then affine -> loss.
 
     A hidden affine layer followed by batch norm has no bias: beta plays its part, and the bias's
     gradient would be identically zero (torch users write ``Linear(bias=False)`` there).
@@ -54,6 +59,10 @@ class MLP:
         Width of each hidden layer; empty for softmax regression / a linear SVM.
     batchnorm : bool
         Batch normalization after each hidden affine layer (torch's running-average convention).
+    activation : str or list of str, one per hidden layer
+        "relu" (default), "leaky_relu", "elu", "tanh" or "sigmoid" (kernels/activations.py).
+    activation_alpha : float or None
+        The leaky ReLU's negative slope (default 0.01) or ELU's alpha (default 1.0).
     dropout : float in [0, 1)
         The probability of DROPPING a hidden unit in training (inverted dropout: kept units are
         scaled by 1 / (1 - dropout)); 0 disables it. Test mode is the identity.
@@ -72,7 +81,8 @@ class MLP:
     (W1, b1 or gamma1 and beta1, ..., W{L}, b{L}).
     """
 
-    def __init__(self, input_dim, hidden_sizes, num_classes, *, batchnorm=False, dropout=0.0,
+    def __init__(self, input_dim, hidden_sizes, num_classes, *, activation="relu", activation_alpha=None,
+                 batchnorm=False, dropout=0.0,
                  l2=0.0, l1=0.0, loss="softmax", init="he", dtype="float32", seed=0,
                  bn_momentum=0.1, bn_eps=1e-5):
         self.input_dim = check_positive_int("input_dim", input_dim)
@@ -86,6 +96,15 @@ class MLP:
         self.hidden_sizes = [check_positive_int("hidden_sizes[%d]" % i, h)
                              for i, h in enumerate(hidden_sizes)]
         self.batchnorm = check_bool("batchnorm", batchnorm)
+        names = [activation] * len(self.hidden_sizes) if isinstance(activation, str) else list(activation)
+        if len(names) != len(self.hidden_sizes):
+            raise ValueError(f"activation must be one name or one per hidden layer ({len(self.hidden_sizes)}), "
+                             f"got {activation!r}")
+        self.activation = [check_choice("activation", name, ACTIVATIONS) for name in names]
+        self.activation_alpha = None if activation_alpha is None else check_number(
+            "activation_alpha", activation_alpha, low=0, low_open=True)
+        self.act_alpha = np.array([DEFAULT_ALPHA.get(name, 0.0) if self.activation_alpha is None
+                                   else self.activation_alpha for name in self.activation] or [0.0])
         self.dropout = check_number("dropout", dropout, low=0, high=1, high_open=True)
         self.l2 = check_number("l2", l2, low=0)
         self.l1 = check_number("l1", l1, low=0)
@@ -119,7 +138,8 @@ class MLP:
     def config(self):
         """The constructor arguments; ``MLP(**model.config())`` builds the same architecture."""
         return dict(input_dim=self.input_dim, hidden_sizes=list(self.hidden_sizes),
-                    num_classes=self.num_classes, batchnorm=self.batchnorm, dropout=self.dropout,
+                    num_classes=self.num_classes, activation=list(self.activation),
+                    activation_alpha=self.activation_alpha, batchnorm=self.batchnorm, dropout=self.dropout,
                     l2=self.l2, l1=self.l1, loss=self.loss_name, init=self.init, dtype=self.dtype.name,
                     seed=self.seed, bn_momentum=self.bn_momentum, bn_eps=self.bn_eps)
 
@@ -141,6 +161,7 @@ class MLP:
                 layout[l, XHAT_COL], col = col, col + d_out
             if hidden:
                 layout[l, ACT_COL], col = col, col + d_out
+                layout[l, ACT_KIND] = ACTIVATIONS[self.activation[l]]
             if hidden and self.dropout > 0:
                 layout[l, DROP_COL], col = col, col + d_out
         return layout, offset, stat, col
@@ -187,7 +208,8 @@ class MLP:
         rng = np.random.default_rng(self.seed)
         self.flat_params[:] = 0
         for l, row in enumerate(self.layout, start=1):
-            std = weight_std(self.init, row[D_IN], row[D_OUT])
+            leaky = l <= len(self.activation) and self.activation[l - 1] == "leaky_relu"
+            std = weight_std(self.init, row[D_IN], row[D_OUT], self.act_alpha[l - 1] if leaky else 0.0)
             self.params[f"W{l}"][:] = std * rng.standard_normal((row[D_IN], row[D_OUT]))
             if row[GAMMA_OFF] >= 0:
                 self.params[f"gamma{l}"][:] = 1
@@ -231,7 +253,8 @@ class MLP:
         self._workspace(n)
         threads.apply()
         return (self.flat_params, self.flat_grads, self.running, self._stats, self._acts, self._grad_a,
-                self._grad_b, self._scores, self._dscores, self._row_loss, self._l2_rows, self.layout)
+                self._grad_b, self._scores, self._dscores, self._row_loss, self._l2_rows, self.layout,
+                self.act_alpha)
 
     def training_scalars(self, dropout=None):
         """(loss kind, l1, l2, keep probability, bn_momentum, bn_eps) as forward_backward takes them: in
@@ -254,11 +277,11 @@ class MLP:
         for start in range(0, X.shape[0], rows):
             stop = min(start + rows, X.shape[0])
             network.forward_eval(X[start:stop], self.flat_params, self.running, self._stats, self._acts,
-                                 out[start:stop], self.layout, self.dtype.type(self.bn_eps))
+                                 out[start:stop], self.layout, self.act_alpha, self.dtype.type(self.bn_eps))
         return out
 
     def hidden_activations(self, X):
-        """Evaluation-mode output of each hidden layer on X, after its ReLU (batch norm with the
+        """Evaluation-mode output of each hidden layer on X, after its activation (batch norm with the
         running averages, no dropout): a list of one (N, H_l) array per hidden layer, empty without
         hidden layers. The arrays are copies, kept when the model runs again. Runs all of X in one
         pass, so the activation workspace grows to N rows; for looking inside the network, e.g.
@@ -269,7 +292,7 @@ class MLP:
         threads.apply()
         scores = np.empty((n, self.num_classes), self.dtype)
         network.forward_eval(X, self.flat_params, self.running, self._stats, self._acts, scores, self.layout,
-                             self.dtype.type(self.bn_eps))
+                             self.act_alpha, self.dtype.type(self.bn_eps))
         return [self._acts[n * c:n * (c + m)].reshape(n, m).copy() for c, m in self.layout[:-1, [ACT_COL, D_OUT]]]
 
     def predict_proba(self, X):

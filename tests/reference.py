@@ -33,12 +33,19 @@ def affine_backward(x, W, dout):
     return dout @ W.T, x.T @ dout, dout.sum(axis=0)
 
 
-def relu_forward(x):
-    return np.maximum(x, 0)
+ACTIVATIONS = {
+    "relu": (lambda x, a: np.maximum(x, 0), lambda x, a: (x > 0) * 1.0),
+    "leaky_relu": (lambda x, a: np.where(x > 0, x, a * x), lambda x, a: np.where(x > 0, 1.0, a)),
+    "elu": (lambda x, a: np.where(x > 0, x, a * np.expm1(x)), lambda x, a: np.where(x > 0, 1.0, a * np.exp(x))),
+    "tanh": (lambda x, a: np.tanh(x), lambda x, a: 1 - np.tanh(x) ** 2),
+    "sigmoid": (lambda x, a: 1 / (1 + np.exp(-x)), lambda x, a: np.exp(-x) / (1 + np.exp(-x)) ** 2),
+}
 
 
-def relu_backward(dout, x):
-    return dout * (x > 0)
+def activation(name, x, alpha, dout):
+    """(f(x), dout * f'(x)) written from the input, as the lecture writes them."""
+    f, df = ACTIVATIONS[name]
+    return f(x, alpha), dout * df(x, alpha)
 
 
 def batchnorm_forward_train(x, gamma, beta, eps, momentum, running_mean, running_var):
@@ -117,14 +124,15 @@ def svm_loss(scores, y):
     return margins.sum() / n, positive / n
 
 
-def mlp_loss(params, X, y, n_hidden, batchnorm, keep_prob, seed, l2, loss, eps=1e-5, l1=0.0):
+def mlp_loss(params, X, y, n_hidden, batchnorm, keep_prob, seed, l2, loss, eps=1e-5, l1=0.0, activation="relu",
+             alpha=0.0):
     """Training-mode loss of the whole network, written as plainly as the lecture writes it."""
     h = X
     for l in range(1, n_hidden + 1):
         h = h @ params[f"W{l}"] + (0 if batchnorm else params[f"b{l}"])
         if batchnorm:
             h = (h - h.mean(0)) / np.sqrt(h.var(0) + eps) * params[f"gamma{l}"] + params[f"beta{l}"]
-        h = np.maximum(h, 0)
+        h = ACTIVATIONS[activation][0](h, alpha)
         if keep_prob < 1:
             h = h * dropout_mask(h.shape, keep_prob, derive_seed(seed, l - 1)) / keep_prob
     out = n_hidden + 1

@@ -7,7 +7,7 @@ import reference as ref
 from mlp_scratch import MLP
 from mlp_scratch.gradient_check import (check_model_gradients, eval_numerical_gradient,
                                         eval_numerical_gradient_array, rel_error)
-from mlp_scratch.kernels import affine, batchnorm, dropout, losses, relu
+from mlp_scratch.kernels import activations, affine, batchnorm, dropout, losses
 
 rng = np.random.default_rng(0)
 
@@ -37,17 +37,19 @@ def test_affine_gradients():
     assert rel_error(db, eval_numerical_gradient_array(lambda v: forward(x, W, v), b, dout)) < 1e-7
 
 
-def test_relu_gradient():
+@pytest.mark.parametrize("name", ["relu", "leaky_relu", "elu", "tanh", "sigmoid"])
+def test_activation_gradients(name):
     x = rng.standard_normal((8, 9))
-    x[np.abs(x) < 1e-3] = 0.5  # away from the kink
+    x[np.abs(x) < 1e-3] = 0.5  # away from the kink at 0
     dout = rng.standard_normal(x.shape)
+    kind = getattr(activations, name.upper())
     out, dx = np.empty_like(x), np.empty_like(x)
-    relu.relu_forward(x, out)
-    relu.relu_backward(dout, out, dx)
+    activations.activation_forward(kind, 0.1, x, out)
+    activations.activation_backward(kind, 0.1, dout, out, dx)
 
     def forward(v):
         o = np.empty_like(v)
-        relu.relu_forward(v, o)
+        activations.activation_forward(kind, 0.1, v, o)
         return o
 
     assert rel_error(dx, eval_numerical_gradient_array(forward, x, dout)) < 1e-7
@@ -105,6 +107,11 @@ CASES = [
     dict(hidden_sizes=[], batchnorm=False, dropout=0.0, l2=0.5, loss="softmax"),
     dict(hidden_sizes=[10, 7], batchnorm=True, dropout=0.0, l2=0.0, l1=0.3, loss="softmax"),
     dict(hidden_sizes=[9], batchnorm=False, dropout=0.2, l2=0.4, l1=0.2, loss="svm"),
+    dict(hidden_sizes=[10, 7], batchnorm=True, dropout=0.2, l2=0.1, loss="softmax", activation="tanh"),
+    dict(hidden_sizes=[10, 7], batchnorm=False, dropout=0.0, l2=0.1, loss="softmax", activation="sigmoid"),
+    dict(hidden_sizes=[10, 7], batchnorm=False, dropout=0.3, l2=0.0, loss="softmax", activation="elu"),
+    dict(hidden_sizes=[10, 7], batchnorm=True, dropout=0.0, l2=0.0, loss="softmax", activation="leaky_relu",
+         activation_alpha=0.2),
 ]
 
 
@@ -124,5 +131,6 @@ def test_model_loss_equals_the_plain_numpy_network(case):
     model = MLP(6, num_classes=4, dtype="float64", seed=5, **case)
     loss = model.forward_backward(X, y, seed=7)
     want = ref.mlp_loss(model.params, X, y, len(case["hidden_sizes"]), case["batchnorm"],
-                        1 - case["dropout"], np.uint64(7), case["l2"], case["loss"], l1=case.get("l1", 0.0))
+                        1 - case["dropout"], np.uint64(7), case["l2"], case["loss"], l1=case.get("l1", 0.0),
+                        activation=case.get("activation", "relu"), alpha=model.act_alpha[0])
     assert loss == pytest.approx(want, rel=1e-12)

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 import reference as ref
-from mlp_scratch.kernels import affine, batchnorm, dropout, layernorm, losses, random, relu
+from mlp_scratch.kernels import activations, affine, batchnorm, dropout, layernorm, losses, random
 
 DTYPES = [np.float64, np.float32]
 TOL = {np.float64: dict(rtol=1e-12, atol=1e-12), np.float32: dict(rtol=2e-5, atol=2e-6)}
@@ -45,14 +45,21 @@ def test_weight_penalty(dtype, l1, l2):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("n,m", SHAPES)
-def test_relu(dtype, n, m):
+@pytest.mark.parametrize("name", sorted(ref.ACTIVATIONS))
+def test_activations(dtype, n, m, name):
     rng = np.random.default_rng(2)
     x, dout = rand(rng, (n, m), dtype), rand(rng, (n, m), dtype)
+    kind, alpha = getattr(activations, name.upper()), 0.2
     out, dx = np.empty_like(x), np.empty_like(x)
-    relu.relu_forward(x, out)
-    relu.relu_backward(dout, out, dx)
-    np.testing.assert_array_equal(out, ref.relu_forward(x))
-    np.testing.assert_array_equal(dx, ref.relu_backward(dout, x))
+    activations.activation_forward(kind, alpha, x, out)
+    activations.activation_backward(kind, alpha, dout, out, dx)
+    want_out, want_dx = ref.activation(name, x.astype(np.float64), alpha, dout.astype(np.float64))
+    np.testing.assert_allclose(out, want_out, **TOL[dtype])
+    np.testing.assert_allclose(dx, want_dx, **TOL[dtype])
+    activations.activation_forward(kind, alpha, x, x)  # in place, as the network calls them
+    activations.activation_backward(kind, alpha, dout, out, dout)
+    np.testing.assert_array_equal(x, out)
+    np.testing.assert_array_equal(dout, dx)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

@@ -3,7 +3,7 @@ when PyTorch is installed, against torch.optim itself; masks; state round trips.
 import numpy as np
 import pytest
 
-from mlp_scratch.optim import OPTIMIZERS, SGD, make_optimizer
+from mlp_scratch.optim import SGD, make_optimizer
 from reference import optimizer_reference
 
 

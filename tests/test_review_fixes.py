@@ -7,14 +7,14 @@ import pytest
 from mlp_scratch import MLP, SGD, Trainer, datasets, functional
 from mlp_scratch.datasets import Dataset
 from mlp_scratch.gradient_check import check_model_gradients
-from mlp_scratch.kernels import affine, losses, relu
+from mlp_scratch.kernels import activations, affine, losses
 from mlp_scratch.optim import RMSprop, make_optimizer
 
 
 def test_relu_keeps_nan():
     x = np.array([[np.nan, -1.0, 2.0]])
     out = np.empty_like(x)
-    relu.relu_forward(x, out)
+    activations.activation_forward(activations.RELU, 0.0, x, out)
     assert np.isnan(out[0, 0]) and out[0, 1] == 0 and out[0, 2] == 2
 
 

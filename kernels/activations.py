@@ -1,0 +1,110 @@
+"""Hidden-layer activations, forward and backward, element-wise and row-parallel.
+
+Every backward pass here uses the forward *output* (out), not the input: each derivative can be
+written from it, so the network keeps one array per layer and the passes may work in place.
+
+    relu:        out = max(x, 0)                        d/dx = 1 if out > 0 else 0
+    leaky_relu:  out = x if x > 0 else alpha * x        d/dx = 1 if out > 0 else alpha   (alpha > 0)
+    elu:         out = x if x > 0 else alpha(e^x - 1)   d/dx = 1 if out > 0 else out + alpha
+    tanh:        out = tanh(x)                          d/dx = 1 - out^2
+    sigmoid:     out = 1 / (1 + e^-x)                   d/dx = out (1 - out)
+"""
+import numpy as np
+from numba import njit, prange
+
+from .config import FASTMATH
+
+RELU, LEAKY_RELU, ELU, TANH, SIGMOID = range(5)
+
+
+# One parallel loop per activation, chosen outside the loops: a branch on the kind inside them (a
+# runtime value from the network's layout) stops vectorization and cost 30% of a whole training step.
+# Index the 2-D arrays as x[i, j], not through row views (row = x[i]; row[j]): with row views LLVM
+# only vectorizes after a runtime check that the rows do not overlap, which fails when the pass works
+# in place (out is x, dx is dout, as the network calls them), and the scalar fallback branches on the
+# sign of each unit: mispredicted half of the time, 30x slower (relu backward, 200 x 256 float32:
+# 145 us vs 5 us), a 30-45% slower training step.
+
+@njit(parallel=True, fastmath=FASTMATH, cache=True)
+def relu_forward(x, out):
+    for i in prange(x.shape[0]):
+        for j in range(x.shape[1]):
+            out[i, j] = 0.0 if x[i, j] <= 0 else x[i, j]  # NaN stays NaN
+
+
+@njit(parallel=True, fastmath=FASTMATH, cache=True)
+def leaky_relu_forward(x, alpha, out):
+    for i in prange(x.shape[0]):
+        for j in range(x.shape[1]):
+            out[i, j] = alpha * x[i, j] if x[i, j] <= 0 else x[i, j]
+
+
+@njit(parallel=True, fastmath=FASTMATH, cache=True)
+def elu_forward(x, alpha, out):
+    one = x.dtype.type(1)
+    for i in prange(x.shape[0]):
+        for j in range(x.shape[1]):
+            out[i, j] = alpha * (np.exp(x[i, j]) - one) if x[i, j] <= 0 else x[i, j]
+
+
+@njit(parallel=True, fastmath=FASTMATH, cache=True)
+def tanh_forward(x, out):
+    for i in prange(x.shape[0]):
+        for j in range(x.shape[1]):
+            out[i, j] = np.tanh(x[i, j])
+
+
+@njit(parallel=True, fastmath=FASTMATH, cache=True)
+def sigmoid_forward(x, out):
+    one = x.dtype.type(1)
+    for i in prange(x.shape[0]):
+        for j in range(x.shape[1]):
+            out[i, j] = one / (one + np.exp(-x[i, j]))
+
+
+@njit(parallel=True, fastmath=FASTMATH, cache=True)
+def derivative_from_output(kind, alpha, dout, out, dx):
+    """dx = dout * f'(x) with f' written from the forward output (the table above)."""
+    one = dout.dtype.type(1)
+    if kind == RELU:
+        for i in prange(dout.shape[0]):
+            for j in range(dout.shape[1]):
+                dx[i, j] = dout[i, j] if out[i, j] > 0 else 0.0
+    elif kind == LEAKY_RELU:
+        for i in prange(dout.shape[0]):
+            for j in range(dout.shape[1]):
+                dx[i, j] = dout[i, j] if out[i, j] > 0 else alpha * dout[i, j]
+    elif kind == ELU:
+        for i in prange(dout.shape[0]):
+            for j in range(dout.shape[1]):
+                dx[i, j] = dout[i, j] if out[i, j] > 0 else (out[i, j] + alpha) * dout[i, j]
+    elif kind == TANH:
+        for i in prange(dout.shape[0]):
+            for j in range(dout.shape[1]):
+                dx[i, j] = (one - out[i, j] * out[i, j]) * dout[i, j]
+    else:
+        for i in prange(dout.shape[0]):
+            for j in range(dout.shape[1]):
+                dx[i, j] = out[i, j] * (one - out[i, j]) * dout[i, j]
+
+
+@njit(cache=True)
+def activation_forward(kind, alpha, x, out):
+    """out = f(x) for activation ``kind``; out may alias x. NaN stays NaN."""
+    alpha = x.dtype.type(alpha)
+    if kind == RELU:
+        relu_forward(x, out)
+    elif kind == LEAKY_RELU:
+        leaky_relu_forward(x, alpha, out)
+    elif kind == ELU:
+        elu_forward(x, alpha, out)
+    elif kind == TANH:
+        tanh_forward(x, out)
+    else:
+        sigmoid_forward(x, out)
+
+
+@njit(cache=True)
+def activation_backward(kind, alpha, dout, out, dx):
+    """dx = dout * f'(x), with f' written from the forward output ``out``; dx may alias dout."""
+    derivative_from_output(kind, dout.dtype.type(alpha), dout, out, dx)
