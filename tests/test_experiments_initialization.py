@@ -25,8 +25,9 @@ def experiment(digits, tmp_path_factory):
     return out, summary
 
 
-def numpy_hidden_activations(model, X):
-    """The oracle: affine [-> batch norm with the running averages] -> ReLU, layer by layer, in float64."""
+def numpy_hidden_activations(model, X, activation=lambda a: np.maximum(a, 0.0)):
+    """The oracle: affine [-> batch norm with the running averages] -> activation (ReLU), layer by
+    layer, in float64."""
     p = {name: view.astype(np.float64) for name, view in model.params.items()}
     running = {name: view.astype(np.float64) for name, view in model.running_stats().items()}
     h, out = np.asarray(X, np.float64), []
@@ -37,7 +38,7 @@ def numpy_hidden_activations(model, X):
             a = p[f"gamma{l}"] * xhat + p[f"beta{l}"]
         else:
             a = a + p[f"b{l}"]
-        h = np.maximum(a, 0.0)
+        h = activation(a)
         out.append(h)
     return out
 
@@ -102,6 +103,16 @@ def test_activation_statistics_match_the_numpy_forward(experiment, digits):
         np.testing.assert_allclose([float(r["mean"]) for r in rows], [a.mean() for a in want], rtol=1e-4)
         np.testing.assert_allclose([float(r["std"]) for r in rows], [a.std() for a in want], rtol=1e-4)
         np.testing.assert_allclose([float(r["zero_fraction"]) for r in rows], [np.mean(a == 0) for a in want])
+
+
+def test_tanh_network_statistics_match_the_numpy_forward(digits, tmp_path):
+    initialization.compare_initializations(digits, tmp_path, inits=["xavier"], hidden_sizes=(32, 32), epochs=1,
+                                           activation="tanh", n_probe=N_PROBE, log=lambda line: None)
+    _, rows = read_csv(tmp_path / "activations.csv")
+    model = MLP(digits.n_features, (32, 32), digits.n_classes, activation="tanh", init="xavier", seed=0)
+    want = numpy_hidden_activations(model, digits.X_train[:N_PROBE], np.tanh)
+    np.testing.assert_allclose([float(r["std"]) for r in rows], [a.std() for a in want], rtol=1e-4)
+    assert min(float(r["mean"]) for r in rows) < 0  # tanh outputs take both signs, unlike ReLU's
 
 
 def test_small_std_vanishes_and_he_keeps_the_scale(experiment):

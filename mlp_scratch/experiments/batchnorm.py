@@ -134,7 +134,7 @@ def _plot_training_speed(output, pairs, batches_per_epoch, target, title):
 
 
 def main(argv=None):
-    p = parser("Batch normalization across weight scales in a deep ReLU network (the MLP supports ReLU only): "
+    p = parser("Batch normalization across weight scales in a deep ReLU network: "
                "each initialization (fixed stds and He) trains with and without batch norm from the same "
                "weights; accuracy against the scale, training curves, epochs to a target accuracy.",
                "experiments/batchnorm")

@@ -1,7 +1,7 @@
-"""Experiment 4: weight initialization in a deep ReLU network.
+"""Experiment 4: weight initialization in a deep network (ReLU by default; ``activation`` "tanh"
+or "sigmoid" shows what Xavier was made for).
 
-The same network (default: 6 hidden layers of 256 units; the MLP supports ReLU only, so every
-hidden layer is ReLU) starts from each initialization in turn: a small fixed std (0.01),
+The same network (default: 6 hidden layers of 256 units) starts from each initialization in turn: a small fixed std (0.01),
 Xavier/Glorot, He, and a large fixed std (1.0). All draw the same standard normal numbers from one
 seed, scaled differently, so the runs differ in the scale of their weights only.
 
@@ -16,7 +16,7 @@ import numpy as np
 
 from mlp_scratch.experiments.common import (FIRST_ORDER, METHODS, Output, add_data_arguments, batches_per_epoch,
                                             check_method, format_table, load_data, parser, plt, smooth, train)
-from mlp_scratch.model import MLP, check_init
+from mlp_scratch.model import ACTIVATIONS, MLP, check_init
 from mlp_scratch.validation import check_positive_int
 
 INITS = (0.01, "xavier", "he", 1.0)
@@ -29,11 +29,11 @@ def init_label(init):
     return {"he": "He", "xavier": "Xavier"}.get(init) or f"std {init:g}"
 
 
-def describe_setup(data, hidden_sizes, method, lr):
+def describe_setup(data, hidden_sizes, method, lr, activation="relu"):
     """A figure's second title line: data, architecture, training method."""
     widths = sorted(set(hidden_sizes))
-    layers = (f"{len(hidden_sizes)} ReLU hidden layers of {widths[0]}" if len(widths) == 1
-              else f"ReLU hidden layers {list(hidden_sizes)}")
+    layers = (f"{len(hidden_sizes)} {activation} hidden layers of {widths[0]}" if len(widths) == 1
+              else f"{activation} hidden layers {list(hidden_sizes)}")
     return (f"{data.meta['name']}, {len(data.y_train)} training samples; {layers}; "
             f"{method}, lr {lr if lr is not None else METHODS[method][2]:g}")
 
@@ -57,7 +57,7 @@ def activation_statistics(model, X):
 
 
 def compare_initializations(data, out, *, inits=INITS, hidden_sizes=(256,) * 6, epochs=10, method="momentum",
-                            lr=None, batch_size=64, l2=0.0, n_probe=1000, seed=0, log=print):
+                            lr=None, batch_size=64, l2=0.0, n_probe=1000, activation="relu", seed=0, log=print):
     """Look at each initialization's activations, then train from it. Writes activations.csv (per
     init and hidden layer: mean, std, zero fraction at initialization), summary.csv (per init: the
     first and last layer's activation std, final training loss, train/val/test accuracy of the
@@ -73,7 +73,8 @@ def compare_initializations(data, out, *, inits=INITS, hidden_sizes=(256,) * 6, 
     layer_rows, histograms, summary, curves = [], {}, [], {}
     for init in inits:
         label = init_label(init)
-        model = MLP(data.n_features, hidden_sizes, data.n_classes, init=init, l2=l2, seed=seed)
+        model = MLP(data.n_features, hidden_sizes, data.n_classes, activation=activation, init=init, l2=l2,
+                    seed=seed)
         stats, histograms[label] = activation_statistics(model, X_probe)
         layer_rows += [{"init": label, **row} for row in stats]
         model, history, seconds = train(data, model=model, method=method, lr=lr, epochs=epochs,
@@ -84,7 +85,7 @@ def compare_initializations(data, out, *, inits=INITS, hidden_sizes=(256,) * 6, 
             f"(layer {len(stats)}); test acc {summary[-1]['test_acc']:.4f}  {seconds:.1f}s")
     output.table("activations", layer_rows, ["init", "layer", "mean", "std", "zero_fraction"])
     output.table("summary", summary, SUMMARY)
-    title = describe_setup(data, hidden_sizes, method, lr)
+    title = describe_setup(data, hidden_sizes, method, lr, activation)
     _plot_histograms(output, histograms, f"Hidden activations at initialization, on the first {len(X_probe)} "
                                          f"training samples\n{title}")
     _plot_std_per_layer(output, layer_rows, title)
@@ -122,7 +123,7 @@ def _plot_histograms(output, histograms, title):
             ax.xaxis.get_offset_text().set_fontsize(7)
         row[0].set_ylabel(f"{label}\ncount (log)")
     for ax in axes[-1]:
-        ax.set_xlabel("activation after ReLU")
+        ax.set_xlabel("activation (layer output)")
     fig.suptitle(title, fontsize=10)
     output.figure(fig, "activation_histograms")
 
@@ -133,7 +134,7 @@ def _plot_std_per_layer(output, layer_rows, title):
     for label in labels:
         rows = [r for r in layer_rows if r["init"] == label]
         ax.plot([r["layer"] for r in rows], [r["std"] for r in rows], marker="o", label=label)
-    ax.set(yscale="log", xlabel="hidden layer", ylabel="std of the activations after ReLU (log scale)",
+    ax.set(yscale="log", xlabel="hidden layer", ylabel="std of the layer outputs (log scale)",
            title=f"Activation std per layer at initialization\n{title}")
     ax.set_xticks(sorted({r["layer"] for r in layer_rows}))
     ax.grid(alpha=0.3, which="both")
@@ -178,13 +179,14 @@ def finish_training_axes(loss_ax, acc_ax, histories, loss_xlabel):
 
 
 def main(argv=None):
-    p = parser("Weight initialization in a deep ReLU network (the MLP supports ReLU only): a small fixed std, "
+    p = parser("Weight initialization in a deep network (ReLU by default): a small fixed std, "
                "Xavier, He and a large fixed std. Histograms and statistics of the hidden activations at "
                "initialization, then training curves and accuracies from each.", "experiments/initialization")
     add_data_arguments(p)
     p.add_argument("--inits", nargs="+", type=check_init, default=list(INITS),
                    help="initializations: he, xavier or a fixed std such as 0.01")
-    p.add_argument("--hidden-sizes", type=int, nargs="+", default=[256] * 6, help="widths of the ReLU hidden layers")
+    p.add_argument("--hidden-sizes", type=int, nargs="+", default=[256] * 6, help="widths of the hidden layers")
+    p.add_argument("--activation", default="relu", choices=list(ACTIVATIONS), help="of every hidden layer")
     p.add_argument("--epochs", type=int, default=10)
     p.add_argument("--method", default="momentum", choices=FIRST_ORDER,
                    help="training method (see experiments.common.METHODS)")
@@ -195,5 +197,5 @@ def main(argv=None):
     args = p.parse_args(argv)
     compare_initializations(load_data(vars(args)), args.out, inits=args.inits, hidden_sizes=args.hidden_sizes,
                             epochs=args.epochs, method=args.method, lr=args.lr, batch_size=args.batch_size,
-                            l2=args.l2, n_probe=args.n_probe, seed=args.seed)
+                            l2=args.l2, n_probe=args.n_probe, activation=args.activation, seed=args.seed)
     print(f"results in {args.out}")
