@@ -59,11 +59,10 @@ def normalize_affine(x, mean, inv_std, gamma, beta, xhat, out):
     """xhat = (x - mean) * inv_std; out = gamma * xhat + beta. Row-parallel; xhat and out may alias x
     (and each other, when xhat is not needed)."""
     for i in prange(x.shape[0]):
-        row, h, o = x[i], xhat[i], out[i]
-        for j in range(row.shape[0]):
-            v = (row[j] - mean[j]) * inv_std[j]
-            h[j] = v
-            o[j] = gamma[j] * v + beta[j]
+        for j in range(x.shape[1]):  # x[i, j], not row views: see kernels/activations.py
+            v = (x[i, j] - mean[j]) * inv_std[j]
+            xhat[i, j] = v
+            out[i, j] = gamma[j] * v + beta[j]
 
 
 @njit(cache=True)
@@ -93,9 +92,8 @@ def batchnorm_input_grad(dout, xhat, gamma, inv_std, dgamma, dbeta, dx):
     """dx = gamma * inv_std * (dout - (dbeta + xhat * dgamma) / N), row-parallel; dx may alias dout."""
     inv_n = dout.dtype.type(1.0 / dout.shape[0])
     for i in prange(dout.shape[0]):
-        d, h, o = dout[i], xhat[i], dx[i]
-        for j in range(d.shape[0]):
-            o[j] = gamma[j] * inv_std[j] * (d[j] - (dbeta[j] + h[j] * dgamma[j]) * inv_n)
+        for j in range(dout.shape[1]):
+            dx[i, j] = gamma[j] * inv_std[j] * (dout[i, j] - (dbeta[j] + xhat[i, j] * dgamma[j]) * inv_n)
 
 
 @njit(cache=True)

@@ -31,23 +31,22 @@ def layernorm_forward(x, gamma, beta, eps, mean, inv_std, xhat, out):
     zero = x.dtype.type(0.0)
     one = x.dtype.type(1.0)
     inv_d = x.dtype.type(1.0 / d)
-    for i in prange(n):
-        row, h, o = x[i], xhat[i], out[i]
+    for i in prange(n):  # x[i, j], not row views: see kernels/activations.py
         s = zero
         for j in range(d):
-            s += row[j]
+            s += x[i, j]
         mu = s * inv_d
         s = zero
         for j in range(d):
-            c = row[j] - mu
+            c = x[i, j] - mu
             s += c * c
         r = one / np.sqrt(s * inv_d + eps)
         mean[i] = mu
         inv_std[i] = r
         for j in range(d):
-            v = (row[j] - mu) * r
-            h[j] = v
-            o[j] = gamma[j] * v + beta[j]
+            v = (x[i, j] - mu) * r
+            xhat[i, j] = v
+            out[i, j] = gamma[j] * v + beta[j]
 
 
 @njit(parallel=True, fastmath=FASTMATH, cache=True)
@@ -58,16 +57,15 @@ def layernorm_input_grad(dout, xhat, gamma, inv_std, dx):
     zero = dout.dtype.type(0.0)
     inv_d = dout.dtype.type(1.0 / d)
     for i in prange(n):
-        g_row, h, o = dout[i], xhat[i], dx[i]
         g_sum = zero
         gh_sum = zero
         for j in range(d):
-            g = gamma[j] * g_row[j]
+            g = gamma[j] * dout[i, j]
             g_sum += g
-            gh_sum += g * h[j]
+            gh_sum += g * xhat[i, j]
         r = inv_std[i]
         for j in range(d):
-            o[j] = r * (gamma[j] * g_row[j] - (g_sum + h[j] * gh_sum) * inv_d)
+            dx[i, j] = r * (gamma[j] * dout[i, j] - (g_sum + xhat[i, j] * gh_sum) * inv_d)
 
 
 @njit(cache=True)
