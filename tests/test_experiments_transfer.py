@@ -102,6 +102,20 @@ def test_top_layers_keeps_the_first_layer_only(pretrained, target):
     assert not np.array_equal(model.params["W1"], pretrained.params["W1"])
 
 
+def test_linear_probe_classifies_the_frozen_first_layer(pretrained, target):
+    before = pretrained.flat_params.copy()
+    probe, history, _ = transfer.fine_tune(pretrained, target, "probe_first", steps=60, batch_size=16, seed=0)
+    assert np.array_equal(pretrained.flat_params, before)
+    X, y = target.X_test, target.y_test
+    features = np.maximum(X.astype(np.float64) @ pretrained.params["W1"] + pretrained.params["b1"], 0)  # oracle
+    np.testing.assert_allclose(probe.features(X), features, rtol=1e-5, atol=1e-5)
+    assert probe.linear.hidden_sizes == [] and probe.linear.input_dim == HIDDEN[0]
+    assert probe.score(X, y) == probe.linear.score(probe.features(X), y) > 1.5 / target.n_classes
+    assert len(history.epochs) >= 1
+    with pytest.raises(ValueError, match="layer must be a hidden layer"):
+        transfer.LinearProbe(pretrained, 3, None)
+
+
 def test_frozen_batch_norm_keeps_gamma_and_beta_but_updates_running_statistics(pools, target):
     source = transfer.task_data("digits:0-4", n_train=200, n_val=30, pools=pools)
     pretrained, _, _ = transfer.pretrain(source, hidden_sizes=HIDDEN, epochs=2, batch_size=32, batchnorm=True)
@@ -142,7 +156,8 @@ def test_experiment_writes_tables_and_figures(tmp_path):
     assert {"target", "task", "n_train", "strategy", "seed", "test_acc", "seconds"} <= set(columns)
     columns, rows = read_csv(tmp_path / "summary.csv")
     assert columns == transfer.SUMMARY and len(rows) == 2 * 2 * len(strategies) == len(summary)
-    assert [(r["target"], r["n_train"], r["strategy"]) for r in rows[:5]] == \
+    k = len(strategies)
+    assert [(r["target"], r["n_train"], r["strategy"]) for r in rows[:k + 1]] == \
         [("similar", "20", s) for s in strategies] + [("similar", "60", "last_layer")]
     for row in rows:  # the summary is the mean over seeds
         accs = [float(t["test_acc"]) for t in trials

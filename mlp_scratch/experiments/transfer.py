@@ -2,12 +2,15 @@
 similar / different target task) measured.
 
 An MLP is pretrained on a source task (default: MNIST digits 0-4). On each target task and for each
-target training-set size, four strategies then train with the same optimizer, learning rate and
+target training-set size, five strategies then train with the same optimizer, learning rate and
 number of optimizer steps:
 
   last_layer  a new last layer (the target's classes, starting at zero: see ``transfer_model``) on
               top of the pretrained hidden layers, which stay frozen: the pretrained network as a
-              fixed feature extractor;
+              fixed feature extractor, i.e. a linear probe of the last hidden layer;
+  probe_first a linear probe of an earlier stage: a softmax classifier on the frozen activations of
+              the first hidden layer (``LinearProbe``; any layer from Python), the lecture's choice
+              for very little, very different data;
   top_layers  the first hidden layer frozen, every later layer (and the new last layer) trained;
   all_layers  every layer trained, starting from the pretrained weights (fine-tuning);
   scratch     the same architecture from a fresh initialization: the baseline.
@@ -47,6 +50,7 @@ from mlp_scratch.model import MLP
 
 STRATEGIES = {
     "last_layer": "new last layer only (hidden layers frozen)",
+    "probe_first": "linear probe of the first hidden layer",
     "top_layers": "top layers (first hidden layer frozen)",
     "all_layers": "fine-tune all layers",
     "scratch": "from scratch (baseline)",
@@ -195,9 +199,44 @@ def pretrain(data, *, hidden_sizes=(256, 128), epochs=5, method="adam", lr=None,
                  l2=l2, batchnorm=batchnorm, seed=seed)
 
 
+class LinearProbe:
+    """A softmax classifier (``linear``, an MLP without hidden layers) on the frozen activations of
+    hidden layer ``layer`` (from 1) of ``pretrained``, in evaluation mode."""
+
+    def __init__(self, pretrained, layer, linear):
+        if not 1 <= layer <= len(pretrained.hidden_sizes):
+            raise ValueError(f"layer must be a hidden layer in [1, {len(pretrained.hidden_sizes)}], got {layer!r}")
+        self.pretrained, self.layer, self.linear = pretrained, layer, linear
+
+    def features(self, X):
+        return self.pretrained.hidden_activations(X)[self.layer - 1]
+
+    def feature_data(self, data):
+        """data with every split replaced by its features."""
+        return datasets.Dataset(self.features(data.X_train), data.y_train, self.features(data.X_val), data.y_val,
+                                self.features(data.X_test), data.y_test, {**data.meta, "probe_layer": self.layer})
+
+    def score(self, X, y):
+        return self.linear.score(self.features(X), y)
+
+
+def linear_probe(pretrained, data, layer, *, method="adam", lr=None, steps=500, batch_size=64, seed=0):
+    """Train a LinearProbe of ``layer`` on a target Dataset: (probe, history, seconds)."""
+    probe = LinearProbe(pretrained, layer, None)
+    features = probe.feature_data(data)
+    probe.linear = MLP(features.n_features, [], data.n_classes, l2=pretrained.l2, dtype=pretrained.dtype.name,
+                       seed=seed)
+    epochs = steps_to_epochs(steps, features, batch_size, method, False)
+    _, history, seconds = train(features, model=probe.linear, optimizer=make_method(method, lr), epochs=epochs,
+                                batch_size=batch_size, seed=seed)
+    return probe, history, seconds
+
+
 def fine_tune(pretrained, data, strategy, *, method="adam", lr=None, steps=500, batch_size=64, seed=0):
     """One strategy on a target Dataset: (model, history, seconds). ``pretrained`` is left untouched;
     "scratch" uses only its architecture."""
+    if strategy == "probe_first":
+        return linear_probe(pretrained, data, 1, method=method, lr=lr, steps=steps, batch_size=batch_size, seed=seed)
     layers = frozen_layers(strategy, len(pretrained.hidden_sizes))
     if strategy == "scratch":
         model = MLP(**{**pretrained.config(), "num_classes": data.n_classes, "seed": seed})
