@@ -9,7 +9,7 @@ from mlp_scratch import datasets
 from mlp_scratch.experiments import regularization
 from mlp_scratch.model import MLP
 
-SMALL = dict(l2_grid=(1e-3, 1e-2, 1e-1), decay_grid=(0.1, 10.0), dropout_grid=(0.2, 0.5), lr=3e-3,
+SMALL = dict(l2_grid=(1e-3, 1e-2, 1e-1), l1_grid=(1e-4, 1e-2), decay_grid=(0.1, 10.0), dropout_grid=(0.2, 0.5), lr=3e-3,
              hidden_sizes=(64,), epochs=15, batch_size=32)
 
 
@@ -29,7 +29,8 @@ def test_writes_tables_and_figures(study):
     columns, table = read_csv(out / "results.csv")
     assert columns == regularization.COLUMNS
     assert [(r["kind"], float(r["strength"])) for r in table] == (
-        [("none", 0.0)] + [("l2", s) for s in SMALL["l2_grid"]] + [("weight_decay", s) for s in SMALL["decay_grid"]]
+        [("none", 0.0)] + [("l2", s) for s in SMALL["l2_grid"]] + [("l1", s) for s in SMALL["l1_grid"]]
+        + [("weight_decay", s) for s in SMALL["decay_grid"]]
         + [("dropout", s) for s in SMALL["dropout_grid"]])
     for row in table:
         assert float(row["gap"]) == pytest.approx(float(row["train_acc"]) - float(row["val_acc"]))
@@ -37,7 +38,7 @@ def test_writes_tables_and_figures(study):
     curves = json.loads((out / "baseline_curves.json").read_text())
     assert [e["epoch"] for e in curves] == list(range(1, SMALL["epochs"] + 1))
     assert curves[-1]["val_acc"] == rows[0]["val_acc"]  # the table describes the last epoch
-    for name in ("accuracy_vs_strength", "baseline_gap", "weights_vs_strength"):
+    for name in ("accuracy_vs_strength", "baseline_gap", "weights_vs_strength", "sparsity"):
         assert_png(out / f"{name}.png")
 
 
@@ -49,6 +50,22 @@ def test_l2_shrinks_the_weights_and_the_baseline_overfits(study):
     assert np.all(np.diff(by_decay) < 0), by_decay
     baseline = rows[0]
     assert baseline["train_acc"] == 1.0 and baseline["gap"] > 0.02
+
+
+def test_l1_makes_weights_sparse(study):
+    _, rows = study
+    baseline, strong_l1 = rows[0], [r for r in rows if r["kind"] == "l1"][-1]
+    strong_l2 = [r for r in rows if r["kind"] == "l2"][-1]
+    assert strong_l1["near_zero"] > baseline["near_zero"] + 0.2
+    assert strong_l1["near_zero"] > strong_l2["near_zero"]
+
+
+def test_near_zero_fraction_against_numpy():
+    model = MLP(10, [7], 3, seed=1)
+    model.params["W1"][:3] = 1e-4
+    model.params["b1"][:] = 0.0  # a bias, not a weight: must not count
+    weights = np.concatenate([model.params["W1"].ravel(), model.params["W2"].ravel()])
+    assert regularization.near_zero_fraction(model) == np.mean(np.abs(weights) < 1e-3)
 
 
 def test_sum_of_squared_weights_against_numpy():
@@ -75,7 +92,8 @@ def test_bad_grid_is_named(digits, tmp_path, grids, message):
 
 def test_script_runs(tmp_path, capsys):
     regularization.main(["--dataset", "digits", "--n-train", "100", "--n-val", "100", "--n-test", "100",
-                         "--l2", "0.01", "--weight-decay", "1", "--dropout", "0.5", "--hidden-sizes", "16",
+                         "--l2", "0.01", "--l1", "0.001", "--weight-decay", "1", "--dropout", "0.5",
+                         "--hidden-sizes", "16",
                          "--epochs", "2", "--out", str(tmp_path)])
     _, rows = read_csv(tmp_path / "results.csv")
     assert [r["kind"] for r in rows] == list(regularization.KINDS)

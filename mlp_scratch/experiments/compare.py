@@ -66,7 +66,8 @@ def compare_optimizers(data, out, *, methods=tuple(METHODS), lrs=None, lr_search
                                             **settings)
             last = history.epochs[-1] if history.epochs else {}
             trials.append({"method": method, "lr": lrs.get(method), "seed": seed,
-                           "final_train_loss": last.get("train_loss", np.nan), "final_val_acc": last.get("val_acc", np.nan),
+                           "final_train_loss": last.get("train_loss", np.nan),
+                           "final_val_acc": last.get("val_acc", np.nan),
                            "best_val_acc": history.best_val_acc,
                            "test_acc": model.score(data.X_test, data.y_test), "seconds": seconds,
                            "stop_reason": history.stop_reason})

@@ -1,8 +1,8 @@
 """Experiment 4: weight initialization in a deep network (ReLU by default; ``activation`` "tanh"
 or "sigmoid" shows what Xavier was made for).
 
-The same network (default: 6 hidden layers of 256 units) starts from each initialization in turn: a small fixed std (0.01),
-Xavier/Glorot, He, and a large fixed std (1.0). All draw the same standard normal numbers from one
+The same network (default: 6 hidden layers of 256 units) starts from each initialization in turn:
+a small fixed std (0.01), Xavier/Glorot, He, and a large fixed std (1.0). All draw the same standard normal numbers from one
 seed, scaled differently, so the runs differ in the scale of their weights only.
 
 A ReLU layer of fan-in n with weights of std s multiplies the typical size of its input by about

@@ -6,6 +6,9 @@ over a grid of strengths, everything else fixed (architecture, initialization, s
 with the same learning rate, which with weight_decay 0 is Adam):
 
 - l2:           the model's penalty 0.5 * l2 * sum(W**2), whose gradient Adam rescales per element;
+- l1:           the model's penalty l1 * sum(|W|) (subgradient l1 * sign(W)), which drives weights
+                towards 0: ``near_zero`` is the fraction of weights below 1e-3 in magnitude (a
+                subgradient method leaves them hovering near 0, not at exactly 0);
 - weight_decay: AdamW's decoupled decay p <- p * (1 - lr * weight_decay), not rescaled;
 - dropout:      the probability of dropping a hidden unit in training.
 
@@ -16,12 +19,16 @@ import numpy as np
 from mlp_scratch.experiments.common import Output, add_data_arguments, format_table, load_data, parser, plt, train
 from mlp_scratch.optim import make_optimizer
 
-KINDS = ("none", "l2", "weight_decay", "dropout")
+KINDS = ("none", "l2", "l1", "weight_decay", "dropout")
 L2_GRID = (1e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 0.3)
+L1_GRID = (1e-5, 1e-4, 3e-4, 1e-3, 3e-3)
+NEAR_ZERO = 1e-3
 DECAY_GRID = (0.1, 1.0, 3.0, 10.0, 30.0, 100.0)
 DROPOUT_GRID = (0.1, 0.3, 0.5, 0.7, 0.9)
-COLUMNS = ["kind", "strength", "train_acc", "val_acc", "gap", "test_acc", "sum_sq_weights", "seconds"]
-LABELS = {"l2": "L2 strength l2 (penalty 0.5 * l2 * sum W²)", "weight_decay": "AdamW weight_decay (decoupled)",
+COLUMNS = ["kind", "strength", "train_acc", "val_acc", "gap", "test_acc", "sum_sq_weights", "near_zero",
+           "seconds"]
+LABELS = {"l2": "L2 strength l2 (penalty 0.5 * l2 * sum W²)", "l1": "L1 strength l1 (penalty l1 * sum |W|)",
+          "weight_decay": "AdamW weight_decay (decoupled)",
           "dropout": "dropout rate (probability of dropping a hidden unit)"}
 
 
@@ -40,11 +47,17 @@ def sum_squared_weights(model):
     return float(weights @ weights)
 
 
+def near_zero_fraction(model):
+    """The fraction of weight-matrix elements below NEAR_ZERO in magnitude: L1's sparsity."""
+    return float(np.mean(np.abs(model.flat_params[model.weight_mask()]) < NEAR_ZERO))
+
+
 def run(data, kind, strength, *, lr, hidden_sizes, epochs, batch_size, seed):
     """One training run with one regularizer at one strength. Returns (table row, history)."""
     model, history, seconds = train(  # the end of training, not the best validation epoch, is studied
         data, hidden_sizes=hidden_sizes, epochs=epochs, batch_size=batch_size, seed=seed,
-        l2=strength if kind == "l2" else 0.0, dropout=strength if kind == "dropout" else 0.0,
+        l2=strength if kind == "l2" else 0.0, l1=strength if kind == "l1" else 0.0,
+        dropout=strength if kind == "dropout" else 0.0,
         optimizer=make_optimizer("adamw", lr=lr, weight_decay=strength if kind == "weight_decay" else 0.0),
         restore_best=False)
     if not history.epochs:
@@ -52,16 +65,17 @@ def run(data, kind, strength, *, lr, hidden_sizes, epochs, batch_size, seed):
     last = history.epochs[-1]
     row = {"kind": kind, "strength": strength, "train_acc": last["train_acc"], "val_acc": last["val_acc"],
            "gap": last["train_acc"] - last["val_acc"], "test_acc": model.score(data.X_test, data.y_test),
-           "sum_sq_weights": sum_squared_weights(model), "seconds": seconds}
+           "sum_sq_weights": sum_squared_weights(model), "near_zero": near_zero_fraction(model), "seconds": seconds}
     return row, history
 
 
-def regularization_study(data, out, *, l2_grid=L2_GRID, decay_grid=DECAY_GRID, dropout_grid=DROPOUT_GRID,
+def regularization_study(data, out, *, l2_grid=L2_GRID, l1_grid=L1_GRID, decay_grid=DECAY_GRID,
+                         dropout_grid=DROPOUT_GRID,
                          lr=1e-3, hidden_sizes=(512, 512), epochs=50, batch_size=64, seed=0, log=print):
     """Train the unregularized baseline, then each regularizer at each strength of its grid; write
     results.csv (one row per run, COLUMNS), baseline_curves.csv and the figures
     accuracy_vs_strength.png, baseline_gap.png, weights_vs_strength.png into ``out``. Returns the rows."""
-    grids = {"none": [0.0], "l2": check_grid("l2_grid", l2_grid),
+    grids = {"none": [0.0], "l2": check_grid("l2_grid", l2_grid), "l1": check_grid("l1_grid", l1_grid),
              "weight_decay": check_grid("decay_grid", decay_grid),
              "dropout": check_grid("dropout_grid", dropout_grid, high=1.0)}
     output = Output(out)
@@ -84,13 +98,14 @@ def regularization_study(data, out, *, l2_grid=L2_GRID, decay_grid=DECAY_GRID, d
     _plot_accuracy(output, rows, title)
     _plot_baseline(output, baseline_history, title)
     _plot_weights(output, rows, title)
+    _plot_sparsity(output, rows, title)
     log(format_table(rows, COLUMNS, title="state at the end of training (gap = train acc - val acc)"))
     return rows
 
 
 def _plot_accuracy(output, rows, title):
     baseline = rows[0]
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4.8), sharey=True)
+    fig, axes = plt.subplots(1, 4, figsize=(19, 4.8), sharey=True)
     for ax, kind in zip(axes, KINDS[1:]):
         runs = [r for r in rows if r["kind"] == kind]
         x = [r["strength"] for r in runs]
@@ -140,12 +155,27 @@ def _plot_weights(output, rows, title):
     output.figure(fig, "weights_vs_strength")
 
 
+def _plot_sparsity(output, rows, title):
+    fig, ax = plt.subplots(figsize=(8, 5))
+    for kind, marker in (("l1", "o"), ("l2", "s")):
+        runs = [r for r in rows if r["kind"] == kind]
+        ax.plot([r["strength"] for r in runs], [r["near_zero"] for r in runs], marker=marker, label=kind)
+    ax.axhline(rows[0]["near_zero"], color="black", ls="--", lw=1, label="no regularization")
+    ax.set(xscale="log", xlabel="penalty strength (l1 or l2)",
+           ylabel=f"fraction of weights with |w| < {NEAR_ZERO:g}", ylim=(0, 1),
+           title=f"Sparsity: L1 drives weights to zero, L2 only shrinks them\n{title}")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend()
+    output.figure(fig, "sparsity")
+
+
 def main(argv=None):
-    p = parser("Overfit a small training set with a wide network, then regularize it with L2, AdamW weight "
+    p = parser("Overfit a small training set with a wide network, then regularize it with L2, L1, AdamW weight "
                "decay and dropout over grids of strengths: train/validation gaps, weight sizes, figures.",
                "experiments/regularization")
     add_data_arguments(p, n_train=500, n_val=1000)
     p.add_argument("--l2", type=float, nargs="+", default=list(L2_GRID), help="L2 strengths")
+    p.add_argument("--l1", type=float, nargs="+", default=list(L1_GRID), help="L1 strengths")
     p.add_argument("--weight-decay", type=float, nargs="+", default=list(DECAY_GRID), help="AdamW weight decays")
     p.add_argument("--dropout", type=float, nargs="+", default=list(DROPOUT_GRID), help="dropout rates")
     p.add_argument("--lr", type=float, default=1e-3, help="AdamW learning rate")
@@ -153,7 +183,8 @@ def main(argv=None):
     p.add_argument("--epochs", type=int, default=50)
     p.add_argument("--batch-size", type=int, default=64)
     args = p.parse_args(argv)
-    regularization_study(load_data(vars(args)), args.out, l2_grid=args.l2, decay_grid=args.weight_decay,
+    regularization_study(load_data(vars(args)), args.out, l2_grid=args.l2, l1_grid=args.l1,
+                         decay_grid=args.weight_decay,
                          dropout_grid=args.dropout, lr=args.lr, hidden_sizes=args.hidden_sizes, epochs=args.epochs,
                          batch_size=args.batch_size, seed=args.seed)
     print(f"results in {args.out}")
