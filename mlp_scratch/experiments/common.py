@@ -1,6 +1,6 @@
 """What every experiment shares: its output folder (tables as CSV and JSON, figures as PNG), the
-summary table it prints, the data and command-line options, and one training run as a pure
-function of its settings."""
+summary table it prints, the data and command-line options, and one training run as a function of
+its settings (a model or optimizer passed in is trained in place)."""
 import argparse
 import csv
 import io
@@ -19,6 +19,7 @@ import numpy as np  # noqa: E402
 from mlp_scratch import datasets  # noqa: E402
 from mlp_scratch.model import MLP  # noqa: E402
 from mlp_scratch.optim import make_optimizer  # noqa: E402
+from mlp_scratch.runs import write_text  # noqa: E402
 from mlp_scratch.trainer import Trainer, batch_bounds  # noqa: E402
 
 # The training methods a comparison names: an optimizer with its settings, and a learning rate that
@@ -74,11 +75,8 @@ class Output:
         return self.folder / name
 
     def _write(self, name, text):
-        path = self.path(name)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(text)
-        os.replace(tmp, path)
-        return path
+        write_text(self.path(name), text)
+        return self.path(name)
 
     def json(self, name, obj):
         return self._write(f"{name}.json", json.dumps(obj, indent=2, default=_plain) + "\n")
@@ -161,7 +159,7 @@ def batches_per_epoch(data, batch_size, batchnorm=False):
 def train(data, *, method="adam", lr=None, hidden_sizes=(100,), epochs=5, batch_size=64, seed=0,
           schedule=None, batchnorm=False, dropout=0.0, l2=0.0, l1=0.0, init="he", optimizer=None,
           model=None, on_epoch_end=None, restore_best=True):
-    """One training run, a pure function of its arguments: returns (model, history, seconds).
+    """One training run, a function of its arguments: returns (model, history, seconds).
     ``optimizer`` (an Optimizer) overrides ``method``/``lr``; ``model`` overrides the architecture.
     The model ends with the best validation epoch's parameters, or the last epoch's if not
     ``restore_best``."""
