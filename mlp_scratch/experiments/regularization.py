@@ -97,8 +97,13 @@ def regularization_study(data, out, *, l2_grid=L2_GRID, l1_grid=L1_GRID, decay_g
              f"{epochs} epochs of AdamW (lr {lr:g})")
     _plot_accuracy(output, rows, title)
     _plot_baseline(output, baseline_history, title)
-    _plot_weights(output, rows, title)
-    _plot_sparsity(output, rows, title)
+    _plot_against_strength(output, rows, "weights_vs_strength", "sum_sq_weights", ("l2", "weight_decay"),
+                           yscale="log", xlabel="strength (l2, or AdamW weight_decay)",
+                           ylabel="sum of squared weights, sum W² (end of training)",
+                           title=f"Weight size vs penalty strength\n{title}")
+    _plot_against_strength(output, rows, "sparsity", "near_zero", ("l1", "l2"), ylim=(0, 1),
+                           xlabel="penalty strength (l1 or l2)", ylabel=f"fraction of weights with |w| < {NEAR_ZERO:g}",
+                           title=f"Sparsity: L1 drives weights to zero, L2 only shrinks them\n{title}")
     log(format_table(rows, COLUMNS, title="state at the end of training (gap = train acc - val acc)"))
     return rows
 
@@ -141,32 +146,17 @@ def _plot_baseline(output, history, title):
     output.figure(fig, "baseline_gap")
 
 
-def _plot_weights(output, rows, title):
+def _plot_against_strength(output, rows, name, key, kinds, **axes):
+    """One measurement (``key``) of each kind's runs against its strength, the baseline dashed."""
     fig, ax = plt.subplots(figsize=(8, 5))
-    for kind, marker in (("l2", "o"), ("weight_decay", "s")):
+    for kind, marker in zip(kinds, "os"):
         runs = [r for r in rows if r["kind"] == kind]
-        ax.plot([r["strength"] for r in runs], [r["sum_sq_weights"] for r in runs], marker=marker, label=kind)
-    ax.axhline(rows[0]["sum_sq_weights"], color="black", ls="--", lw=1, label="no regularization")
-    ax.set(xscale="log", yscale="log", xlabel="strength (l2, or AdamW weight_decay)",
-           ylabel="sum of squared weights, sum W² (end of training)",
-           title=f"Weight size vs penalty strength\n{title}")
+        ax.plot([r["strength"] for r in runs], [r[key] for r in runs], marker=marker, label=kind)
+    ax.axhline(rows[0][key], color="black", ls="--", lw=1, label="no regularization")
+    ax.set(xscale="log", **axes)
     ax.grid(alpha=0.3, which="both")
     ax.legend()
-    output.figure(fig, "weights_vs_strength")
-
-
-def _plot_sparsity(output, rows, title):
-    fig, ax = plt.subplots(figsize=(8, 5))
-    for kind, marker in (("l1", "o"), ("l2", "s")):
-        runs = [r for r in rows if r["kind"] == kind]
-        ax.plot([r["strength"] for r in runs], [r["near_zero"] for r in runs], marker=marker, label=kind)
-    ax.axhline(rows[0]["near_zero"], color="black", ls="--", lw=1, label="no regularization")
-    ax.set(xscale="log", xlabel="penalty strength (l1 or l2)",
-           ylabel=f"fraction of weights with |w| < {NEAR_ZERO:g}", ylim=(0, 1),
-           title=f"Sparsity: L1 drives weights to zero, L2 only shrinks them\n{title}")
-    ax.grid(alpha=0.3, which="both")
-    ax.legend()
-    output.figure(fig, "sparsity")
+    output.figure(fig, name)
 
 
 def main(argv=None):
