@@ -7,7 +7,8 @@ from mlp_scratch.validation import check_bool, check_int, check_number
 
 
 class Augmentation:
-    """Random shifts (crops with padding, translations), horizontal flips and additive noise.
+    """Random shifts (crops with padding, translations), horizontal flips, affine warps (rotation,
+    scaling, shear; bilinear), color jitter and additive noise (formulas in kernels/augment.py).
 
     Parameters
     ----------
@@ -21,13 +22,22 @@ class Augmentation:
         Mirror left-right with probability 1/2 (right for CIFAR-10's objects, not for digits).
     noise_std : float
         Standard deviation of Gaussian noise added to every feature.
+    rotate, shear : float
+        Largest rotation and shear angle, in degrees (each sample draws uniformly in [-max, max]).
+    scale : float
+        Largest relative change of size: a factor drawn in [1 - scale, 1 + scale].
+    brightness, contrast, saturation : float
+        Largest relative change of each: factors drawn in [1 - max, 1 + max] (saturation needs 3
+        channels). They act on the values as given, i.e. after preprocessing: exact in pixel terms
+        for "scale" preprocessing, an approximation after standardization.
 
     The batch is augmented after preprocessing, so padding is 0 in preprocessed units (the mean
     pixel, with standardization). Random numbers come from (seed, step, sample): reproducible and
     independent of the number of threads.
     """
 
-    def __init__(self, image_shape, crop_padding=0, translate=0, flip=False, noise_std=0.0):
+    def __init__(self, image_shape, crop_padding=0, translate=0, flip=False, noise_std=0.0, rotate=0.0, scale=0.0,
+                 shear=0.0, brightness=0.0, contrast=0.0, saturation=0.0):
         if len(image_shape) != 3 or min(image_shape) <= 0:
             raise ValueError(f"image_shape must be (channels, height, width), got {image_shape!r}")
         self.image_shape = tuple(int(v) for v in image_shape)
@@ -38,16 +48,26 @@ class Augmentation:
                              f"got {self.crop_padding + self.translate}")
         self.flip = check_bool("flip", flip)
         self.noise_std = check_number("noise_std", noise_std, low=0)
+        self.rotate = check_number("rotate", rotate, low=0, high=180)
+        self.shear = check_number("shear", shear, low=0, high=60)
+        self.scale = check_number("scale", scale, low=0, high=1, high_open=True)
+        self.brightness = check_number("brightness", brightness, low=0, high=1)
+        self.contrast = check_number("contrast", contrast, low=0, high=1)
+        self.saturation = check_number("saturation", saturation, low=0, high=1)
+        if self.saturation and self.image_shape[0] != 3:
+            raise ValueError(f"saturation needs 3 color channels, got image_shape {self.image_shape}")
 
     @classmethod
-    def default_for(cls, meta, noise_std=0.0):
+    def default_for(cls, meta, noise_std=0.0, **warp_and_jitter):
         """CIFAR-10: crops with 4 pixels of padding and flips; digit and fashion images: 2-pixel
-        translations without flips (mirrored digits are other symbols)."""
+        translations without flips (mirrored digits are other symbols); plus any of rotate, scale,
+        shear, brightness, contrast, saturation given."""
         if "image_shape" not in meta:
             raise ValueError(f"augmentation needs an image data set; {meta.get('name')!r} has no image_shape")
         if meta["name"] == "cifar10":
-            return cls(meta["image_shape"], crop_padding=4, flip=True, noise_std=noise_std)
-        return cls(meta["image_shape"], translate=2 if meta["image_shape"][1] > 8 else 1, noise_std=noise_std)
+            return cls(meta["image_shape"], crop_padding=4, flip=True, noise_std=noise_std, **warp_and_jitter)
+        return cls(meta["image_shape"], translate=2 if meta["image_shape"][1] > 8 else 1, noise_std=noise_std,
+                   **warp_and_jitter)
 
     def __call__(self, X, out, seed):
         """Writes the augmented copy of the batch X into out, from the uint64 seed of this step."""
@@ -59,13 +79,16 @@ class Augmentation:
                        seed_for(seed, 1))
 
     def kernel_args(self, dtype):
-        """(image shape, largest shift, flip, noise std) as the augmentation kernel takes them."""
+        """(image shape, largest shift, flip, noise std, warp, jitter) as the augmentation kernel takes them."""
         return (np.array(self.image_shape, np.int64), self.crop_padding + self.translate, self.flip,
-                np.dtype(dtype).type(self.noise_std))
+                np.dtype(dtype).type(self.noise_std), np.radians([self.rotate, 0.0, self.shear]) + [0, self.scale, 0],
+                np.array([self.brightness, self.contrast, self.saturation]))
 
     def config(self):
         return {"image_shape": list(self.image_shape), "crop_padding": self.crop_padding,
-                "translate": self.translate, "flip": self.flip, "noise_std": self.noise_std}
+                "translate": self.translate, "flip": self.flip, "noise_std": self.noise_std, "rotate": self.rotate,
+                "scale": self.scale, "shear": self.shear, "brightness": self.brightness, "contrast": self.contrast,
+                "saturation": self.saturation}
 
     def __repr__(self):
         return "Augmentation(" + ", ".join(f"{k}={v!r}" for k, v in self.config().items()) + ")"

@@ -21,7 +21,7 @@ def gather_rows(X, y, idx, X_out, y_out):
 
 @njit(cache=True)
 def train_steps(X, y, order, bounds, first, count, X_batch, y_batch,
-                augment, image_shape, max_shift, flip, noise_std, augment_seed, X_augmented,
+                augment, image_shape, max_shift, flip, noise_std, warp, jitter, augment_seed, X_augmented,
                 params, grads, running, stats, acts, grad_a, grad_b, scores, dscores, row_loss, l2_rows,
                 layout, act_alpha, loss_kind, l1, l2, keep_prob, bn_momentum, bn_eps, seed,
                 kind, s0, s1, s2, flags, hyper, coef, lrs, step, optimizer_step, losses):
@@ -39,7 +39,7 @@ def train_steps(X, y, order, bounds, first, count, X_batch, y_batch,
         if augment:
             step_seed = derive_seed(augment_seed, step + k)
             augment_images(xb, X_augmented[:n], image_shape[0], image_shape[1], image_shape[2], max_shift,
-                           flip, noise_std, step_seed, derive_seed(step_seed, 1))
+                           flip, noise_std, warp, jitter, step_seed, derive_seed(step_seed, 1))
             xb = X_augmented[:n]
         data_loss, penalty = forward_backward(xb, yb, params, grads, running, stats, acts, grad_a, grad_b,
                                               scores, dscores, row_loss, l2_rows, layout, act_alpha, loss_kind, l1, l2,

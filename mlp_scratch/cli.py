@@ -37,6 +37,12 @@ def add_train_arguments(parser):
     data.add_argument("--augment", action="store_true",
                       help="augment training batches: crops + flips for cifar10, small translations for digit images")
     data.add_argument("--noise-std", type=float, default=0.0, help="with --augment: Gaussian noise on features")
+    data.add_argument("--rotate", type=float, default=0.0, help="with --augment: largest rotation, degrees")
+    data.add_argument("--scale", type=float, default=0.0, help="with --augment: largest relative size change")
+    data.add_argument("--shear", type=float, default=0.0, help="with --augment: largest shear angle, degrees")
+    for name in ("brightness", "contrast", "saturation"):
+        data.add_argument(f"--{name}", type=float, default=0.0,
+                          help=f"with --augment: largest relative {name} change (color jitter)")
     data.add_argument("--data-seed", type=int, default=0, help="seed of the train/val/test split")
     model = parser.add_argument_group("model")
     model.add_argument("--hidden-sizes", type=int, nargs="*", default=[100, 100], metavar="H",
@@ -130,6 +136,7 @@ def given_options(args, cls, names):
 
 
 PATH_OPTIONS = ("out", "data_dir", "resume")
+WARP_AND_JITTER = ("rotate", "scale", "shear", "brightness", "contrast", "saturation")
 
 
 def resumed_args(args):
@@ -159,7 +166,10 @@ def train(args):
     data = datasets.load(args.dataset, n_train=args.n_train, n_val=args.n_val, n_test=args.n_test,
                          per_class=args.per_class, preprocessing=args.preprocessing, data_dir=args.data_dir,
                          seed=args.data_seed, dtype=args.dtype)
-    augment = datasets.Augmentation.default_for(data.meta, args.noise_std) if args.augment else None
+    warp_and_jitter = {name: getattr(args, name) for name in WARP_AND_JITTER}
+    if not args.augment and any(warp_and_jitter.values()):
+        raise ValueError("--rotate, --scale, --shear, --brightness, --contrast, --saturation need --augment")
+    augment = datasets.Augmentation.default_for(data.meta, args.noise_std, **warp_and_jitter) if args.augment else None
     model = MLP(data.n_features, args.hidden_sizes, data.n_classes, activation=args.activation,
                 activation_alpha=args.activation_alpha, batchnorm=args.batchnorm,
                 dropout=args.dropout, l2=args.l2, l1=args.l1, loss=args.loss, init=check_init(args.init),

@@ -253,7 +253,7 @@ class EpochRunner:
         self.y_batch = np.empty(capacity, np.int64)
         self.X_augmented = np.empty_like(self.X_batch) if augment else self.X_batch
         self.augment_args = augment.kernel_args(model.dtype) if augment else \
-            (np.zeros(3, np.int64), 0, False, model.dtype.type(0))
+            (np.zeros(3, np.int64), 0, False, model.dtype.type(0), np.zeros(3), np.zeros(3))
         self.augment_seed = seed_for(trainer.seed, AUGMENT_STREAM)
         self.losses = np.empty(self.CHUNK, np.float64)
         self.lrs = np.empty(self.CHUNK, np.float64)

@@ -13,6 +13,7 @@ import pytest
 import reference as ref
 from mlp_scratch import MLP, SGD, Trainer, datasets
 from mlp_scratch.datasets import Augmentation, cifar, idx, sources
+from mlp_scratch.kernels import random as random_kernels
 
 SHARED = pathlib.Path(os.environ.get(datasets.DATA_ENV) or pathlib.Path(__file__).parents[2] / "shared" / "data")
 
@@ -254,6 +255,58 @@ def test_augmentation_matches_reference(dtype):
     np.testing.assert_array_equal(out, again)
 
 
+def warp_jitter_reference(X, shape, max_shift, flip, warp, jitter, seed):
+    """Shift, flip and affine warp through scipy's bilinear map_coordinates, then jitter, in NumPy,
+    from the same uniforms as the kernel (kernels/augment.py's docstring)."""
+    from scipy.ndimage import map_coordinates
+    uniform = random_kernels.uniform
+    channels, height, width = shape
+    n, span = len(X), 2 * max_shift + 1
+    center = np.array([(height - 1) / 2, (width - 1) / 2])[:, None, None]
+    grid = np.stack(np.meshgrid(np.arange(height), np.arange(width), indexing="ij")) - center
+    out = np.empty_like(X)
+    for i in range(n):
+        shift = [min(int(uniform(seed, 3 * i + k) * span), span - 1) - max_shift for k in (0, 1)]
+        image = X[i].reshape(shape)[:, :, ::-1] if flip and uniform(seed, 3 * i + 2) < 0.5 else X[i].reshape(shape)
+        draw = [2 * uniform(seed, 3 * n + 6 * i + k) - 1 for k in range(6)]
+        theta, phi, s = draw[0] * warp[0], draw[1] * warp[2], 1 + draw[2] * warp[1]
+        rotation = np.array([[np.cos(theta), -np.sin(theta)], [np.sin(theta), np.cos(theta)]])
+        M = rotation @ np.array([[1, 0], [np.tan(phi), 1]]) / s
+        source = np.tensordot(M, grid, 1) + center - np.array(shift, float)[:, None, None]
+        y = np.stack([map_coordinates(image[c], source, order=1, mode="grid-constant") for c in range(channels)])
+        y *= 1 + draw[3] * jitter[0]
+        y = y.mean() + (1 + draw[4] * jitter[1]) * (y - y.mean())
+        if channels == 3:
+            gray = 0.299 * y[0] + 0.587 * y[1] + 0.114 * y[2]
+            y = gray + (1 + draw[5] * jitter[2]) * (y - gray)
+        out[i] = y.ravel()
+    return out
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_affine_warp_and_jitter_match_scipy(dtype):
+    X = np.random.default_rng(2).standard_normal((30, 3 * 7 * 6)).astype(dtype)
+    aug = Augmentation((3, 7, 6), translate=1, flip=True, rotate=20, scale=0.2, shear=10, brightness=0.3,
+                       contrast=0.3, saturation=0.5)
+    out = np.empty_like(X)
+    aug(X, out, np.uint64(11))
+    _, _, _, _, warp, jitter = aug.kernel_args(dtype)
+    want = warp_jitter_reference(X.astype(np.float64), (3, 7, 6), 1, True, warp, jitter, np.uint64(11))
+    np.testing.assert_allclose(out, want, rtol=1e-4 if dtype == np.float32 else 1e-10, atol=1e-5)
+    plain = np.empty_like(X)
+    Augmentation((3, 7, 6), translate=1, flip=True)(X, plain, np.uint64(11))
+    assert np.abs(out - plain).mean() > 0.1  # the warp and jitter did something
+
+
+def test_warp_options_are_checked():
+    with pytest.raises(ValueError, match="saturation needs 3 color channels"):
+        Augmentation((1, 8, 8), saturation=0.2)
+    with pytest.raises(ValueError, match="scale"):
+        Augmentation((1, 8, 8), scale=1.0)
+    with pytest.raises(ValueError, match="rotate"):
+        Augmentation((1, 8, 8), rotate=-5)
+
+
 def test_flips_are_exact_mirror_images():
     X = np.random.default_rng(1).standard_normal((200, 3 * 4 * 4))
     out = np.empty_like(X)
@@ -264,10 +317,11 @@ def test_flips_are_exact_mirror_images():
     assert np.all(flipped | unchanged) and 70 < flipped.sum() < 130
 
 
-def test_training_with_augmentation_leaves_the_data_untouched():
+@pytest.mark.parametrize("warp_and_jitter", [{}, dict(rotate=10, scale=0.1, shear=5, brightness=0.2, contrast=0.2)])
+def test_training_with_augmentation_leaves_the_data_untouched(warp_and_jitter):
     data = datasets.load("digits", seed=0)
     copies = [a.copy() for a in (data.X_train, data.X_val, data.X_test)]
-    aug = Augmentation.default_for(data.meta, noise_std=0.05)
+    aug = Augmentation.default_for(data.meta, noise_std=0.05, **warp_and_jitter)
     runs = []
     for _ in range(2):
         model = MLP(64, [32], 10, seed=0)
