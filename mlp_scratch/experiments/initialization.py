@@ -108,14 +108,17 @@ def _summary_row(label, stats, model, history, data, seconds):
 
 
 def _plot_histograms(output, histograms, title):
-    """One row per init, one column per hidden layer. A row's panels share their bins (0 to the row's
-    largest activation), so the drift of the distribution across depth reads off directly; the
-    scales of different inits differ by many orders of magnitude, so rows do not share them."""
+    """One row per init, one column per hidden layer. A row's panels share their bins (the row's
+    smallest to largest activation, or 0 to it for ReLU), so the drift of the distribution across
+    depth reads off directly; the scales of different inits differ by many orders of magnitude, so
+    rows do not share them."""
     n_rows, n_cols = len(histograms), len(next(iter(histograms.values())))
     fig, axes = plt.subplots(n_rows, n_cols, figsize=(2.6 * n_cols + 1, 2.2 * n_rows + 1), squeeze=False,
                              sharey=True)
     for row, (label, activations) in zip(axes, histograms.items()):
-        bins = np.linspace(0.0, max(float(a.max()) for a in activations) or 1.0, 41)
+        low = min(0.0, *(float(a.min()) for a in activations))
+        high = max(float(a.max()) for a in activations)
+        bins = np.linspace(low, high if high > low else low + 1.0, 41)
         for l, (ax, a) in enumerate(zip(row, activations), start=1):
             ax.hist(a.ravel(), bins=bins, color="tab:blue", log=True)
             ax.set_title(f"{label}, layer {l}\nmean {a.mean():.2g}, std {a.std():.2g}", fontsize=9)
