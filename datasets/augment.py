@@ -81,7 +81,8 @@ class Augmentation:
     def kernel_args(self, dtype):
         """(image shape, largest shift, flip, noise std, warp, jitter) as the augmentation kernel takes them."""
         return (np.array(self.image_shape, np.int64), self.crop_padding + self.translate, self.flip,
-                np.dtype(dtype).type(self.noise_std), np.radians([self.rotate, 0.0, self.shear]) + [0, self.scale, 0],
+                np.dtype(dtype).type(self.noise_std),
+                np.array([np.radians(self.rotate), self.scale, np.radians(self.shear)]),
                 np.array([self.brightness, self.contrast, self.saturation]))
 
     def config(self):

@@ -168,7 +168,7 @@ def train(args):
                          seed=args.data_seed, dtype=args.dtype)
     warp_and_jitter = {name: getattr(args, name) for name in WARP_AND_JITTER}
     if not args.augment and any(warp_and_jitter.values()):
-        raise ValueError("--rotate, --scale, --shear, --brightness, --contrast, --saturation need --augment")
+        raise ValueError(", ".join("--" + name for name in WARP_AND_JITTER) + " need --augment")
     augment = datasets.Augmentation.default_for(data.meta, args.noise_std, **warp_and_jitter) if args.augment else None
     model = MLP(data.n_features, args.hidden_sizes, data.n_classes, activation=args.activation,
                 activation_alpha=args.activation_alpha, batchnorm=args.batchnorm,

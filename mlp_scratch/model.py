@@ -273,12 +273,16 @@ class MLP:
         out = np.empty((X.shape[0], self.num_classes), self.dtype)
         rows = max(self._capacity, EVAL_ROWS)
         self._workspace(rows)
-        threads.apply()
         for start in range(0, X.shape[0], rows):
             stop = min(start + rows, X.shape[0])
-            network.forward_eval(X[start:stop], self.flat_params, self.running, self._stats, self._acts,
-                                 out[start:stop], self.layout, self.act_alpha, self.dtype.type(self.bn_eps))
+            self._forward_eval(X[start:stop], out[start:stop])
         return out
+
+    def _forward_eval(self, X, scores):
+        """The compiled evaluation pass on checked X, within the workspace's rows."""
+        threads.apply()
+        network.forward_eval(X, self.flat_params, self.running, self._stats, self._acts, scores, self.layout,
+                             self.act_alpha, self.dtype.type(self.bn_eps))
 
     def hidden_activations(self, X):
         """Evaluation-mode output of each hidden layer on X, after its activation (batch norm with the
@@ -289,10 +293,7 @@ class MLP:
         X = check_features(X, self.input_dim, self.dtype)
         n = X.shape[0]
         self._workspace(n)
-        threads.apply()
-        scores = np.empty((n, self.num_classes), self.dtype)
-        network.forward_eval(X, self.flat_params, self.running, self._stats, self._acts, scores, self.layout,
-                             self.act_alpha, self.dtype.type(self.bn_eps))
+        self._forward_eval(X, np.empty((n, self.num_classes), self.dtype))
         return [self._acts[n * c:n * (c + m)].reshape(n, m).copy() for c, m in self.layout[:-1, [ACT_COL, D_OUT]]]
 
     def predict_proba(self, X):
