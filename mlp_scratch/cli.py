@@ -18,7 +18,7 @@ from mlp_scratch.model import ACTIVATIONS, INITS, LOSSES, MLP, check_init
 from mlp_scratch.optim import METHODS, make_optimizer
 from mlp_scratch.runs import save_config, save_epoch, save_run
 from mlp_scratch.schedules import SCHEDULES, make_schedule
-from mlp_scratch.trainer import Trainer
+from mlp_scratch.trainer import INTERRUPTED, Trainer
 
 
 def add_train_arguments(parser):
@@ -201,7 +201,7 @@ def train(args):
     print(f"test accuracy {results['test_acc']:.4f} (best validation accuracy "
           f"{history.best_val_acc:.4f} at epoch {history.best_epoch}; {history.stop_reason}); "
           f"run folder {out}")
-    if history.stop_reason.startswith("interrupted") and not trainer.full_batch:
+    if history.stop_reason.startswith(INTERRUPTED) and not trainer.full_batch:
         print(f"the run stopped before epoch {len(history.epochs) + 1}; continue it with: "
               f"python scripts/train.py --resume {out}")
     return results

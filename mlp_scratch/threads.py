@@ -36,10 +36,16 @@ def set_threads(blas=None, kernels=None):
         _settings["kernels"] = kernels
     if blas is not None:
         _settings["blas"] = blas
-        # numba's np.dot calls SciPy's OpenBLAS: load it so that the limit reaches it too.
-        import scipy.linalg.cython_blas  # noqa: F401
-        threadpool_limits(blas, user_api="blas")
+        blas_threads(blas)
     _settings["generation"] += 1
+
+
+def blas_threads(n):
+    """Limit NumPy's and SciPy's OpenBLAS to ``n`` threads. As a context manager (``with
+    blas_threads(1): ...``) the previous limits come back at the block's end."""
+    # numba's np.dot calls SciPy's OpenBLAS: load it so that the limit reaches it too.
+    import scipy.linalg.cython_blas  # noqa: F401
+    return threadpool_limits(n, user_api="blas")
 
 
 def apply():

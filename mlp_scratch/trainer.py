@@ -34,8 +34,12 @@ class History:
 AUGMENT_STREAM = 2 ** 40
 
 
+# How History.stop_reason begins when training diverged or was interrupted (sweeps read them).
+NON_FINITE, INTERRUPTED = "non-finite loss", "interrupted"
+
+
 def non_finite(loss, epoch, iteration):
-    return f"non-finite loss ({loss}) at epoch {epoch}, iteration {iteration}: lower the learning rate or check the data"
+    return f"{NON_FINITE} ({loss}) at epoch {epoch}, iteration {iteration}: lower the learning rate or check the data"
 
 
 def silent(line):
@@ -135,7 +139,7 @@ class Trainer:
             self._history.stop_reason = str(stop)
             self.log(f"stopped: {stop}")
         except KeyboardInterrupt:
-            self._history.stop_reason = f"interrupted after {len(self._history.epochs)} epochs"
+            self._history.stop_reason = f"{INTERRUPTED} after {len(self._history.epochs)} epochs"
             self.log("stopped: " + self._history.stop_reason)
         if self.restore_best:
             model.flat_params[:], model.running[:] = self._best
@@ -186,7 +190,7 @@ class Trainer:
         try:
             result = self.optimizer.minimize(self.model, X, y, self.epochs, callback=after_iteration)
         except NonFiniteLoss as error:
-            raise Stop(f"non-finite loss ({error}) in L-BFGS: check the data and the initialization") from None
+            raise Stop(f"{NON_FINITE} ({error}) in L-BFGS: check the data and the initialization") from None
         if len(self._history.epochs) < self.epochs:
             self._history.stop_reason = f"{'converged' if result.success else 'stopped'}: {result.message}"
 

@@ -27,7 +27,8 @@ def test_writes_tables_and_figures(result):
     out, trials, best, _ = result
     columns, rows = read_csv(out / "trials.csv")
     assert columns == ["stage", "trial", "lr", "l2", "epochs", "val_acc", "val_loss", "train_acc", "seconds",
-                       "stop_reason"]
+                       "stop_reason", "status", "error", "worker", "threads"]
+    assert {r["status"] for r in rows} == {"ok"} and {r["error"] for r in rows} == {""}
     assert [r["stage"] for r in rows] == ["coarse"] * 8 + ["fine"] * 4
     assert [int(r["epochs"]) for r in rows] == [1] * 8 + [3] * 4
     assert [float(r["val_acc"]) for r in rows] == [t["val_acc"] for t in trials]

@@ -79,7 +79,7 @@ class Output:
         return self.path(name)
 
     def json(self, name, obj):
-        return self._write(f"{name}.json", json.dumps(obj, indent=2, default=_plain) + "\n")
+        return self._write(f"{name}.json", json.dumps(obj, indent=2, default=plain_json) + "\n")
 
     def table(self, name, rows, columns=None):
         """rows (dicts) as name.csv and name.json; returns the CSV's path."""
@@ -103,7 +103,7 @@ class Output:
         return path
 
 
-def _plain(value):
+def plain_json(value):
     """JSON for NumPy scalars and arrays."""
     if isinstance(value, np.generic):
         return value.item()
@@ -129,8 +129,10 @@ def format_table(rows, columns, title=None):
 
 
 def mean_and_spread(values):
-    """(mean, standard deviation) of a list of numbers; std is 0 for one value."""
+    """(mean, standard deviation) of a list of numbers; std is 0 for one value, both NaN for none."""
     values = np.asarray(values, float)
+    if values.size == 0:
+        return math.nan, math.nan
     return float(values.mean()), float(values.std(ddof=1)) if values.size > 1 else 0.0
 
 
@@ -195,3 +197,24 @@ def add_data_arguments(p, dataset="mnist", n_train=5000, n_val=1000, n_test=None
                    help=f"folder with the MNIST/CIFAR-10 files (default: ${datasets.DATA_ENV}, else OpenML)")
     g.add_argument("--data-seed", type=int, default=0, help="seed of the train/val/test split")
     return g
+
+
+def add_sweep_arguments(p):
+    """Options of where an experiment's trials run (see mlp_scratch.experiments.sweep)."""
+    from mlp_scratch.experiments.sweep import BACKENDS
+    g = p.add_argument_group("sweep")
+    g.add_argument("--backend", default="serial", choices=BACKENDS,
+                   help="serial: this process; joblib: local processes (loky); dask: a Dask cluster")
+    g.add_argument("--workers", type=int, help="trials at once (default: the cores; serial: 1)")
+    g.add_argument("--threads", type=int, help="BLAS threads of each trial (default: cores // workers)")
+    g.add_argument("--scheduler", help="a Dask scheduler's address (default with --backend dask: a LocalCluster "
+                                       "on 127.0.0.1)")
+    g.add_argument("--resume", action="store_true",
+                   help="keep the finished trials of OUT/results.jsonl and run only the others")
+    return g
+
+
+def sweep_options(args):
+    """The Sweep options of ``add_sweep_arguments``' parsed arguments."""
+    return {name: getattr(args, name) for name in ("backend", "workers", "threads", "scheduler", "resume")}
+

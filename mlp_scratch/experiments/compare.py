@@ -6,35 +6,53 @@ costs about one pass over the training set). Learning rates are the methods' own
 by a short search on the validation set."""
 import numpy as np
 
-from mlp_scratch.experiments.common import (METHODS, Output, add_data_arguments, batches_per_epoch, check_methods,
-                                            format_table, load_data, mean_and_spread, parser, plt, smooth, train)
+from mlp_scratch.experiments.common import (METHODS, Output, add_data_arguments, add_sweep_arguments,
+                                            batches_per_epoch, check_methods, format_table, load_data, mean_and_spread,
+                                            parser, plt, smooth, sweep_options, train)
+from mlp_scratch.experiments.sweep import MEASURED, STATUS_COLUMNS, Sweep
 
 LR_FACTORS = (0.1, 0.3, 1.0, 3.0, 10.0)  # the search tries the method's default lr times these
-# final_*: the last epoch; best_val_acc: the best epoch, whose parameters the test accuracy is of
+TRIALS = ["method", "lr", "seed", "final_train_loss", "final_val_acc", "best_val_acc", "test_acc", "seconds",
+          "stop_reason", *STATUS_COLUMNS]
+LR_TRIALS = ["method", "lr", "val_acc", "val_loss", "stop_reason", *STATUS_COLUMNS]
+# final_*: the last epoch; best_val_acc: the best epoch, whose parameters the test accuracy is of;
+# failed: trials whose status is not "ok" (diverged ones count in the means, errors and lost ones not)
 SUMMARY = ["method", "lr", "final_train_loss", "final_train_loss_std", "final_val_acc", "final_val_acc_std",
-           "best_val_acc", "best_val_acc_std", "test_acc", "test_acc_std", "seconds", "seconds_std"]
+           "best_val_acc", "best_val_acc_std", "test_acc", "test_acc_std", "seconds", "seconds_std", "failed"]
 
 
-def search_lr(data, method, *, epochs=1, seed=0, **settings):
-    """The learning rate, among the method's default times LR_FACTORS, with the best validation
-    accuracy after ``epochs`` (lowest validation loss on a tie). Returns (lr, rows tried)."""
-    default = METHODS[method][2]
-    rows = []
-    for lr in (default * f for f in LR_FACTORS):
-        _, history, _ = train(data, method=method, lr=lr, epochs=epochs, seed=seed, **settings)
-        last = history.epochs[-1] if history.epochs else {"val_acc": 0.0, "val_loss": np.inf}
-        rows.append({"method": method, "lr": lr, "val_acc": last["val_acc"], "val_loss": last["val_loss"],
-                     "stop_reason": history.stop_reason})
-    best = max(rows, key=lambda r: (r["val_acc"], -r["val_loss"]))
-    return best["lr"], rows
+def lr_trial(data, config):
+    """A learning-rate search trial: ``train(data, **config)``'s last validation accuracy and loss."""
+    _, history, _ = train(data, **config)
+    last = history.epochs[-1] if history.epochs else {"val_acc": 0.0, "val_loss": np.inf}
+    return {"val_acc": last["val_acc"], "val_loss": last["val_loss"], "stop_reason": history.stop_reason}
+
+
+def seed_trial(data, config):
+    """A comparison trial: ``train(data, **config)``'s results and curves."""
+    model, history, seconds = train(data, **config)
+    last = history.epochs[-1] if history.epochs else {}
+    return {"final_train_loss": last.get("train_loss", np.nan), "final_val_acc": last.get("val_acc", np.nan),
+            "best_val_acc": history.best_val_acc, "test_acc": model.score(data.X_test, data.y_test),
+            "seconds": seconds, "stop_reason": history.stop_reason, "iteration_loss": history.iteration_loss,
+            "epochs": [e["epoch"] for e in history.epochs], "val_accs": [e["val_acc"] for e in history.epochs]}
+
+
+def best_lr(rows):
+    """The learning rate of the searched ``rows`` with the best validation accuracy (lowest
+    validation loss on a tie), None if every one failed."""
+    measured = [r for r in rows if r["status"] in MEASURED]
+    return max(measured, key=lambda r: (r["val_acc"], -r["val_loss"]))["lr"] if measured else None
 
 
 def compare_optimizers(data, out, *, methods=tuple(METHODS), lrs=None, lr_search=False, search_epochs=1,
                        seeds=(0, 1, 2), hidden_sizes=(256,), epochs=10, batch_size=64, l2=1e-4,
-                       batchnorm=False, lbfgs_iterations=None, log=print):
-    """Train each method with each seed; write trials.csv, summary.csv, lr_search.csv (if searched)
-    and the figures loss.png, val_accuracy.png, test_accuracy.png into ``out``. Returns the summary
-    rows (one per method: mean and standard deviation over seeds)."""
+                       batchnorm=False, lbfgs_iterations=None, log=print, **sweep):
+    """Train each method with each seed; write trials.csv, summary.csv, lr_search.csv (if searched),
+    results.jsonl (every finished trial, for ``resume``) and the figures loss.png, val_accuracy.png,
+    test_accuracy.png into ``out``. Returns the summary rows (one per method: mean and standard
+    deviation over seeds). ``sweep``: where the trials run (backend, workers, threads, scheduler,
+    resume: see ``mlp_scratch.experiments.sweep.Sweep``)."""
     methods = check_methods(methods)
     seeds = list(seeds)
     if not seeds:
@@ -45,62 +63,67 @@ def compare_optimizers(data, out, *, methods=tuple(METHODS), lrs=None, lr_search
     if lrs:
         check_methods(list(lrs))
     output = Output(out)
-    settings = dict(hidden_sizes=hidden_sizes, batch_size=batch_size, l2=l2, batchnorm=batchnorm)
-    searched = []
-    for method in methods:
-        if method not in lrs and METHODS[method][2] is not None:
-            if lr_search:
-                lrs[method], rows = search_lr(data, method, epochs=search_epochs, seed=seeds[0], **settings)
-                searched += rows
-            else:
-                lrs[method] = METHODS[method][2]
-    if searched:
-        output.table("lr_search", searched)
-    per_epoch = batches_per_epoch(data, batch_size, batchnorm)
-    trials, curves = [], {}
-    for method in methods:
-        for seed in seeds:
-            full_batch = method == "lbfgs"
-            model, history, seconds = train(data, method=method, lr=lrs.get(method), seed=seed,
-                                            epochs=(lbfgs_iterations or 10 * epochs) if full_batch else epochs,
-                                            **settings)
-            last = history.epochs[-1] if history.epochs else {}
-            trials.append({"method": method, "lr": lrs.get(method), "seed": seed,
-                           "final_train_loss": last.get("train_loss", np.nan),
-                           "final_val_acc": last.get("val_acc", np.nan),
-                           "best_val_acc": history.best_val_acc,
-                           "test_acc": model.score(data.X_test, data.y_test), "seconds": seconds,
-                           "stop_reason": history.stop_reason})
-            passes = np.arange(1, len(history.iteration_loss) + 1) / (1 if full_batch else per_epoch)
-            curves.setdefault(method, []).append((passes, np.asarray(history.iteration_loss),
-                                                  [e["epoch"] for e in history.epochs],
-                                                  [e["val_acc"] for e in history.epochs]))
-            log(f"{method:9s} seed {seed}: best val acc {history.best_val_acc:.4f}  test acc "
-                f"{trials[-1]['test_acc']:.4f}  {seconds:.1f}s")
-    output.table("trials", trials)
+    settings = dict(hidden_sizes=list(hidden_sizes), batch_size=batch_size, l2=l2, batchnorm=batchnorm)
+    with Sweep(data, results=output.path("results.jsonl"), **sweep) as trials_on:
+        unset = [m for m in methods if m not in lrs and METHODS[m][2] is not None]
+        if lr_search and unset:
+            configs = [{"method": m, "lr": METHODS[m][2] * f, "epochs": search_epochs, "seed": seeds[0], **settings}
+                       for m in unset for f in LR_FACTORS]
+            searched = [{"method": c["method"], "lr": c["lr"], **row} for c, row in zip(configs, trials_on.run(
+                lr_trial, configs, report=lambda c, row: log(f"lr search {c['method']:9s} lr {c['lr']:.3g}: "
+                                                             f"{_outcome(row, 'val_acc', 'val acc')}")))]
+            output.table("lr_search", searched, LR_TRIALS)
+            for method in unset:
+                lrs[method] = best_lr([r for r in searched if r["method"] == method])
+                if lrs[method] is None:
+                    lrs[method] = METHODS[method][2]
+                    log(f"{method}: every learning-rate trial failed; using its default, {lrs[method]}")
+        for method in unset:
+            lrs.setdefault(method, METHODS[method][2])
+        configs = [{"method": m, "lr": lrs.get(m), "seed": seed,
+                    "epochs": (lbfgs_iterations or 10 * epochs) if m == "lbfgs" else epochs, **settings}
+                   for m in methods for seed in seeds]
+        rows = trials_on.run(seed_trial, configs, report=lambda c, row: log(
+            f"{c['method']:9s} seed {c['seed']}: {_outcome(row, 'test_acc', 'test acc')}"))
+    trials = [{"method": c["method"], "lr": c["lr"], "seed": c["seed"], **row} for c, row in zip(configs, rows)]
+    output.table("trials", trials, TRIALS)
     summary = []
     for method in methods:
         rows = [t for t in trials if t["method"] == method]
-        row = {"method": method, "lr": lrs.get(method)}
+        measured = [r for r in rows if r["status"] in MEASURED]
+        row = {"method": method, "lr": lrs.get(method), "failed": sum(r["status"] != "ok" for r in rows)}
         for key in ("final_train_loss", "final_val_acc", "best_val_acc", "test_acc", "seconds"):
-            row[key], row[key + "_std"] = mean_and_spread([r[key] for r in rows])
+            row[key], row[key + "_std"] = mean_and_spread([r[key] for r in measured])
         summary.append(row)
     output.table("summary", summary, SUMMARY)
     title = f"{data.meta['name']}: {len(data.y_train)} training samples, hidden layers {list(hidden_sizes)}"
-    _plot_curves(output, curves, methods, per_epoch, title)
+    per_epoch = batches_per_epoch(data, batch_size, batchnorm)
+    _plot_curves(output, [t for t in trials if t["status"] in MEASURED], methods, per_epoch, title)
     _plot_test_accuracy(output, summary, title)
     log(format_table(summary, ["method", "lr", "final_train_loss", "final_val_acc", "best_val_acc", "test_acc",
-                               "test_acc_std", "seconds"], title=f"mean over seeds {list(seeds)}; test accuracy "
-                                                                 f"of each run's best validation epoch"))
+                               "test_acc_std", "seconds", "failed"],
+                     title=f"mean over seeds {list(seeds)}; test accuracy of each run's best validation epoch"))
     return summary
 
 
-def _plot_curves(output, curves, methods, per_epoch, title):
+def _outcome(row, metric, label):
+    """A trial's log line: its metric, or why it has none."""
+    if row["status"] in MEASURED:
+        text = f"{label} {row[metric]:.4f}" + (f"  {row['seconds']:.1f}s" if "seconds" in row else "")
+        return text + ("" if row["status"] == "ok" else f"  ({row['error']})")
+    return f"{row['status']}: {row['error']}"
+
+
+def _plot_curves(output, trials, methods, per_epoch, title):
     colors = dict(zip(methods, plt.cm.tab10(np.linspace(0, 1, 10))))
+    curves = {}
+    for t in trials:
+        passes = np.arange(1, len(t["iteration_loss"]) + 1) / (1 if t["method"] == "lbfgs" else per_epoch)
+        curves.setdefault(t["method"], []).append((passes, np.asarray(t["iteration_loss"]), t["epochs"], t["val_accs"]))
     fig, ax = plt.subplots(figsize=(8, 5))
     for method in methods:
-        runs = curves[method]
-        length = min(len(r[1]) for r in runs)
+        runs = curves.get(method, [])
+        length = min((len(r[1]) for r in runs), default=0)
         if length == 0:
             continue
         window = max(1, per_epoch // 5) if method != "lbfgs" else 1
@@ -116,7 +139,7 @@ def _plot_curves(output, curves, methods, per_epoch, title):
 
     fig, ax = plt.subplots(figsize=(8, 5))
     for method in methods:
-        runs = [r for r in curves[method] if r[2]]
+        runs = [r for r in curves.get(method, []) if r[2]]
         if not runs:
             continue
         length = min(len(r[2]) for r in runs)
@@ -160,10 +183,11 @@ def main(argv=None):
     p.add_argument("--l2", type=float, default=1e-4)
     p.add_argument("--batchnorm", action="store_true")
     p.add_argument("--lbfgs-iterations", type=int, help="default: 10 x --epochs")
+    add_sweep_arguments(p)
     args = p.parse_args(argv)
     lrs = {method: float(lr) for method, lr in args.lr}
     compare_optimizers(load_data(vars(args)), args.out, methods=args.methods, lrs=lrs, lr_search=args.lr_search,
                        search_epochs=args.search_epochs, seeds=range(args.seed, args.seed + args.seeds),
                        hidden_sizes=args.hidden_sizes, epochs=args.epochs, batch_size=args.batch_size, l2=args.l2,
-                       batchnorm=args.batchnorm, lbfgs_iterations=args.lbfgs_iterations)
+                       batchnorm=args.batchnorm, lbfgs_iterations=args.lbfgs_iterations, **sweep_options(args))
     print(f"results in {args.out}")

@@ -17,8 +17,9 @@ import math
 import numpy as np
 from matplotlib.lines import Line2D
 
-from mlp_scratch.experiments.common import (FIRST_ORDER, METHODS, Output, add_data_arguments, check_method,
-                                            format_table, load_data, parser, plt, train)
+from mlp_scratch.experiments.common import (FIRST_ORDER, METHODS, Output, add_data_arguments, add_sweep_arguments,
+                                            check_method, format_table, load_data, parser, plt, sweep_options, train)
+from mlp_scratch.experiments.sweep import MEASURED, STATUS_COLUMNS, Sweep
 from mlp_scratch.optim import make_optimizer
 
 PENALTIES = ("l2", "weight_decay")
@@ -44,7 +45,9 @@ def sample_log_uniform(rng, ranges, n):
 
 
 def ranking_key(trial):
-    """Higher validation accuracy first, then lower validation loss."""
+    """Higher validation accuracy first, then lower validation loss; failed trials last."""
+    if trial["status"] not in MEASURED:
+        return math.inf, math.inf
     return -trial["val_acc"], trial["val_loss"]
 
 
@@ -55,8 +58,11 @@ def narrow_range(values, coarse, margin):
 
 
 def fine_ranges(trials, coarse_ranges, top_k, margin):
-    """The fine stage's ranges: around the ``top_k`` best ``trials`` (see the module docstring)."""
-    best = sorted(trials, key=ranking_key)[:top_k]
+    """The fine stage's ranges: around the ``top_k`` best ``trials`` (see the module docstring); the
+    coarse ranges if every trial failed."""
+    best = sorted((t for t in trials if t["status"] in MEASURED), key=ranking_key)[:top_k]
+    if not best:
+        return dict(coarse_ranges)
     return {name: narrow_range([t[name] for t in best], bounds, margin) for name, bounds in coarse_ranges.items()}
 
 
@@ -71,17 +77,16 @@ def optimizer_settings(method, lr, penalty, value):
     return name, options, value if penalty == "l2" else 0.0
 
 
-def run_trial(data, stage, index, lr, value, *, method, penalty, epochs, hidden_sizes, batch_size, seed):
-    """One trial: a table row."""
-    name, options, l2 = optimizer_settings(method, lr, penalty, value)
-    _, history, seconds = train(data, optimizer=make_optimizer(name, **options), l2=l2, hidden_sizes=hidden_sizes,
-                                epochs=epochs, batch_size=batch_size, seed=seed)
+def search_trial(data, config):
+    """One trial (config: method, penalty, lr, value: the penalty's, epochs, hidden_sizes,
+    batch_size, seed): its results."""
+    name, options, l2 = optimizer_settings(config["method"], config["lr"], config["penalty"], config["value"])
+    _, history, seconds = train(data, optimizer=make_optimizer(name, **options), l2=l2,
+                                hidden_sizes=config["hidden_sizes"], epochs=config["epochs"],
+                                batch_size=config["batch_size"], seed=config["seed"])
     last = history.epochs[-1] if history.epochs else {"val_acc": 0.0, "val_loss": math.inf, "train_acc": 0.0}
-    if not math.isfinite(last["val_loss"]):
-        last = {**last, "val_loss": math.inf}
-    return {"stage": stage, "trial": index, "lr": lr, penalty: value, "epochs": epochs, "val_acc": last["val_acc"],
-            "val_loss": last["val_loss"], "train_acc": last["train_acc"], "seconds": seconds,
-            "stop_reason": history.stop_reason}
+    return {"val_acc": last["val_acc"], "val_loss": last["val_loss"] if math.isfinite(last["val_loss"]) else math.inf,
+            "train_acc": last["train_acc"], "seconds": seconds, "stop_reason": history.stop_reason}
 
 
 DATA_OPTIONS = ("dataset", "n_train", "n_val", "n_test", "data_seed", "data_dir")
@@ -114,10 +119,12 @@ def train_config(trial, data, *, method, penalty, hidden_sizes, batch_size, seed
 def hyperparameter_search(data, out, *, method="momentum", penalty="l2", lr_range=(1e-4, 1.0),
                           penalty_range=(1e-6, 1e-1), coarse_trials=30, coarse_epochs=3, fine_trials=15,
                           fine_epochs=10, top_k=3, margin=0.25, hidden_sizes=(100,), batch_size=64, seed=0,
-                          data_options=None, log=print):
+                          data_options=None, log=print, **sweep):
     """Coarse, then fine random search; writes trials.csv (every trial), ranges.json (each stage's
-    ranges), best_config.json and the figures search.png and marginals.png into ``out``. Returns
-    (trials, best trial, best configuration). ``data_options``: see ``data_config``."""
+    ranges), best_config.json, results.jsonl (every finished trial, for ``resume``) and the figures
+    search.png and marginals.png into ``out``. Returns (trials, best trial, best configuration).
+    ``data_options``: see ``data_config``. ``sweep``: where the trials run (backend, workers,
+    threads, scheduler, resume: see ``mlp_scratch.experiments.sweep.Sweep``)."""
     method = check_method(method, first_order=True)
     if penalty not in PENALTIES:
         raise ValueError(f"penalty must be one of {list(PENALTIES)}, got {penalty!r}")
@@ -131,25 +138,35 @@ def hyperparameter_search(data, out, *, method="momentum", penalty="l2", lr_rang
     rng = np.random.default_rng(seed)
     settings = dict(method=method, penalty=penalty, hidden_sizes=list(hidden_sizes), batch_size=batch_size, seed=seed)
     trials = []
-    for stage, n, epochs in (("coarse", coarse_trials, coarse_epochs), ("fine", fine_trials, fine_epochs)):
-        if stage == "fine":
-            ranges["fine"] = fine_ranges(trials, ranges["coarse"], top_k, margin)
-        for point in sample_log_uniform(rng, ranges[stage], n):
-            trials.append(run_trial(data, stage, len(trials), point["lr"], point[penalty], epochs=epochs, **settings))
-            t = trials[-1]
-            log(f"{stage:6s} {t['trial']:3d}  lr {t['lr']:.3g}  {penalty} {t[penalty]:.3g}  val acc {t['val_acc']:.4f}"
-                f"  train acc {t['train_acc']:.4f}  {t['seconds']:.1f}s")
-    best = min(trials, key=ranking_key)
-    config = train_config(best, data, data_options=data_options, **settings)
-    columns = ["stage", "trial", "lr", penalty, "epochs", "val_acc", "val_loss", "train_acc", "seconds", "stop_reason"]
-    output.table("trials", trials, columns)
+
+    def report(config, row):
+        result = (f"val acc {row['val_acc']:.4f}  train acc {row['train_acc']:.4f}  {row['seconds']:.1f}s"
+                  if row["status"] in MEASURED else f"{row['status']}: {row['error']}")
+        log(f"{config['epochs']:3d} epochs  lr {config['lr']:.3g}  {penalty} {config['value']:.3g}  {result}")
+
+    with Sweep(data, results=output.path("results.jsonl"), **sweep) as trials_on:
+        for stage, n, epochs in (("coarse", coarse_trials, coarse_epochs), ("fine", fine_trials, fine_epochs)):
+            if stage == "fine":
+                ranges["fine"] = fine_ranges(trials, ranges["coarse"], top_k, margin)
+            configs = [{"lr": point["lr"], "value": point[penalty], "epochs": epochs, **settings}
+                       for point in sample_log_uniform(rng, ranges[stage], n)]
+            for config, row in zip(configs, trials_on.run(search_trial, configs, report=report)):
+                trials.append({"stage": stage, "trial": len(trials), "lr": config["lr"], penalty: config["value"],
+                               "epochs": epochs, **row})
+    results = ["stage", "trial", "lr", penalty, "epochs", "val_acc", "val_loss", "train_acc", "seconds"]
+    output.table("trials", trials, [*results, "stop_reason", *STATUS_COLUMNS])
     output.json("ranges", ranges)
+    measured = [t for t in trials if t["status"] in MEASURED]
+    if not measured:
+        raise RuntimeError(f"every trial failed (see {output.path('trials.csv')}): no best configuration")
+    best = min(measured, key=ranking_key)
+    config = train_config(best, data, data_options=data_options, **settings)
     output.json("best_config", config)
     title = (f"{data.meta['name']}: {len(data.y_train)} training samples, hidden layers {list(hidden_sizes)}, "
              f"method {method}")
-    _plot_search(output, trials, best, ranges, penalty, title)
-    _plot_marginals(output, trials, best, penalty, title)
-    log(format_table(sorted(trials, key=ranking_key)[:10], columns[:-1], title="the 10 best trials"))
+    _plot_search(output, measured, best, ranges, penalty, title)
+    _plot_marginals(output, measured, best, penalty, title)
+    log(format_table(sorted(trials, key=ranking_key)[:10], results, title="the 10 best trials"))
     log(f"best: {best['stage']} trial {best['trial']}, lr {best['lr']:.4g}, {penalty} {best[penalty]:.4g}: "
         f"validation accuracy {best['val_acc']:.4f} after {best['epochs']} epochs; train it again with "
         f"mlp-scratch train --config {output.path('best_config.json')}")
@@ -164,6 +181,8 @@ def _plot_search(output, trials, best, ranges, penalty, title):
     stage_handles = []  # gray legend markers: the color of a point is its accuracy, not its stage
     for stage in STAGES:
         run = [t for t in trials if t["stage"] == stage]
+        if not run:
+            continue
         points = ax.scatter([t["lr"] for t in run], [t[penalty] for t in run], c=[t["val_acc"] for t in run],
                             norm=norm, cmap="viridis", marker=MARKERS[stage], s=60, edgecolors="black",
                             linewidths=0.5)
@@ -190,6 +209,8 @@ def _plot_marginals(output, trials, best, penalty, title):
     for ax, name in zip(axes, ("lr", penalty)):
         for stage in STAGES:
             run = [t for t in trials if t["stage"] == stage]
+            if not run:
+                continue
             ax.scatter([t[name] for t in run], [t["val_acc"] for t in run], marker=MARKERS[stage], label=stage)
         ax.scatter([best[name]], [best["val_acc"]], marker="*", s=300, facecolors="none", edgecolors="tab:red",
                    label="best")
@@ -219,10 +240,11 @@ def main(argv=None):
     p.add_argument("--margin", type=float, default=0.25, help="decades added to each side of the fine ranges")
     p.add_argument("--hidden-sizes", type=int, nargs="*", default=[100])
     p.add_argument("--batch-size", type=int, default=64)
+    add_sweep_arguments(p)
     args = p.parse_args(argv)
     hyperparameter_search(load_data(vars(args)), args.out, method=args.method, penalty=args.penalty,
                           lr_range=args.lr_range, penalty_range=args.penalty_range, coarse_trials=args.coarse_trials,
                           coarse_epochs=args.coarse_epochs, fine_trials=args.fine_trials, fine_epochs=args.fine_epochs,
                           top_k=args.top_k, margin=args.margin, hidden_sizes=args.hidden_sizes,
-                          batch_size=args.batch_size, seed=args.seed, data_options=vars(args))
+                          batch_size=args.batch_size, seed=args.seed, data_options=vars(args), **sweep_options(args))
     print(f"results in {args.out}")

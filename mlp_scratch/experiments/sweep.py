@@ -1,0 +1,291 @@
+"""A sweep: an experiment's trials run in this process, on local processes (joblib's loky) or on a
+Dask cluster, with the same table whichever ran them.
+
+A trial is ``trial(data, config) -> row``, a module-level function (workers import it) and a pure
+function of the data and its config, which holds its seed. ``Sweep.run(trial, configs)`` returns
+one row per config, in the configs' order, each with these columns added:
+
+    status   "ok"; "diverged": a non-finite loss stopped training (the row holds the best epoch's
+             results); "error": the trial raised (``error`` holds the exception); "lost": its worker
+             process died while running it alone
+    error    the reason, "" when ok
+    worker   host:pid of the process that ran it
+    threads  its BLAS threads
+
+Threads: each trial runs at ``threads`` BLAS threads, by default cores // workers, so that
+workers x threads never exceeds the cores (the compiled kernels keep their own setting, 1 thread by
+default; they and the matrix products take turns). On a Dask cluster the default is worked out for
+each host from its cores and the trials its workers run at once. OpenBLAS's float32 products change
+in their last bits with its thread count, so tables are bitwise identical at equal ``threads`` (a
+serial sweep at threads=1 equals two workers at 1 thread each).
+
+Processes start by fork+exec (loky) or spawn (Dask), never by a bare fork, which would copy a
+process whose OpenMP pool already runs. The data goes to every worker once: as the loky workers'
+initializer argument, or scattered to all Dask workers; trials take it from the worker's memory.
+
+A trial's exception is caught in the worker and recorded. A lost worker fails every trial it was
+running: on loky those trials run again one at a time, so that the one whose worker dies alone is
+recorded as lost and the others finish; on Dask the scheduler retries a task whose worker died, and
+records it as lost (KilledWorker) after ``distributed.scheduler.allowed-failures`` deaths.
+
+Every finished trial is appended to the ``results`` file (JSON lines, flushed to disk) when it
+finishes. ``resume=True`` reads the file and runs only the configs that have no finished row there:
+a trial is identified by its function, its config and the data's fingerprint, so changed settings are
+new trials.
+Rows whose status is "error" or "lost" run again (their cause may be gone).
+"""
+import collections
+import hashlib
+import json
+import os
+import pathlib
+import socket
+import warnings
+from concurrent.futures import FIRST_COMPLETED, wait
+
+from mlp_scratch.experiments.common import plain_json
+from mlp_scratch.runs import write_text
+from mlp_scratch.threads import blas_threads
+from mlp_scratch.trainer import INTERRUPTED, NON_FINITE
+from mlp_scratch.validation import check_choice, check_positive_int
+
+BACKENDS = ("serial", "joblib", "dask")
+STATUS_COLUMNS = ["status", "error", "worker", "threads"]  # added to every row
+MEASURED = ("ok", "diverged")  # statuses of trials that have results
+RETRIED = ("error", "lost")  # statuses that a resumed sweep runs again
+
+
+def cores():
+    """The cores this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+
+
+def fingerprint(data):
+    """A digest of a Dataset's splits: trials on other data are other trials."""
+    digest = hashlib.blake2b(digest_size=16)
+    for array in (data.X_train, data.y_train, data.X_val, data.y_val, data.X_test, data.y_test):
+        digest.update(f"{array.dtype.str}{array.shape}".encode())
+        digest.update(memoryview(array).cast("B") if array.flags.c_contiguous else array.tobytes())
+    return digest.hexdigest()
+
+
+def run_trial(trial, data, config, threads):
+    """``trial(data, config)`` at ``threads`` BLAS threads, with the status columns; an exception
+    becomes a row with status "error". A Ctrl-C that the trainer caught ends the sweep, not only the
+    trial."""
+    try:
+        with blas_threads(threads):
+            row = dict(trial(data, config))
+    except Exception as error:  # noqa: BLE001 (every failure of a trial is recorded)
+        return failure("error", error, threads)
+    reason = str(row.get("stop_reason", ""))
+    if reason.startswith(INTERRUPTED):
+        raise KeyboardInterrupt(reason)
+    diverged = reason.startswith(NON_FINITE)
+    return {**row, "status": "diverged" if diverged else "ok", "error": reason if diverged else "",
+            **_where(threads)}
+
+
+def failure(status, error, threads=None):
+    return {"status": status, "error": f"{type(error).__name__}: {error}", **_where(threads)}
+
+
+def _where(threads):
+    return {"worker": f"{socket.gethostname()}:{os.getpid()}", "threads": threads}
+
+
+class Sweep:
+    """Runs trials on one backend, keeping every finished row in ``results`` (see the module
+    docstring). Use it as a context manager: workers start at the first trial to run and stop at
+    the end of the block.
+
+    Parameters
+    ----------
+    data : Dataset
+        Sent to each worker once.
+    backend : {"serial", "joblib", "dask"}
+    workers : int or None
+        Trials at once: "joblib" and a Dask LocalCluster default to the cores, "serial" runs one; a
+        Dask cluster given by ``scheduler`` has its own workers.
+    threads : int or None
+        BLAS threads of each trial (default: see the module docstring).
+    scheduler : str or None
+        A Dask scheduler's address ("tcp://host:8786"); None starts a LocalCluster on 127.0.0.1.
+    results : path or None
+        The results file (JSON lines); None keeps rows in memory only.
+    resume : bool
+        Keep the finished trials of an existing results file instead of starting it anew.
+    """
+
+    def __init__(self, data, *, backend="serial", workers=None, threads=None, scheduler=None, results=None,
+                 resume=False):
+        check_choice("backend", backend, BACKENDS)
+        if workers is not None:
+            check_positive_int("workers", workers)
+        if threads is not None:
+            check_positive_int("threads", threads)
+        if scheduler is not None and backend != "dask":
+            raise ValueError(f"scheduler: only the dask backend takes a scheduler address, got backend {backend!r}")
+        if backend == "serial" and workers not in (None, 1):
+            raise ValueError(f"workers: the serial backend runs one trial at a time, got {workers!r}")
+        if scheduler is not None and workers is not None:
+            raise ValueError(f"workers: a Dask cluster given by its scheduler has its own workers, got {workers!r}")
+        if scheduler is None:
+            workers = workers or (1 if backend == "serial" else cores())
+            threads = threads or max(1, cores() // workers)
+            if workers * threads > cores():
+                raise ValueError(f"workers x threads must not exceed the {cores()} cores, got {workers} x {threads}")
+        self.data = data
+        if backend == "dask":
+            try:
+                from mlp_scratch.experiments.sweep_dask import DaskEngine as engine
+            except ImportError as error:
+                raise ImportError(f"backend 'dask' needs dask and distributed ({error}): "
+                                  f"pip install 'mlp-scratch[distributed]'") from error
+        else:
+            engine = {"serial": _Serial, "joblib": _Loky}[backend]
+        self._engine = engine(data, workers, threads, scheduler)
+        self._results = _ResultsFile(results, resume, fingerprint(data))
+
+    def run(self, trial, configs, report=None):
+        """The rows of ``trial`` on each of ``configs`` (JSON-serializable dicts), in their order.
+        ``report(config, row)`` is called as each trial finishes."""
+        configs = list(configs)
+        keys = [self._results.key(trial, config) for config in configs]
+        rows = {key: row for key, row in zip(keys, map(self._results.get, keys)) if row is not None}
+        todo = {key: config for key, config in zip(keys, configs) if key not in rows}
+        if todo:
+            for key, row in self._engine.run(trial, list(todo.items())):
+                rows[key] = row
+                self._results.add(key, row)
+                if report:
+                    report(todo[key], row)
+        return [rows[key] for key in keys]
+
+    def close(self):
+        self._engine.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
+
+class _ResultsFile:
+    """Finished rows by trial key, appended to a JSON-lines file as they come."""
+
+    def __init__(self, path, resume, data_fingerprint):
+        self.path = None if path is None else pathlib.Path(path)
+        self.data = data_fingerprint
+        self.rows = {}
+        if self.path is None:
+            return
+        if resume and self.path.exists():
+            self.rows = self._read()
+        else:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.path.write_text("")
+
+    def key(self, trial, config):
+        """A trial's identity: the data, the trial function and its config, as JSON."""
+        return json.dumps({"data": self.data, "trial": f"{trial.__module__}.{trial.__qualname__}", "config": config},
+                          sort_keys=True)
+
+    def get(self, key):
+        row = self.rows.get(key)
+        return None if row is None or row["status"] in RETRIED else row
+
+    def add(self, key, row):
+        self.rows[key] = row
+        if self.path is not None:
+            with open(self.path, "a") as f:
+                f.write(json.dumps({**json.loads(key), "row": row}, default=plain_json) + "\n")
+                f.flush()
+                os.fsync(f.fileno())
+
+    def _read(self):
+        """The rows of the file's readable lines; the file is rewritten with only those, so that
+        a line cut short by a crash does not run into the next one appended."""
+        rows, kept = {}, []
+        lines = self.path.read_text().splitlines()
+        for line in lines:
+            try:
+                entry = json.loads(line)
+                row = entry.pop("row")
+                rows[json.dumps(entry, sort_keys=True)] = row
+                kept.append(line + "\n")
+            except (ValueError, KeyError, TypeError, AttributeError):
+                pass
+        if len(kept) < len(lines):
+            warnings.warn(f"results: {len(lines) - len(kept)} unreadable line(s) in {self.path} skipped; their trials "
+                          f"run again", stacklevel=3)
+            write_text(self.path, "".join(kept))
+        return rows
+
+
+class _Serial:
+    def __init__(self, data, workers, threads, scheduler):
+        self.data, self.threads = data, threads
+
+    def run(self, trial, items):
+        for key, config in items:
+            yield key, run_trial(trial, self.data, config, self.threads)
+
+    def close(self):
+        pass
+
+
+_worker = {}  # a loky worker's data and threads, from its initializer
+
+
+def _receive(data, threads):
+    _worker.update(data=data, threads=threads)
+
+
+def _run_on_loky_worker(trial, config):
+    return run_trial(trial, _worker["data"], config, _worker["threads"])
+
+
+class _Loky:
+    """joblib's loky processes (fork+exec), ``workers`` of them, each receiving the data once."""
+
+    def __init__(self, data, workers, threads, scheduler):
+        self.data, self.workers, self.threads = data, workers, threads
+        self._executor = None
+
+    def _start(self):
+        from joblib.externals.loky import ProcessPoolExecutor
+        from joblib.externals.loky.backend.context import get_context
+        self._executor = ProcessPoolExecutor(self.workers, context=get_context("loky"), initializer=_receive,
+                                             initargs=(self.data, self.threads))
+
+    def run(self, trial, items):
+        from joblib.externals.loky import BrokenProcessPool
+        queue, suspects, running = collections.deque(items), collections.deque(), {}
+        while queue or suspects or running:
+            if self._executor is None:
+                self._start()
+            source, limit = (suspects, 1) if suspects else (queue, self.workers)  # suspects run alone
+            while source and len(running) < limit:
+                key, config = source.popleft()
+                running[self._executor.submit(_run_on_loky_worker, trial, config)] = key, config
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            lost = [f for f in done if isinstance(f.exception(), BrokenProcessPool)]
+            if lost:  # a worker died: the pool fails every trial it was running
+                done, _ = wait(running)
+                lost = [f for f in done if isinstance(f.exception(), BrokenProcessPool)]
+                self.close()
+            for future in done:
+                key, config = running.pop(future)
+                if future in lost and len(lost) > 1:
+                    suspects.append((key, config))
+                elif future.exception() is not None:
+                    yield key, failure("lost" if future in lost else "error", future.exception(), self.threads)
+                else:
+                    yield key, future.result()
+
+    def close(self):
+        if self._executor is not None:
+            self._executor.shutdown(wait=True, kill_workers=True)
+            self._executor = None

@@ -1,0 +1,104 @@
+"""The Dask engine of a sweep (see sweep.py): trials as tasks on a Dask cluster, the data on every
+worker through a worker plugin."""
+import collections
+import logging
+import uuid
+
+import dask
+import numpy as np
+from distributed import Client, LocalCluster, as_completed, get_worker
+from distributed.diagnostics.plugin import WorkerPlugin
+from distributed.scheduler import KilledWorker
+
+from mlp_scratch.experiments.sweep import cores, failure, run_trial
+
+
+class DataOnWorkers(WorkerPlugin):
+    """Holds the data and the BLAS threads on each worker. The scheduler keeps the plugin and sets
+    it up on every worker, also one that joins or restarts later, so the data is sent once to each
+    and survives a worker's death (scattered data would be lost with the last worker holding it).
+
+    ``threads``: an int, or by worker address (1 for a worker that joined later)."""
+
+    def __init__(self, data, threads):
+        self.data, self.threads = data, threads
+
+    def setup(self, worker):
+        if isinstance(self.threads, dict):
+            self.threads = self.threads.get(worker.address, 1)
+        _align(self.data)
+
+
+def _align(data):
+    """Give the worker's copy of ``data`` arrays that start on 16-byte boundaries, as NumPy's own
+    do. Dask hands arrays over where they lay in its message, even at odd addresses, where NumPy's
+    SIMD loops take other paths and round differently (a float32 sum changed)."""
+    for name, value in vars(data).items():
+        if isinstance(value, np.ndarray) and value.ctypes.data % 16:
+            setattr(data, name, value.copy())
+
+
+def _run_on_worker(trial, plugin_name, config):
+    plugin = get_worker().plugins[plugin_name]
+    return run_trial(trial, plugin.data, config, plugin.threads)
+
+
+class DaskEngine:
+    """A LocalCluster of ``workers`` spawned processes on 127.0.0.1 (one trial at a time each), or
+    the cluster of a scheduler's address."""
+
+    def __init__(self, data, workers, threads, scheduler):
+        self.data, self.workers, self.threads, self.scheduler = data, workers, threads, scheduler
+        self._client = self._cluster = None
+        self._plugin = f"mlp-scratch-data-{uuid.uuid4().hex}"
+
+    def _start(self):
+        if self.scheduler is None:
+            with dask.config.set({"distributed.worker.multiprocessing-method": "spawn"}):
+                self._cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True,
+                                             host="127.0.0.1", dashboard_address=None, silence_logs=logging.WARNING)
+            self._client = Client(self._cluster)
+        else:
+            self._client = Client(self.scheduler)
+            self._client.wait_for_workers(1)
+            if self.threads is None:
+                self.threads = self._threads_by_worker()
+        self._client.register_plugin(DataOnWorkers(self.data, self.threads), name=self._plugin)
+
+    def _threads_by_worker(self):
+        """Each worker's host's cores over the trials its workers run at once (their threads)."""
+        workers = self._client.scheduler_info(n_workers=-1)["workers"]
+        host_cores = self._client.run(cores)
+        slots = collections.Counter()
+        for info in workers.values():
+            slots[info["host"]] += info["nthreads"]
+        return {address: max(1, host_cores[address] // slots[info["host"]]) for address, info in workers.items()
+                if address in host_cores}
+
+    def run(self, trial, items):
+        if self._client is None:
+            self._start()
+        futures = {self._client.submit(_run_on_worker, trial, self._plugin, config, pure=False): key
+                   for key, config in items}
+        threads = self.threads if isinstance(self.threads, int) else None
+        try:
+            for future in as_completed(futures):
+                try:
+                    row = future.result()
+                except KilledWorker as error:
+                    row = failure("lost", error, threads)
+                except Exception as error:  # noqa: BLE001 (a cancelled task, a result that did not arrive)
+                    row = failure("error", error, threads)
+                future.release()
+                yield futures[future], row
+        finally:
+            self._client.cancel(list(futures))
+
+    def close(self):
+        if self._client is not None:
+            if self._cluster is None:
+                self._client.unregister_worker_plugin(self._plugin)
+            self._client.close()
+        if self._cluster is not None:
+            self._cluster.close()
+        self._client = self._cluster = None
