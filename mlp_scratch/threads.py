@@ -40,6 +40,11 @@ def set_threads(blas=None, kernels=None):
     _settings["generation"] += 1
 
 
+def kernel_threads():
+    """The compiled kernels' thread count."""
+    return _settings["kernels"]
+
+
 def blas_threads(n):
     """Limit NumPy's and SciPy's OpenBLAS to ``n`` threads. As a context manager (``with
     blas_threads(1): ...``) the previous limits come back at the block's end."""

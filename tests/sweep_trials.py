@@ -1,10 +1,12 @@
 """Trials for the sweep tests. Worker processes import this module (the tests put this folder on
 their PYTHONPATH), so each trial can fail in the way its config asks."""
 import os
+import sys
 
 from threadpoolctl import threadpool_info
 
 from mlp_scratch.datasets.dataset import Dataset
+from mlp_scratch.threads import kernel_threads
 from mlp_scratch.trainer import INTERRUPTED, NON_FINITE
 
 calls = []  # configs this process ran (the serial backend's calls, seen by the test)
@@ -21,8 +23,8 @@ def probe(data, config):
         os._exit(3)
     reason = {"diverge": f"{NON_FINITE} (nan) at epoch 1, iteration 2", "interrupt": f"{INTERRUPTED} after 0 epochs"}
     blas = sorted({info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas"})
-    return {"value": float(data.X_train.sum()) * config["x"], "blas": blas,
-            "stop_reason": reason.get(fail, "completed")}
+    return {"value": float(data.X_train.sum()) * config["x"], "blas": blas, "kernels": kernel_threads(),
+            "stop_reason": reason.get(fail, "completed"), "fresh": "_pytest" not in sys.modules}
 
 
 class CountingDataset(Dataset):

@@ -68,7 +68,7 @@ def test_search_gives_the_same_table_on_every_backend(digits, tmp_path):
 def test_failed_trials_are_recorded_and_the_rest_finish(backend, options, digits):
     fails = [None, "raise", "crash", None, "diverge", None, None]
     configs = [{"x": x, "fail": fail} for x, fail in enumerate(fails)]
-    with dask.config.set({"distributed.scheduler.allowed-failures": 3}):  # four deaths make a task lost (the default)
+    with dask.config.set({"distributed.scheduler.allowed-failures": 1}):  # two deaths make a task lost
         with Sweep(digits, backend=backend, workers=2, **options) as sweep:
             rows = sweep.run(probe, configs)
     assert [row["status"] for row in rows] == ["ok", "error", "lost", "ok", "diverged", "ok", "ok"]
@@ -95,6 +95,8 @@ def test_data_is_sent_once_to_each_worker(backend, options, digits):
         rows += sweep.run(probe, [{"x": x} for x in range(8, 12)])  # a second stage reuses the workers' copy
     assert [row["value"] for row in rows] == [float(digits.X_train.sum()) * x for x in range(12)]
     assert 1 <= CountingDataset.pickled <= 2
+    # workers are new interpreters, not forks of this process (whose OpenMP pool runs by now)
+    assert all(row["fresh"] for row in rows)
 
 
 def test_serial_backend_does_not_copy_the_data(digits):
@@ -105,13 +107,16 @@ def test_serial_backend_does_not_copy_the_data(digits):
     assert CountingDataset.pickled == 0
 
 
-@pytest.mark.parametrize("backend, workers", [("serial", 1), ("joblib", 2), ("joblib", 1)])
-def test_each_trial_runs_at_cores_over_workers_blas_threads(backend, workers, digits):
+@pytest.mark.parametrize("backend, workers", [("serial", 1), ("joblib", 2), ("joblib", 1), ("dask", 2)])
+def test_each_trial_runs_at_cores_over_workers_threads(backend, workers, digits, monkeypatch):
+    monkeypatch.setenv("MLP_SCRATCH_KERNEL_THREADS", str(cores()))  # the workers' own setting: all cores
     with Sweep(digits, backend=backend, workers=workers) as sweep:
         rows = sweep.run(probe, [{"x": 1}, {"x": 2}])
     expected = max(1, cores() // workers)
     assert [row["threads"] for row in rows] == [expected] * 2
     assert all(row["blas"] == [expected] for row in rows)
+    if backend != "serial":  # a worker's kernels are capped at its share too; serial keeps this process's
+        assert all(row["kernels"] == min(cores(), expected) for row in rows)
 
 
 def test_dask_cluster_given_by_its_scheduler_address(digits):

@@ -13,26 +13,26 @@ one row per config, in the configs' order, each with these columns added:
     threads  its BLAS threads
 
 Threads: each trial runs at ``threads`` BLAS threads, by default cores // workers, so that
-workers x threads never exceeds the cores (the compiled kernels keep their own setting, 1 thread by
-default; they and the matrix products take turns). On a Dask cluster the default is worked out for
+workers x threads never exceeds the cores; a worker's compiled kernels run at most as many (1 by
+default: see mlp_scratch.threads; they and the matrix products take turns). On a Dask cluster the default is worked out for
 each host from its cores and the trials its workers run at once. OpenBLAS's float32 products change
 in their last bits with its thread count, so tables are bitwise identical at equal ``threads`` (a
 serial sweep at threads=1 equals two workers at 1 thread each).
 
 Processes start by fork+exec (loky) or spawn (Dask), never by a bare fork, which would copy a
 process whose OpenMP pool already runs. The data goes to every worker once: as the loky workers'
-initializer argument, or scattered to all Dask workers; trials take it from the worker's memory.
+initializer argument, or in a Dask worker plugin (sweep_dask.py); trials take it from the worker's
+memory.
 
-A trial's exception is caught in the worker and recorded. A lost worker fails every trial it was
-running: on loky those trials run again one at a time, so that the one whose worker dies alone is
-recorded as lost and the others finish; on Dask the scheduler retries a task whose worker died, and
-records it as lost (KilledWorker) after ``distributed.scheduler.allowed-failures`` deaths.
+A trial's exception is caught in the worker and recorded. A worker's death fails the trials it was
+running (on Dask also those queued on it, after ``distributed.scheduler.allowed-failures`` retries):
+those run again one at a time, so that only a trial whose worker dies while it runs alone is
+recorded as lost, and the others finish.
 
 Every finished trial is appended to the ``results`` file (JSON lines, flushed to disk) when it
 finishes. ``resume=True`` reads the file and runs only the configs that have no finished row there:
-a trial is identified by its function, its config and the data's fingerprint, so changed settings are
-new trials.
-Rows whose status is "error" or "lost" run again (their cause may be gone).
+a trial is identified by its function, its config and the data's fingerprint, so changed settings
+are new trials. Rows whose status is "error" or "lost" run again (their cause may be gone).
 """
 import collections
 import hashlib
@@ -45,7 +45,7 @@ from concurrent.futures import FIRST_COMPLETED, wait
 
 from mlp_scratch.experiments.common import plain_json
 from mlp_scratch.runs import write_text
-from mlp_scratch.threads import blas_threads
+from mlp_scratch.threads import blas_threads, kernel_threads, set_threads
 from mlp_scratch.trainer import INTERRUPTED, NON_FINITE
 from mlp_scratch.validation import check_choice, check_positive_int
 
@@ -84,6 +84,11 @@ def run_trial(trial, data, config, threads):
     diverged = reason.startswith(NON_FINITE)
     return {**row, "status": "diverged" if diverged else "ok", "error": reason if diverged else "",
             **_where(threads)}
+
+
+def configure_worker(threads):
+    """A worker process's compiled kernels run at most its trials' BLAS threads."""
+    set_threads(kernels=min(kernel_threads(), threads))
 
 
 def failure(status, error, threads=None):
@@ -139,9 +144,11 @@ class Sweep:
         if backend == "dask":
             try:
                 from mlp_scratch.experiments.sweep_dask import DaskEngine as engine
-            except ImportError as error:
-                raise ImportError(f"backend 'dask' needs dask and distributed ({error}): "
-                                  f"pip install 'mlp-scratch[distributed]'") from error
+            except ModuleNotFoundError as error:
+                if error.name.partition(".")[0] not in ("dask", "distributed"):
+                    raise
+                raise ModuleNotFoundError(f"backend 'dask' needs dask and distributed ({error}): "
+                                          f"pip install 'mlp-scratch[distributed]'") from error
         else:
             engine = {"serial": _Serial, "joblib": _Loky}[backend]
         self._engine = engine(data, workers, threads, scheduler)
@@ -162,14 +169,15 @@ class Sweep:
                     report(todo[key], row)
         return [rows[key] for key in keys]
 
-    def close(self):
-        self._engine.close()
+    def close(self, kill=False):
+        """Stop the workers: once they finish their trials, or at once if ``kill``."""
+        self._engine.close(kill)
 
     def __enter__(self):
         return self
 
-    def __exit__(self, *exc_info):
-        self.close()
+    def __exit__(self, exc_type, *_):
+        self.close(kill=exc_type is not None)
 
 
 class _ResultsFile:
@@ -232,7 +240,7 @@ class _Serial:
         for key, config in items:
             yield key, run_trial(trial, self.data, config, self.threads)
 
-    def close(self):
+    def close(self, kill):
         pass
 
 
@@ -241,6 +249,12 @@ _worker = {}  # a loky worker's data and threads, from its initializer
 
 def _receive(data, threads):
     _worker.update(data=data, threads=threads)
+    configure_worker(threads)
+    # loky restarts a worker whose memory grew 300 MB past its first task. Here that growth is numba
+    # loading each optimizer's compiled kernels (about 35 MB each, once), not a leak, and a restart
+    # costs seconds: loky then only collects garbage between tasks.
+    from joblib.externals.loky import process_executor
+    process_executor._USE_PSUTIL = False
 
 
 def _run_on_loky_worker(trial, config):
@@ -275,7 +289,7 @@ class _Loky:
             if lost:  # a worker died: the pool fails every trial it was running
                 done, _ = wait(running)
                 lost = [f for f in done if isinstance(f.exception(), BrokenProcessPool)]
-                self.close()
+                self.close(kill=True)
             for future in done:
                 key, config = running.pop(future)
                 if future in lost and len(lost) > 1:
@@ -285,7 +299,8 @@ class _Loky:
                 else:
                     yield key, future.result()
 
-    def close(self):
+    def close(self, kill):
         if self._executor is not None:
-            self._executor.shutdown(wait=True, kill_workers=True)
+            # Workers that exit by themselves release what they hold (tqdm's lock is a semaphore).
+            self._executor.shutdown(wait=True, kill_workers=kill)
             self._executor = None

@@ -10,7 +10,7 @@ from distributed import Client, LocalCluster, as_completed, get_worker
 from distributed.diagnostics.plugin import WorkerPlugin
 from distributed.scheduler import KilledWorker
 
-from mlp_scratch.experiments.sweep import cores, failure, run_trial
+from mlp_scratch.experiments.sweep import configure_worker, cores, failure, run_trial
 
 
 class DataOnWorkers(WorkerPlugin):
@@ -26,6 +26,7 @@ class DataOnWorkers(WorkerPlugin):
     def setup(self, worker):
         if isinstance(self.threads, dict):
             self.threads = self.threads.get(worker.address, 1)
+        configure_worker(self.threads)
         _align(self.data)
 
 
@@ -76,9 +77,24 @@ class DaskEngine:
                 if address in host_cores}
 
     def run(self, trial, items):
+        """All trials at once; then each one that died with a worker again alone: a worker's death
+        also fails the tasks queued on it and the results it held, so only a trial that kills its
+        worker when alone is lost."""
         if self._client is None:
             self._start()
-        futures = {self._client.submit(_run_on_worker, trial, self._plugin, config, pure=False): key
+        suspects = []
+        for key, config, row in self._as_completed(trial, items):
+            if row["status"] == "lost":
+                suspects.append((key, config))
+            else:
+                yield key, row
+        for item in suspects:
+            for key, _, row in self._as_completed(trial, [item]):
+                yield key, row
+
+    def _as_completed(self, trial, items):
+        """(key, config, row) of each item as its task ends; status "lost" for KilledWorker."""
+        futures = {self._client.submit(_run_on_worker, trial, self._plugin, config, pure=False): (key, config)
                    for key, config in items}
         threads = self.threads if isinstance(self.threads, int) else None
         try:
@@ -90,11 +106,11 @@ class DaskEngine:
                 except Exception as error:  # noqa: BLE001 (a cancelled task, a result that did not arrive)
                     row = failure("error", error, threads)
                 future.release()
-                yield futures[future], row
+                yield *futures[future], row
         finally:
             self._client.cancel(list(futures))
 
-    def close(self):
+    def close(self, kill):
         if self._client is not None:
             if self._cluster is None:
                 self._client.unregister_worker_plugin(self._plugin)
