@@ -140,7 +140,6 @@ class Sweep:
             threads = threads or max(1, cores() // workers)
             if workers * threads > cores():
                 raise ValueError(f"workers x threads must not exceed the {cores()} cores, got {workers} x {threads}")
-        self.data = data
         if backend == "dask":
             try:
                 from mlp_scratch.experiments.sweep_dask import DaskEngine as engine
