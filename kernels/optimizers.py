@@ -2,6 +2,12 @@
 buffers. ``flags`` (uint8, one per element, or empty for "all ones") says per element whether weight
 decay applies (DECAY) and whether the element is frozen (FROZEN: neither it nor its state moves).
 
+The loops are compiled without fastmath flags, in IEEE arithmetic: with config.FASTMATH, numba's
+cached code rounded differently from the same code freshly compiled (the cache drops "nsz" and
+"contract"), so the first run after an install or a kernel edit trained to other last bits than the
+runs after it (6 of 9 optimizer settings; tests/test_determinism.py). It costs the Adam loop about
+10% (79,510 float32 parameters, 1 thread: 68 -> 78 us).
+
 Each loop spells out its masked, decayed gradient (the same five lines): a shared inline helper
 returning (flags, g) measured 2-6x slower, as it stopped numba from vectorizing the loops.
 
@@ -11,12 +17,11 @@ float32, which numba computes in float64, and the whole float32 loop with it."""
 import numpy as np
 from numba import njit, prange
 
-from .config import FASTMATH
 
 DECAY, FROZEN = 1, 2
 
 
-@njit(parallel=True, fastmath=FASTMATH, cache=True)
+@njit(parallel=True, cache=True)
 def sgd_step(params, grads, momentum_buffer, flags, lr, momentum, one_minus_dampening, weight_decay,
              nesterov, first_step):
     """torch.optim.SGD, element by element:
@@ -40,7 +45,7 @@ def sgd_step(params, grads, momentum_buffer, flags, lr, momentum, one_minus_damp
         params[i] -= lr * g
 
 
-@njit(parallel=True, fastmath=FASTMATH, cache=True)
+@njit(parallel=True, cache=True)
 def adagrad_step(params, grads, sum_sq, flags, lr, weight_decay, eps):
     """torch.optim.Adagrad (lr already decayed by the caller):
 
@@ -58,7 +63,7 @@ def adagrad_step(params, grads, sum_sq, flags, lr, weight_decay, eps):
         params[i] -= lr * g / (np.sqrt(s) + eps)
 
 
-@njit(parallel=True, fastmath=FASTMATH, cache=True)
+@njit(parallel=True, cache=True)
 def rmsprop_step(params, grads, square_avg, grad_avg, momentum_buffer, flags, lr, alpha, one_minus_alpha,
                  eps, weight_decay, momentum, centered):
     """torch.optim.RMSprop:
@@ -94,7 +99,7 @@ def rmsprop_step(params, grads, square_avg, grad_avg, momentum_buffer, flags, lr
             params[i] -= lr * g / denom
 
 
-@njit(parallel=True, fastmath=FASTMATH, cache=True)
+@njit(parallel=True, cache=True)
 def adadelta_step(params, grads, square_avg, acc_delta, flags, lr, rho, one_minus_rho, eps, weight_decay):
     """torch.optim.Adadelta:
 
@@ -115,7 +120,7 @@ def adadelta_step(params, grads, square_avg, acc_delta, flags, lr, rho, one_minu
         params[i] -= lr * d
 
 
-@njit(parallel=True, fastmath=FASTMATH, cache=True)
+@njit(parallel=True, cache=True)
 def adam_step(params, grads, exp_avg, exp_avg_sq, max_exp_avg_sq, flags, step_size, beta1, one_minus_beta1,
               beta2, one_minus_beta2, eps, weight_decay, decay_factor, decoupled, amsgrad, bias_correction2_sqrt):
     """torch.optim.Adam (decoupled=False) and torch.optim.AdamW (decoupled=True), step t:

@@ -1,0 +1,33 @@
+"""The same seed trains to the same bits in a process that compiled its kernels (an empty cache, as
+after an install or a kernel edit) and in one that loaded them from the cache."""
+import json
+import os
+import subprocess
+import sys
+
+TRAIN = r"""
+import hashlib, itertools, json
+from mlp_scratch import MLP, Trainer, datasets
+from mlp_scratch.datasets import Augmentation
+from mlp_scratch.optim import make_optimizer
+
+data = datasets.load("digits", n_train=300, n_val=100, n_test=100)
+settings = [("sgd", {}), ("sgd", {"momentum": 0.9}), ("sgd", {"momentum": 0.9, "nesterov": True, "weight_decay": 1e-3}),
+            ("adagrad", {}), ("rmsprop", {"momentum": 0.5, "centered": True}), ("adadelta", {}),
+            ("adam", {"amsgrad": True}), ("adam", {"weight_decay": 1e-3}), ("adamw", {})]
+digests = {}
+for (name, options), activation in zip(settings, itertools.cycle(["relu", "leaky_relu", "elu", "tanh", "sigmoid"])):
+    model = MLP(64, [32, 16], 10, batchnorm=name != "adagrad", dropout=0.2, l2=1e-3, activation=activation, seed=0,
+                loss="svm" if name == "adadelta" else "softmax")
+    augment = Augmentation((1, 8, 8), translate=1, noise_std=0.1) if name == "rmsprop" else None
+    Trainer(model, make_optimizer(name, lr=1e-2, **options), epochs=2, batch_size=32, log=None, augment=augment).fit(data)
+    digests[f"{name} {options} {activation}"] = hashlib.sha256(model.flat_params.tobytes()).hexdigest()
+print(json.dumps(digests))
+"""
+
+
+def test_a_run_that_compiled_its_kernels_equals_a_run_that_loaded_them(tmp_path):
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "cache")}  # empty: the first run compiles
+    first, second = (json.loads(subprocess.run([sys.executable, "-c", TRAIN], env=env, check=True,
+                                               capture_output=True, text=True).stdout) for _ in range(2))
+    assert len(first) == 9 and first == second
