@@ -8,10 +8,21 @@ import json
 import os
 import pathlib
 
+import numpy as np
+
 from mlp_scratch import checkpoint
 from mlp_scratch.plots import plot_history
 
 METRICS = ["epoch", "lr", "train_loss", "train_acc", "val_loss", "val_acc", "time"]
+
+
+def plain_json(value):
+    """JSON for NumPy scalars and arrays (``json.dumps(..., default=plain_json)``)."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
 def write_text(path, text):

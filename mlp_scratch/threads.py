@@ -40,6 +40,11 @@ def set_threads(blas=None, kernels=None):
     _settings["generation"] += 1
 
 
+def available_cores():
+    """The cores this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+
+
 def kernel_threads():
     """The compiled kernels' thread count."""
     return _settings["kernels"]

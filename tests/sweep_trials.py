@@ -1,7 +1,6 @@
 """Trials for the sweep tests. Worker processes import this module (the tests put this folder on
 their PYTHONPATH), so each trial can fail in the way its config asks."""
 import os
-import sys
 
 from threadpoolctl import threadpool_info
 
@@ -10,6 +9,7 @@ from mlp_scratch.threads import kernel_threads
 from mlp_scratch.trainer import INTERRUPTED, NON_FINITE
 
 calls = []  # configs this process ran (the serial backend's calls, seen by the test)
+parent_mark = None  # set by a test in its own process: a forked worker would inherit it
 
 
 def probe(data, config):
@@ -24,7 +24,7 @@ def probe(data, config):
     reason = {"diverge": f"{NON_FINITE} (nan) at epoch 1, iteration 2", "interrupt": f"{INTERRUPTED} after 0 epochs"}
     blas = sorted({info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas"})
     return {"value": float(data.X_train.sum()) * config["x"], "blas": blas, "kernels": kernel_threads(),
-            "stop_reason": reason.get(fail, "completed"), "fresh": "_pytest" not in sys.modules}
+            "stop_reason": reason.get(fail, "completed"), "inherited": parent_mark}
 
 
 class CountingDataset(Dataset):

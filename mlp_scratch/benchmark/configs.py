@@ -1,5 +1,4 @@
 """The benchmarked networks, the shared data and batch split, and the benchmark's constants."""
-import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -74,7 +73,3 @@ def batch_bounds(n_samples, config):
     if config.batchnorm and bounds and n_samples - bounds[-1] == 1:
         bounds.pop()
     return bounds
-
-
-def available_cores():
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()

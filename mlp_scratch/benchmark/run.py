@@ -12,10 +12,11 @@ import time
 
 import numpy as np
 
+from mlp_scratch.threads import available_cores
 from mlp_scratch.validation import check_positive_int
 
 from .configs import (BASELINE, BUSY, CONFIGS, LIMIT, N_SAMPLES, OURS, PAUSE, QUICK, ROUNDS, SIDES, VERSIONS, Skip,
-                      available_cores, make_data)
+                      make_data)
 from .sides import SIDE_CLASSES, limit_threads
 
 # -- measuring --------------------------------------------------------------------------------------

@@ -4,7 +4,9 @@ import importlib
 
 import numpy as np
 
-from .configs import BETAS, BN_EPS, BN_MOMENTUM, EPS, LIMIT, LR, OURS, Skip, available_cores, batch_bounds
+from mlp_scratch.threads import available_cores
+
+from .configs import BETAS, BN_EPS, BN_MOMENTUM, EPS, LIMIT, LR, OURS, Skip, batch_bounds
 from .numpy_reference import NumpyAdam, NumpyNet
 
 class Side:

@@ -19,7 +19,8 @@ import numpy as np  # noqa: E402
 from mlp_scratch import datasets  # noqa: E402
 from mlp_scratch.model import MLP  # noqa: E402
 from mlp_scratch.optim import make_optimizer  # noqa: E402
-from mlp_scratch.runs import write_text  # noqa: E402
+from mlp_scratch.experiments.sweep import MEASURED  # noqa: E402
+from mlp_scratch.runs import plain_json, write_text  # noqa: E402
 from mlp_scratch.trainer import Trainer, batch_bounds  # noqa: E402
 
 # The training methods a comparison names: an optimizer with its settings, and a learning rate that
@@ -103,13 +104,12 @@ class Output:
         return path
 
 
-def plain_json(value):
-    """JSON for NumPy scalars and arrays."""
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+def ranking_key(trial):
+    """Trials by validation accuracy, highest first, then validation loss, lowest first; diverged
+    trials after finished ones, failed ones (no results) last."""
+    if trial["status"] not in MEASURED:
+        return 2, 0.0, 0.0
+    return int(trial["status"] != "ok"), -trial["val_acc"], trial["val_loss"]
 
 
 def format_table(rows, columns, title=None):
@@ -217,4 +217,3 @@ def add_sweep_arguments(p):
 def sweep_options(args):
     """The Sweep options of ``add_sweep_arguments``' parsed arguments."""
     return {name: getattr(args, name) for name in ("backend", "workers", "threads", "scheduler", "resume")}
-

@@ -8,8 +8,8 @@ import numpy as np
 
 from mlp_scratch.experiments.common import (METHODS, Output, add_data_arguments, add_sweep_arguments,
                                             batches_per_epoch, check_methods, format_table, load_data, mean_and_spread,
-                                            parser, plt, smooth, sweep_options, train)
-from mlp_scratch.experiments.sweep import MEASURED, STATUS_COLUMNS, Sweep
+                                            parser, plt, ranking_key, smooth, sweep_options, train)
+from mlp_scratch.experiments.sweep import MEASURED, STATUS_COLUMNS, Sweep, outcome
 
 LR_FACTORS = (0.1, 0.3, 1.0, 3.0, 10.0)  # the search tries the method's default lr times these
 TRIALS = ["method", "lr", "seed", "final_train_loss", "final_val_acc", "best_val_acc", "test_acc", "seconds",
@@ -39,19 +39,19 @@ def seed_trial(data, config):
 
 
 def best_lr(rows):
-    """The learning rate of the searched ``rows`` with the best validation accuracy (lowest
-    validation loss on a tie), None if every one failed."""
-    measured = [r for r in rows if r["status"] in MEASURED]
-    return max(measured, key=lambda r: (r["val_acc"], -r["val_loss"]))["lr"] if measured else None
+    """The learning rate of the best of the searched ``rows`` (``ranking_key``), None if every one
+    failed."""
+    best = min((r for r in rows if r["status"] in MEASURED), key=ranking_key, default=None)
+    return None if best is None else best["lr"]
 
 
 def compare_optimizers(data, out, *, methods=tuple(METHODS), lrs=None, lr_search=False, search_epochs=1,
                        seeds=(0, 1, 2), hidden_sizes=(256,), epochs=10, batch_size=64, l2=1e-4,
-                       batchnorm=False, lbfgs_iterations=None, log=print, **sweep):
+                       batchnorm=False, lbfgs_iterations=None, log=print, **sweep_options):
     """Train each method with each seed; write trials.csv, summary.csv, lr_search.csv (if searched),
     results.jsonl (every finished trial, for ``resume``) and the figures loss.png, val_accuracy.png,
     test_accuracy.png into ``out``. Returns the summary rows (one per method: mean and standard
-    deviation over seeds). ``sweep``: where the trials run (backend, workers, threads, scheduler,
+    deviation over seeds). ``sweep_options``: where the trials run (backend, workers, threads, scheduler,
     resume: see ``mlp_scratch.experiments.sweep.Sweep``)."""
     methods = check_methods(methods)
     seeds = list(seeds)
@@ -64,29 +64,28 @@ def compare_optimizers(data, out, *, methods=tuple(METHODS), lrs=None, lr_search
         check_methods(list(lrs))
     output = Output(out)
     settings = dict(hidden_sizes=list(hidden_sizes), batch_size=batch_size, l2=l2, batchnorm=batchnorm)
-    with Sweep(data, results=output.path("results.jsonl"), **sweep) as trials_on:
+    with Sweep(data, results=output.path("results.jsonl"), **sweep_options) as sweep:
         unset = [m for m in methods if m not in lrs and METHODS[m][2] is not None]
         if lr_search and unset:
             configs = [{"method": m, "lr": METHODS[m][2] * f, "epochs": search_epochs, "seed": seeds[0], **settings}
                        for m in unset for f in LR_FACTORS]
-            searched = [{"method": c["method"], "lr": c["lr"], **row} for c, row in zip(configs, trials_on.run(
-                lr_trial, configs, report=lambda c, row: log(f"lr search {c['method']:9s} lr {c['lr']:.3g}: "
-                                                             f"{_outcome(row, 'val_acc', 'val acc')}")))]
+            rows = sweep.run(lr_trial, configs, report=lambda c, row: log(
+                f"lr search {c['method']:9s} lr {c['lr']:.3g}: {outcome(row, _val_result)}"))
+            searched = [{"method": c["method"], "lr": c["lr"], **row} for c, row in zip(configs, rows)]
             output.table("lr_search", searched, LR_TRIALS)
             for method in unset:
                 lrs[method] = best_lr([r for r in searched if r["method"] == method])
                 if lrs[method] is None:
-                    lrs[method] = METHODS[method][2]
-                    log(f"{method}: every learning-rate trial failed; using its default, {lrs[method]}")
+                    log(f"{method}: every learning-rate trial failed; it uses its default, {METHODS[method][2]}")
         for method in unset:
-            lrs.setdefault(method, METHODS[method][2])
+            lrs[method] = lrs.get(method) or METHODS[method][2]
         configs = [{"method": m, "lr": lrs.get(m), "seed": seed,
                     "epochs": (lbfgs_iterations or 10 * epochs) if m == "lbfgs" else epochs, **settings}
                    for m in methods for seed in seeds]
-        rows = trials_on.run(seed_trial, configs, report=lambda c, row: log(
-            f"{c['method']:9s} seed {c['seed']}: {_outcome(row, 'test_acc', 'test acc')}"))
+        rows = sweep.run(seed_trial, configs, report=lambda c, row: log(
+            f"{c['method']:9s} seed {c['seed']}: {outcome(row, _test_result)}"))
     trials = [{"method": c["method"], "lr": c["lr"], "seed": c["seed"], **row} for c, row in zip(configs, rows)]
-    output.table("trials", trials, TRIALS)
+    output.table("trials", [{k: t.get(k) for k in TRIALS} for t in trials], TRIALS)  # the curves stay in results.jsonl
     summary = []
     for method in methods:
         rows = [t for t in trials if t["method"] == method]
@@ -106,12 +105,12 @@ def compare_optimizers(data, out, *, methods=tuple(METHODS), lrs=None, lr_search
     return summary
 
 
-def _outcome(row, metric, label):
-    """A trial's log line: its metric, or why it has none."""
-    if row["status"] in MEASURED:
-        text = f"{label} {row[metric]:.4f}" + (f"  {row['seconds']:.1f}s" if "seconds" in row else "")
-        return text + ("" if row["status"] == "ok" else f"  ({row['error']})")
-    return f"{row['status']}: {row['error']}"
+def _val_result(row):
+    return f"val acc {row['val_acc']:.4f}"
+
+
+def _test_result(row):
+    return f"test acc {row['test_acc']:.4f}  {row['seconds']:.1f}s"
 
 
 def _plot_curves(output, trials, methods, per_epoch, title):

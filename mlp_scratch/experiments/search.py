@@ -18,8 +18,9 @@ import numpy as np
 from matplotlib.lines import Line2D
 
 from mlp_scratch.experiments.common import (FIRST_ORDER, METHODS, Output, add_data_arguments, add_sweep_arguments,
-                                            check_method, format_table, load_data, parser, plt, sweep_options, train)
-from mlp_scratch.experiments.sweep import MEASURED, STATUS_COLUMNS, Sweep
+                                            check_method, format_table, load_data, parser, plt, ranking_key,
+                                            sweep_options, train)
+from mlp_scratch.experiments.sweep import MEASURED, STATUS_COLUMNS, Sweep, outcome
 from mlp_scratch.optim import make_optimizer
 
 PENALTIES = ("l2", "weight_decay")
@@ -42,13 +43,6 @@ def sample_log_uniform(rng, ranges, n):
     high = np.log10([ranges[name][1] for name in names])
     exponents = rng.uniform(low, high, size=(n, len(names)))
     return [{name: float(10 ** e) for name, e in zip(names, row)} for row in exponents]
-
-
-def ranking_key(trial):
-    """Higher validation accuracy first, then lower validation loss; failed trials last."""
-    if trial["status"] not in MEASURED:
-        return math.inf, math.inf
-    return -trial["val_acc"], trial["val_loss"]
 
 
 def narrow_range(values, coarse, margin):
@@ -119,11 +113,11 @@ def train_config(trial, data, *, method, penalty, hidden_sizes, batch_size, seed
 def hyperparameter_search(data, out, *, method="momentum", penalty="l2", lr_range=(1e-4, 1.0),
                           penalty_range=(1e-6, 1e-1), coarse_trials=30, coarse_epochs=3, fine_trials=15,
                           fine_epochs=10, top_k=3, margin=0.25, hidden_sizes=(100,), batch_size=64, seed=0,
-                          data_options=None, log=print, **sweep):
+                          data_options=None, log=print, **sweep_options):
     """Coarse, then fine random search; writes trials.csv (every trial), ranges.json (each stage's
     ranges), best_config.json, results.jsonl (every finished trial, for ``resume``) and the figures
     search.png and marginals.png into ``out``. Returns (trials, best trial, best configuration).
-    ``data_options``: see ``data_config``. ``sweep``: where the trials run (backend, workers,
+    ``data_options``: see ``data_config``. ``sweep_options``: where the trials run (backend, workers,
     threads, scheduler, resume: see ``mlp_scratch.experiments.sweep.Sweep``)."""
     method = check_method(method, first_order=True)
     if penalty not in PENALTIES:
@@ -140,17 +134,16 @@ def hyperparameter_search(data, out, *, method="momentum", penalty="l2", lr_rang
     trials = []
 
     def report(config, row):
-        result = (f"val acc {row['val_acc']:.4f}  train acc {row['train_acc']:.4f}  {row['seconds']:.1f}s"
-                  if row["status"] in MEASURED else f"{row['status']}: {row['error']}")
-        log(f"{config['epochs']:3d} epochs  lr {config['lr']:.3g}  {penalty} {config['value']:.3g}  {result}")
+        log(f"{config['epochs']:3d} epochs  lr {config['lr']:.3g}  {penalty} {config['value']:.3g}  "
+            f"{outcome(row, _result)}")
 
-    with Sweep(data, results=output.path("results.jsonl"), **sweep) as trials_on:
+    with Sweep(data, results=output.path("results.jsonl"), **sweep_options) as sweep:
         for stage, n, epochs in (("coarse", coarse_trials, coarse_epochs), ("fine", fine_trials, fine_epochs)):
             if stage == "fine":
                 ranges["fine"] = fine_ranges(trials, ranges["coarse"], top_k, margin)
             configs = [{"lr": point["lr"], "value": point[penalty], "epochs": epochs, **settings}
                        for point in sample_log_uniform(rng, ranges[stage], n)]
-            for config, row in zip(configs, trials_on.run(search_trial, configs, report=report)):
+            for config, row in zip(configs, sweep.run(search_trial, configs, report=report)):
                 trials.append({"stage": stage, "trial": len(trials), "lr": config["lr"], penalty: config["value"],
                                "epochs": epochs, **row})
     results = ["stage", "trial", "lr", penalty, "epochs", "val_acc", "val_loss", "train_acc", "seconds"]
@@ -171,6 +164,10 @@ def hyperparameter_search(data, out, *, method="momentum", penalty="l2", lr_rang
         f"validation accuracy {best['val_acc']:.4f} after {best['epochs']} epochs; train it again with "
         f"mlp-scratch train --config {output.path('best_config.json')}")
     return trials, best, config
+
+
+def _result(row):
+    return f"val acc {row['val_acc']:.4f}  train acc {row['train_acc']:.4f}  {row['seconds']:.1f}s"
 
 
 def _plot_search(output, trials, best, ranges, penalty, title):

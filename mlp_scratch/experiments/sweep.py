@@ -5,12 +5,12 @@ A trial is ``trial(data, config) -> row``, a module-level function (workers impo
 function of the data and its config, which holds its seed. ``Sweep.run(trial, configs)`` returns
 one row per config, in the configs' order, each with these columns added:
 
-    status   "ok"; "diverged": a non-finite loss stopped training (the row holds the best epoch's
-             results); "error": the trial raised (``error`` holds the exception); "lost": its worker
-             process died while running it alone
-    error    the reason, "" when ok
-    worker   host:pid of the process that ran it
-    threads  its BLAS threads
+    status     "ok"; "diverged": a non-finite loss stopped training (the row holds what the trial
+               measured before, e.g. its last finished epoch); "error": the trial raised; "lost":
+               its worker process died while running it alone
+    error      the reason, "" when ok ("traceback" too, in the results file, when the trial raised)
+    worker     host:pid of the process that ran it ("" when its worker died)
+    threads    its BLAS threads
 
 Threads: each trial runs at ``threads`` BLAS threads, by default cores // workers, so that
 workers x threads never exceeds the cores; a worker's compiled kernels run at most as many (1 by
@@ -20,7 +20,8 @@ in their last bits with its thread count, so tables are bitwise identical at equ
 serial sweep at threads=1 equals two workers at 1 thread each).
 
 Processes start by fork+exec (loky) or spawn (Dask), never by a bare fork, which would copy a
-process whose OpenMP pool already runs. The data goes to every worker once: as the loky workers'
+process whose OpenMP pool already runs. Each trial of one Dask worker process should have the process
+to itself (``dask worker --nthreads 1``): BLAS limits are per process, and compiled code holds the GIL. The data goes to every worker once: as the loky workers'
 initializer argument, or in a Dask worker plugin (sweep_dask.py); trials take it from the worker's
 memory.
 
@@ -40,12 +41,14 @@ import json
 import os
 import pathlib
 import socket
+import traceback
 import warnings
 from concurrent.futures import FIRST_COMPLETED, wait
 
-from mlp_scratch.experiments.common import plain_json
-from mlp_scratch.runs import write_text
-from mlp_scratch.threads import blas_threads, kernel_threads, set_threads
+import numpy as np
+
+from mlp_scratch.runs import plain_json, write_text
+from mlp_scratch.threads import available_cores, blas_threads, kernel_threads, set_threads
 from mlp_scratch.trainer import INTERRUPTED, NON_FINITE
 from mlp_scratch.validation import check_choice, check_positive_int
 
@@ -53,11 +56,6 @@ BACKENDS = ("serial", "joblib", "dask")
 STATUS_COLUMNS = ["status", "error", "worker", "threads"]  # added to every row
 MEASURED = ("ok", "diverged")  # statuses of trials that have results
 RETRIED = ("error", "lost")  # statuses that a resumed sweep runs again
-
-
-def cores():
-    """The cores this process may run on."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
 
 
 def fingerprint(data):
@@ -70,33 +68,48 @@ def fingerprint(data):
 
 
 def run_trial(trial, data, config, threads):
-    """``trial(data, config)`` at ``threads`` BLAS threads, with the status columns; an exception
-    becomes a row with status "error". A Ctrl-C that the trainer caught ends the sweep, not only the
-    trial."""
+    """``trial(data, config)`` with the status columns (``threads``: the BLAS threads it ran at); an
+    exception becomes a row with status "error". A Ctrl-C that the trainer caught ends the sweep,
+    not only the trial."""
     try:
-        with blas_threads(threads):
-            row = dict(trial(data, config))
+        row = dict(trial(data, config))
     except Exception as error:  # noqa: BLE001 (every failure of a trial is recorded)
-        return failure("error", error, threads)
+        return {**failure("error", error, threads, this_worker()), "traceback": traceback.format_exc()}
     reason = str(row.get("stop_reason", ""))
     if reason.startswith(INTERRUPTED):
         raise KeyboardInterrupt(reason)
     diverged = reason.startswith(NON_FINITE)
     return {**row, "status": "diverged" if diverged else "ok", "error": reason if diverged else "",
-            **_where(threads)}
+            "worker": this_worker(), "threads": threads}
 
 
-def configure_worker(threads):
-    """A worker process's compiled kernels run at most its trials' BLAS threads."""
+def failure(status, error, threads, worker=""):
+    """A row for a trial that has no results."""
+    return {"status": status, "error": f"{type(error).__name__}: {error}", "worker": worker, "threads": threads}
+
+
+def this_worker():
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def configure_worker(data, threads):
+    """Prepare a worker process for its trials: BLAS at ``threads`` and the compiled kernels at
+    most that many, for the rest of its life; ``data``'s arrays on 16-byte boundaries, as NumPy
+    allocates them (Dask hands arrays over where they lay in its message, even at odd addresses,
+    where NumPy's SIMD loops take other paths and round differently: a float32 sum changed)."""
+    blas_threads(threads)
     set_threads(kernels=min(kernel_threads(), threads))
+    for name, value in vars(data).items():
+        if isinstance(value, np.ndarray) and value.ctypes.data % 16:
+            setattr(data, name, value.copy())
 
 
-def failure(status, error, threads=None):
-    return {"status": status, "error": f"{type(error).__name__}: {error}", **_where(threads)}
-
-
-def _where(threads):
-    return {"worker": f"{socket.gethostname()}:{os.getpid()}", "threads": threads}
+def outcome(row, measured):
+    """A trial's log text: ``measured(row)`` if it has results (with why it diverged), else its
+    status and error."""
+    if row["status"] not in MEASURED:
+        return f"{row['status']}: {row['error']}"
+    return measured(row) + (f"  ({row['error']})" if row["status"] == "diverged" else "")
 
 
 class Sweep:
@@ -136,10 +149,12 @@ class Sweep:
         if scheduler is not None and workers is not None:
             raise ValueError(f"workers: a Dask cluster given by its scheduler has its own workers, got {workers!r}")
         if scheduler is None:
-            workers = workers or (1 if backend == "serial" else cores())
-            threads = threads or max(1, cores() // workers)
-            if workers * threads > cores():
-                raise ValueError(f"workers x threads must not exceed the {cores()} cores, got {workers} x {threads}")
+            cores = available_cores()
+            workers = workers or (1 if backend == "serial" else cores)
+            threads = threads or max(1, cores // workers)
+            if workers * threads > cores:
+                raise ValueError(f"workers x threads must not exceed the {cores} cores, got {workers} x {threads}")
+        self.threads = threads
         if backend == "dask":
             try:
                 from mlp_scratch.experiments.sweep_dask import DaskEngine as engine
@@ -154,12 +169,21 @@ class Sweep:
         self._results = _ResultsFile(results, resume, fingerprint(data))
 
     def run(self, trial, configs, report=None):
-        """The rows of ``trial`` on each of ``configs`` (JSON-serializable dicts), in their order.
+        """The rows of ``trial`` on each of ``configs``, in their order. A config is a dict of JSON
+        values (NumPy scalars and tuples become numbers and lists, as the results file keeps them).
         ``report(config, row)`` is called as each trial finishes."""
-        configs = list(configs)
+        configs = [json.loads(json.dumps(config, default=plain_json)) for config in configs]
         keys = [self._results.key(trial, config) for config in configs]
-        rows = {key: row for key, row in zip(keys, map(self._results.get, keys)) if row is not None}
-        todo = {key: config for key, config in zip(keys, configs) if key not in rows}
+        rows, todo = {}, {}
+        for key, config in zip(keys, configs):
+            row = self._results.get(key)
+            if row is None:
+                todo[key] = config
+            else:
+                rows[key] = row
+        if isinstance(self.threads, int) and any(row["threads"] != self.threads for row in rows.values()):
+            warnings.warn(f"results: trials kept from the results file ran at other BLAS threads than "
+                          f"{self.threads}; their last bits may differ from a run at {self.threads}", stacklevel=2)
         if todo:
             for key, row in self._engine.run(trial, list(todo.items())):
                 rows[key] = row
@@ -186,13 +210,9 @@ class _ResultsFile:
         self.path = None if path is None else pathlib.Path(path)
         self.data = data_fingerprint
         self.rows = {}
-        if self.path is None:
-            return
-        if resume and self.path.exists():
+        self._fresh = not resume  # without resume, the file starts anew at the first finished trial
+        if self.path is not None and resume and self.path.exists():
             self.rows = self._read()
-        else:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.path.write_text("")
 
     def key(self, trial, config):
         """A trial's identity: the data, the trial function and its config, as JSON."""
@@ -206,7 +226,10 @@ class _ResultsFile:
     def add(self, key, row):
         self.rows[key] = row
         if self.path is not None:
-            with open(self.path, "a") as f:
+            if self._fresh:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            with open(self.path, "w" if self._fresh else "a") as f:
+                self._fresh = False
                 f.write(json.dumps({**json.loads(key), "row": row}, default=plain_json) + "\n")
                 f.flush()
                 os.fsync(f.fileno())
@@ -226,7 +249,7 @@ class _ResultsFile:
                 pass
         if len(kept) < len(lines):
             warnings.warn(f"results: {len(lines) - len(kept)} unreadable line(s) in {self.path} skipped; their trials "
-                          f"run again", stacklevel=3)
+                          f"run again", stacklevel=4)
             write_text(self.path, "".join(kept))
         return rows
 
@@ -237,7 +260,9 @@ class _Serial:
 
     def run(self, trial, items):
         for key, config in items:
-            yield key, run_trial(trial, self.data, config, self.threads)
+            with blas_threads(self.threads):  # this process's own setting comes back after each trial
+                row = run_trial(trial, self.data, config, self.threads)
+            yield key, row
 
     def close(self, kill):
         pass
@@ -247,8 +272,11 @@ _worker = {}  # a loky worker's data and threads, from its initializer
 
 
 def _receive(data, threads):
+    try:
+        configure_worker(data, threads)
+    except Exception as error:  # noqa: BLE001 (an initializer that raises would break the pool)
+        _worker["error"] = error
     _worker.update(data=data, threads=threads)
-    configure_worker(threads)
     # loky restarts a worker whose memory grew 300 MB past its first task. Here that growth is numba
     # loading each optimizer's compiled kernels (about 35 MB each, once), not a leak, and a restart
     # costs seconds: loky then only collects garbage between tasks.
@@ -257,6 +285,8 @@ def _receive(data, threads):
 
 
 def _run_on_loky_worker(trial, config):
+    if "error" in _worker:
+        return failure("error", _worker["error"], _worker["threads"], this_worker())
     return run_trial(trial, _worker["data"], config, _worker["threads"])
 
 

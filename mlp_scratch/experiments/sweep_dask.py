@@ -3,20 +3,22 @@ worker through a worker plugin."""
 import collections
 import logging
 import uuid
+import warnings
 
 import dask
-import numpy as np
 from distributed import Client, LocalCluster, as_completed, get_worker
 from distributed.diagnostics.plugin import WorkerPlugin
 from distributed.scheduler import KilledWorker
 
-from mlp_scratch.experiments.sweep import configure_worker, cores, failure, run_trial
+from mlp_scratch.experiments.sweep import configure_worker, failure, run_trial
+from mlp_scratch.threads import available_cores
 
 
 class DataOnWorkers(WorkerPlugin):
-    """Holds the data and the BLAS threads on each worker. The scheduler keeps the plugin and sets
-    it up on every worker, also one that joins or restarts later, so the data is sent once to each
-    and survives a worker's death (scattered data would be lost with the last worker holding it).
+    """Holds the data and the BLAS threads on each worker. The scheduler keeps the plugin (a copy of
+    the data, until the sweep ends) and sets it up on every worker, also one that joins or restarts
+    later, so the data is sent once to each and survives a worker's death (scattered data would be
+    lost with the last worker holding it).
 
     ``threads``: an int, or by worker address (1 for a worker that joined later)."""
 
@@ -26,17 +28,7 @@ class DataOnWorkers(WorkerPlugin):
     def setup(self, worker):
         if isinstance(self.threads, dict):
             self.threads = self.threads.get(worker.address, 1)
-        configure_worker(self.threads)
-        _align(self.data)
-
-
-def _align(data):
-    """Give the worker's copy of ``data`` arrays that start on 16-byte boundaries, as NumPy's own
-    do. Dask hands arrays over where they lay in its message, even at odd addresses, where NumPy's
-    SIMD loops take other paths and round differently (a float32 sum changed)."""
-    for name, value in vars(data).items():
-        if isinstance(value, np.ndarray) and value.ctypes.data % 16:
-            setattr(data, name, value.copy())
+        configure_worker(self.data, self.threads)
 
 
 def _run_on_worker(trial, plugin_name, config):
@@ -50,14 +42,15 @@ class DaskEngine:
 
     def __init__(self, data, workers, threads, scheduler):
         self.data, self.workers, self.threads, self.scheduler = data, workers, threads, scheduler
-        self._client = self._cluster = None
+        self._client = self._cluster = self._spawn = None
         self._plugin = f"mlp-scratch-data-{uuid.uuid4().hex}"
 
     def _start(self):
         if self.scheduler is None:
-            with dask.config.set({"distributed.worker.multiprocessing-method": "spawn"}):
-                self._cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True,
-                                             host="127.0.0.1", dashboard_address=None, silence_logs=logging.WARNING)
+            # For the cluster's whole life: its nannies read the setting again to restart a worker.
+            self._spawn = dask.config.set({"distributed.worker.multiprocessing-method": "spawn"})
+            self._cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True,
+                                         host="127.0.0.1", dashboard_address=None, silence_logs=logging.WARNING)
             self._client = Client(self._cluster)
         else:
             self._client = Client(self.scheduler)
@@ -69,7 +62,10 @@ class DaskEngine:
     def _threads_by_worker(self):
         """Each worker's host's cores over the trials its workers run at once (their threads)."""
         workers = self._client.scheduler_info(n_workers=-1)["workers"]
-        host_cores = self._client.run(cores)
+        if any(info["nthreads"] > 1 for info in workers.values()):
+            warnings.warn("some Dask workers run several threads: their trials share one process's BLAS limit "
+                          "and the GIL; start workers with --nthreads 1", stacklevel=4)
+        host_cores = self._client.run(available_cores)
         slots = collections.Counter()
         for info in workers.values():
             slots[info["host"]] += info["nthreads"]
@@ -108,13 +104,17 @@ class DaskEngine:
                 future.release()
                 yield *futures[future], row
         finally:
-            self._client.cancel(list(futures))
+            # Trials already running on a cluster's workers finish there; their results are dropped.
+            self._client.cancel([future for future in futures if not future.done()])
 
     def close(self, kill):
-        if self._client is not None:
-            if self._cluster is None:
-                self._client.unregister_worker_plugin(self._plugin)
-            self._client.close()
-        if self._cluster is not None:
-            self._cluster.close()
-        self._client = self._cluster = None
+        try:
+            if self._client is not None and self._cluster is None:
+                self._client.unregister_worker_plugin(self._plugin)  # the scheduler's copy of the data
+        finally:
+            for part in (self._client, self._cluster):
+                if part is not None:
+                    part.close()
+            if self._spawn is not None:
+                self._spawn.__exit__(None, None, None)
+            self._client = self._cluster = self._spawn = None
