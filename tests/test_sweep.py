@@ -296,3 +296,13 @@ def test_compare_script_runs_on_local_processes(tmp_path):
     _, rows = read_csv(tmp_path / "trials.csv")
     assert f":{os.getpid()}" not in rows[0]["worker"] and {row["threads"] for row in rows} == {"1"}
     assert np.isfinite([float(row["test_acc"]) for row in rows]).all()
+
+
+def test_search_resumes_from_its_results_file(digits, tmp_path):
+    settings = dict(coarse_trials=3, coarse_epochs=1, fine_trials=2, fine_epochs=1, hidden_sizes=(16,), seed=4,
+                    log=lambda line: None)
+    first = search.hyperparameter_search(digits, tmp_path, **settings)[0]
+    again = search.hyperparameter_search(digits, tmp_path, resume=True, **settings)[0]
+    assert again == first  # timings included: no trial trained again
+    more = search.hyperparameter_search(digits, tmp_path, resume=True, **{**settings, "fine_trials": 3})[0]
+    assert more[:5] == first and len(more) == 6 and more[5]["stage"] == "fine"  # only the new trial ran
