@@ -19,7 +19,7 @@ import numpy as np  # noqa: E402
 from mlp_scratch import datasets  # noqa: E402
 from mlp_scratch.model import MLP  # noqa: E402
 from mlp_scratch.optim import make_optimizer  # noqa: E402
-from mlp_scratch.experiments.sweep import MEASURED  # noqa: E402
+from mlp_scratch.experiments.sweep import BACKENDS, MEASURED  # noqa: E402
 from mlp_scratch.runs import plain_json, write_text  # noqa: E402
 from mlp_scratch.trainer import Trainer, batch_bounds  # noqa: E402
 
@@ -201,7 +201,6 @@ def add_data_arguments(p, dataset="mnist", n_train=5000, n_val=1000, n_test=None
 
 def add_sweep_arguments(p):
     """Options of where an experiment's trials run (see mlp_scratch.experiments.sweep)."""
-    from mlp_scratch.experiments.sweep import BACKENDS
     g = p.add_argument_group("sweep")
     g.add_argument("--backend", default="serial", choices=BACKENDS,
                    help="serial: this process; joblib: local processes (loky); dask: a Dask cluster")
