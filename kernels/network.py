@@ -11,10 +11,10 @@ statistics are flat 1-D arrays indexed by the *_OFF columns; activations of a ba
 """
 from numba import njit
 
-from .activations import activation_backward, activation_forward
+from .activations import RELU, activation_backward, activation_forward
 from .affine import affine_backward_input, affine_backward_params, affine_forward, weight_penalty
 from .batchnorm import batchnorm_backward, batchnorm_forward_eval, batchnorm_forward_train
-from .dropout import dropout_backward, dropout_forward
+from .dropout import dropout_backward, dropout_forward, relu_dropout_backward
 from .losses import SOFTMAX, SVM, data_loss  # noqa: F401 (SOFTMAX, SVM: the loss kinds callers pass)
 from .random import derive_seed
 
@@ -128,9 +128,12 @@ def forward_backward(X, y, params, grads, running, stats, acts, grad_a, grad_b, 
         m = layout[h, D_OUT]
         dx = block(grad_a if l % 2 == 0 else grad_b, n, 0, m)
         affine_backward_input(dout, W, dx)
-        if layout[h, DROP_COL] >= 0:
-            dropout_backward(dx, keep_prob, derive_seed(seed, h), dx)
-        activation_backward(layout[h, ACT_KIND], act_alpha[h], dx, block(acts, n, layout[h, ACT_COL], m), dx)
+        if layout[h, DROP_COL] >= 0 and layout[h, ACT_KIND] == RELU:
+            relu_dropout_backward(dx, block(acts, n, layout[h, DROP_COL], m), keep_prob, dx)
+        else:
+            if layout[h, DROP_COL] >= 0:
+                dropout_backward(dx, keep_prob, derive_seed(seed, h), dx)
+            activation_backward(layout[h, ACT_KIND], act_alpha[h], dx, block(acts, n, layout[h, ACT_COL], m), dx)
         if layout[h, GAMMA_OFF] >= 0:
             s = layout[h, STAT_OFF]
             batchnorm_backward(dx, block(acts, n, layout[h, XHAT_COL], m),

@@ -22,10 +22,15 @@ def mix64(z):
 
 
 @njit(cache=True, inline="always")
+def random_bits(seed, index):
+    """A uint64 in [0, 2**24) with 24 random bits, a pure function of (seed, index)."""
+    return mix64(np.uint64(seed) + (np.uint64(index) + np.uint64(1)) * _GOLDEN) >> _S40
+
+
+@njit(cache=True, inline="always")
 def uniform(seed, index):
-    """A float in [0, 1) with 24 random bits (exact in float32), a pure function of (seed, index)."""
-    z = mix64(np.uint64(seed) + (np.uint64(index) + np.uint64(1)) * _GOLDEN)
-    return np.float64(z >> _S40) * (1.0 / 16777216.0)
+    """A float in [0, 1): random_bits(seed, index) / 2**24 (exact in float32)."""
+    return np.float64(random_bits(seed, index)) * (1.0 / 16777216.0)
 
 
 @njit(cache=True)

@@ -124,6 +124,37 @@ def test_dropout(dtype, n, m):
     np.testing.assert_allclose(dx, dout * mask / 0.7, **TOL[dtype])
 
 
+@pytest.mark.parametrize("keep", [0.7, np.float32(0.7), 0.5, (2 ** 23 + 1) / 2 ** 24, 1.0])
+def test_dropout_keeps_exactly_where_uniform_is_below_keep_prob(keep):
+    """The kernels compare integers (k < ceil(keep * 2**24)); the mask must be the reference's
+    uniform < keep_prob, also where keep * 2**24 is a whole number that uniform can hit."""
+    x = np.ones((300, 700))
+    out = np.empty_like(x)
+    seed = np.uint64(random.derive_seed(4, 2))
+    dropout.dropout_forward(x, keep, seed, out)
+    np.testing.assert_array_equal(out > 0, ref.dropout_mask(x.shape, keep, seed))
+    threshold = int(dropout.keep_threshold(keep))  # the first 24-bit k that is dropped
+    assert (threshold - 1) / 2 ** 24 < keep <= threshold / 2 ** 24
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n,m", SHAPES)
+def test_relu_dropout_backward_equals_both_passes(dtype, n, m):
+    rng = np.random.default_rng(8)
+    a = np.maximum(rand(rng, (n, m), dtype), 0)
+    a[::3, ::2] = 0  # ReLU zeros among the kept units too
+    dout = rand(rng, (n, m), dtype)
+    seed, keep = np.uint64(random.derive_seed(7, 1)), dtype(0.6)
+    dropped, dx, fused = np.empty_like(a), np.empty_like(a), np.empty_like(a)
+    dropout.dropout_forward(a, keep, seed, dropped)
+    dropout.dropout_backward(dout, keep, seed, dx)
+    activations.activation_backward(activations.RELU, 0.0, dx, a, dx)
+    dropout.relu_dropout_backward(dout, dropped, keep, fused)
+    np.testing.assert_array_equal(fused, dx)
+    mask = ref.dropout_mask((n, m), keep, seed)
+    np.testing.assert_allclose(fused, dout * mask / keep * (a > 0), **TOL[dtype])
+
+
 def test_inverted_dropout_preserves_the_expected_activation():
     x = np.ones((2000, 500))
     out = np.empty_like(x)
