@@ -7,7 +7,6 @@ from mlp_scratch.kernels import optimizers as kernels
 from mlp_scratch.lbfgs import LBFGS
 from mlp_scratch.validation import check_bool, check_int, check_number
 
-_NO_FLAGS = np.zeros(0, np.uint8)
 
 
 class Optimizer:
@@ -31,7 +30,7 @@ class Optimizer:
         self.steps = 0
         self.state = {}
         self.decay_mask = self.frozen_mask = None
-        self.flags = _NO_FLAGS
+        self.flags = None
 
     def set_masks(self, decay=None, frozen=None):
         """Boolean per-element masks: where weight decay applies (default: everywhere, as in torch)
@@ -53,7 +52,7 @@ class Optimizer:
 
     def clear_masks(self):
         self.decay_mask = self.frozen_mask = None
-        self.flags = _NO_FLAGS
+        self.flags = None
 
     def _init_state(self, params):
         return {name: np.zeros_like(params) for name in self.state_names}
@@ -73,7 +72,7 @@ class Optimizer:
                 or params.dtype.kind != "f"):
             raise ValueError(f"params and grads must be flat float arrays of one shape and dtype, got "
                              f"{params.shape} {params.dtype} and {grads.shape} {grads.dtype}")
-        if self.flags.size not in (0, params.size):
+        if self.flags is not None and self.flags.size != params.size:
             raise ValueError(f"the masks have {self.flags.size} elements but params has {params.size}")
         if not self.state:
             self.state = self._init_state(params)
