@@ -17,9 +17,10 @@ from .random import random_bits
 
 
 @njit(cache=True)
-def keep_threshold(keep_prob):
-    """The integer k / 2**24 < keep_prob compares as: k < keep_threshold(keep_prob)."""
-    return np.uint64(np.ceil(np.float64(keep_prob) * 16777216.0))
+def mask_parameters(keep_prob):
+    """(threshold, scale) of the kernels below: a unit is kept where its 24-bit k < threshold
+    (that is, k / 2**24 < keep_prob), and kept units are multiplied by scale = 1 / keep_prob."""
+    return np.uint64(np.ceil(np.float64(keep_prob) * 16777216.0)), 1.0 / keep_prob
 
 
 @njit(parallel=True, fastmath=FASTMATH, cache=True)
@@ -34,7 +35,8 @@ def masked_scale(x, threshold, scale, seed, out):
 @njit(cache=True)
 def dropout_forward(x, keep_prob, seed, out):
     """out = x * mask / keep_prob. Shapes (N, M); out may alias x."""
-    masked_scale(x, keep_threshold(keep_prob), 1.0 / keep_prob, seed, out)
+    threshold, scale = mask_parameters(keep_prob)
+    masked_scale(x, threshold, scale, seed, out)
 
 
 @njit(cache=True)
@@ -42,16 +44,3 @@ def dropout_backward(dout, keep_prob, seed, dx):
     """dx = dout * mask / keep_prob, with the forward pass's mask (same seed)."""
     dropout_forward(dout, keep_prob, seed, dx)
 
-
-@njit(parallel=True, fastmath=FASTMATH, cache=True)
-def relu_dropout_backward(dout, dropped, keep_prob, dx):
-    """The backward pass of ReLU then dropout in one pass, read from the dropped output alone:
-    dx = dout / keep_prob where dropped > 0, else 0.
-
-    Exact: where dropped > 0 the unit was kept and its ReLU was positive; where dropped is 0 either
-    the mask or the ReLU's derivative is 0. No mask is redrawn (128 x 512 float32, 1 thread: both
-    passes 62 us, this one 14 us). dx may alias dout."""
-    scale = 1.0 / keep_prob
-    for i in prange(dout.shape[0]):
-        for j in range(dout.shape[1]):
-            dx[i, j] = dout[i, j] * scale if dropped[i, j] > 0 else 0.0

@@ -13,8 +13,9 @@ from numba import njit
 
 from .activations import RELU, activation_backward, activation_forward
 from .affine import affine_backward_input, affine_backward_params, affine_forward, weight_penalty
-from .batchnorm import batchnorm_backward, batchnorm_forward_eval, batchnorm_forward_train
-from .dropout import dropout_backward, dropout_forward, relu_dropout_backward
+from .batchnorm import batch_statistics, batchnorm_backward, batchnorm_forward_eval, normalize_affine
+from .dropout import dropout_backward, mask_parameters, masked_scale
+from .fused import normalize_relu, normalize_relu_dropout, relu_dropout, relu_dropout_backward
 from .losses import SOFTMAX, SVM, data_loss  # noqa: F401 (SOFTMAX, SVM: the loss kinds callers pass)
 from .random import derive_seed
 
@@ -25,7 +26,10 @@ LAYOUT_COLUMNS = 11
 
 @njit(cache=True)
 def block(flat, n, col, width):
-    """The (n, width) C-contiguous view of the block starting at column ``col`` of ``flat``."""
+    """The (n, width) C-contiguous view of the block starting at column ``col`` of ``flat``; (0, width)
+    where col is -1 (a block the layer does not have)."""
+    if col < 0:
+        return flat[:0].reshape((0, width))
     return flat[n * col:n * (col + width)].reshape((n, width))
 
 
@@ -41,6 +45,13 @@ def vector(flat, start, width):
     if start < 0:
         return flat[:0]
     return flat[start:start + width]
+
+
+@njit(cache=True)
+def statistics(flat, start, width):
+    """The two vectors of a batch-norm layer's statistics that start at ``start`` (mean and variance,
+    or mean and inv_std); empty where start is -1."""
+    return vector(flat, start, width), vector(flat, start + width if start >= 0 else -1, width)
 
 
 @njit(cache=True)
@@ -65,14 +76,42 @@ def forward_eval(X, params, running, stats, acts, scores, layout, act_alpha, bn_
         affine_forward(layer_input(X, acts, layout, l, False), weights(params, layout, l),
                        vector(params, layout[l, B_OFF], m), a)
         if layout[l, GAMMA_OFF] >= 0:
+            running_mean, running_var = statistics(running, layout[l, STAT_OFF], m)
             batchnorm_forward_eval(a, vector(params, layout[l, GAMMA_OFF], m),
-                                   vector(params, layout[l, BETA_OFF], m), bn_eps,
-                                   vector(running, layout[l, STAT_OFF], m),
-                                   vector(running, layout[l, STAT_OFF] + m, m),
-                                   vector(stats, layout[l, STAT_OFF] + m, m), a)
+                                   vector(params, layout[l, BETA_OFF], m), bn_eps, running_mean, running_var,
+                                   statistics(stats, layout[l, STAT_OFF], m)[1], a)
         activation_forward(layout[l, ACT_KIND], act_alpha[l], a, a)
     affine_forward(layer_input(X, acts, layout, last, False), weights(params, layout, last),
                    vector(params, layout[last, B_OFF], layout[last, D_OUT]), scores)
+
+
+@njit(cache=True)
+def hidden_forward_train(params, running, stats, acts, layout, act_alpha, l, n, bn_eps, bn_momentum,
+                         threshold, scale, seed):
+    """Training mode, after hidden layer l's affine product: [batch norm] -> activation -> [dropout].
+    ReLU layers take the one-pass kernels of fused.py; with dropout they leave the ACT block as the
+    product (the backward pass reads the DROP block), else the activation replaces the product."""
+    m, kind = layout[l, D_OUT], layout[l, ACT_KIND]
+    bn, dropping = layout[l, GAMMA_OFF] >= 0, layout[l, DROP_COL] >= 0
+    a, xhat, dropped = (block(acts, n, layout[l, ACT_COL], m), block(acts, n, layout[l, XHAT_COL], m),
+                        block(acts, n, layout[l, DROP_COL], m))
+    gamma, beta = vector(params, layout[l, GAMMA_OFF], m), vector(params, layout[l, BETA_OFF], m)
+    mean, inv_std = statistics(stats, layout[l, STAT_OFF], m)
+    if bn:
+        running_mean, running_var = statistics(running, layout[l, STAT_OFF], m)
+        batch_statistics(a, bn_eps, bn_momentum, running_mean, running_var, mean, inv_std)
+    if kind == RELU and bn and dropping:
+        normalize_relu_dropout(a, mean, inv_std, gamma, beta, threshold, scale, seed, xhat, dropped)
+    elif kind == RELU and bn:
+        normalize_relu(a, mean, inv_std, gamma, beta, xhat, a)
+    elif kind == RELU and dropping:
+        relu_dropout(a, threshold, scale, seed, dropped)
+    else:
+        if bn:
+            normalize_affine(a, mean, inv_std, gamma, beta, xhat, a)
+        activation_forward(kind, act_alpha[l], a, a)
+        if dropping:
+            masked_scale(a, threshold, scale, seed, dropped)
 
 
 @njit(cache=True)
@@ -90,22 +129,14 @@ def forward_backward(X, y, params, grads, running, stats, acts, grad_a, grad_b, 
     n = X.shape[0]
     scores, dscores = scores[:n], dscores[:n]
     last = layout.shape[0] - 1
+    threshold, scale = mask_parameters(keep_prob)
     for l in range(last):
         m = layout[l, D_OUT]
         a = block(acts, n, layout[l, ACT_COL], m)
         affine_forward(layer_input(X, acts, layout, l, True), weights(params, layout, l),
                        vector(params, layout[l, B_OFF], m), a)
-        if layout[l, GAMMA_OFF] >= 0:
-            s = layout[l, STAT_OFF]
-            batchnorm_forward_train(a, vector(params, layout[l, GAMMA_OFF], m),
-                                    vector(params, layout[l, BETA_OFF], m), bn_eps, bn_momentum,
-                                    vector(running, s, m), vector(running, s + m, m),
-                                    vector(stats, s, m), vector(stats, s + m, m),
-                                    block(acts, n, layout[l, XHAT_COL], m), a)
-        activation_forward(layout[l, ACT_KIND], act_alpha[l], a, a)
-        if layout[l, DROP_COL] >= 0:
-            dropout_forward(a, keep_prob, derive_seed(seed, l),
-                            block(acts, n, layout[l, DROP_COL], m))
+        hidden_forward_train(params, running, stats, acts, layout, act_alpha, l, n, bn_eps, bn_momentum,
+                             threshold, scale, derive_seed(seed, l))
 
     c = layout[last, D_OUT]
     affine_forward(layer_input(X, acts, layout, last, True), weights(params, layout, last),
@@ -129,15 +160,14 @@ def forward_backward(X, y, params, grads, running, stats, acts, grad_a, grad_b, 
         dx = block(grad_a if l % 2 == 0 else grad_b, n, 0, m)
         affine_backward_input(dout, W, dx)
         if layout[h, DROP_COL] >= 0 and layout[h, ACT_KIND] == RELU:
-            relu_dropout_backward(dx, block(acts, n, layout[h, DROP_COL], m), keep_prob, dx)
+            relu_dropout_backward(dx, block(acts, n, layout[h, DROP_COL], m), scale, dx)
         else:
             if layout[h, DROP_COL] >= 0:
                 dropout_backward(dx, keep_prob, derive_seed(seed, h), dx)
             activation_backward(layout[h, ACT_KIND], act_alpha[h], dx, block(acts, n, layout[h, ACT_COL], m), dx)
         if layout[h, GAMMA_OFF] >= 0:
-            s = layout[h, STAT_OFF]
             batchnorm_backward(dx, block(acts, n, layout[h, XHAT_COL], m),
-                               vector(params, layout[h, GAMMA_OFF], m), vector(stats, s + m, m), dx,
+                               vector(params, layout[h, GAMMA_OFF], m), statistics(stats, layout[h, STAT_OFF], m)[1], dx,
                                vector(grads, layout[h, GAMMA_OFF], m),
                                vector(grads, layout[h, BETA_OFF], m))
         dout = dx

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 import reference as ref
-from mlp_scratch.kernels import activations, affine, batchnorm, dropout, layernorm, losses, random
+from mlp_scratch.kernels import activations, affine, batchnorm, dropout, fused, layernorm, losses, random
 
 DTYPES = [np.float64, np.float32]
 TOL = {np.float64: dict(rtol=1e-12, atol=1e-12), np.float32: dict(rtol=2e-5, atol=2e-6)}
@@ -133,26 +133,55 @@ def test_dropout_keeps_exactly_where_uniform_is_below_keep_prob(keep):
     seed = np.uint64(random.derive_seed(4, 2))
     dropout.dropout_forward(x, keep, seed, out)
     np.testing.assert_array_equal(out > 0, ref.dropout_mask(x.shape, keep, seed))
-    threshold = int(dropout.keep_threshold(keep))  # the first 24-bit k that is dropped
+    threshold = int(dropout.mask_parameters(keep)[0])  # the first 24-bit k that is dropped
     assert (threshold - 1) / 2 ** 24 < keep <= threshold / 2 ** 24
+
+
+def assert_ulps(actual, desired, ulps=4):
+    """Equal zeros, and values within a few units in the last place."""
+    np.testing.assert_array_equal(actual == 0, desired == 0)
+    np.testing.assert_array_max_ulp(actual, desired, ulps)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("n,m", SHAPES)
-def test_relu_dropout_backward_equals_both_passes(dtype, n, m):
+def test_fused_relu_kernels_equal_the_chained_kernels(dtype, n, m):
+    """fused.py's one-pass kernels against batch norm, ReLU and dropout run one by one: the same
+    masks and zeros, the same values but for the compiler's contractions (a few ulps)."""
     rng = np.random.default_rng(8)
-    a = np.maximum(rand(rng, (n, m), dtype), 0)
-    a[::3, ::2] = 0  # ReLU zeros among the kept units too
-    dout = rand(rng, (n, m), dtype)
+    x, dout = rand(rng, (n, m), dtype), rand(rng, (n, m), dtype)
+    mean, inv_std = rand(rng, m, dtype), np.abs(rand(rng, m, dtype)) + dtype(0.5)
+    gamma, beta = rand(rng, m, dtype), rand(rng, m, dtype)
     seed, keep = np.uint64(random.derive_seed(7, 1)), dtype(0.6)
-    dropped, dx, fused = np.empty_like(a), np.empty_like(a), np.empty_like(a)
+    threshold, scale = dropout.mask_parameters(keep)
+    empty = lambda: np.empty_like(x)  # noqa: E731
+
+    xhat, a, dropped = empty(), empty(), empty()  # the chain: normalize, ReLU, dropout
+    batchnorm.normalize_affine(x, mean, inv_std, gamma, beta, xhat, a)
+    activations.activation_forward(activations.RELU, 0.0, a, a)
     dropout.dropout_forward(a, keep, seed, dropped)
+    fused_xhat, out = empty(), empty()
+    fused.normalize_relu(x, mean, inv_std, gamma, beta, fused_xhat, out)
+    np.testing.assert_array_equal(fused_xhat, xhat)
+    assert_ulps(out, a)
+    fused_xhat, out = empty(), empty()
+    fused.normalize_relu_dropout(x, mean, inv_std, gamma, beta, threshold, scale, seed, fused_xhat, out)
+    np.testing.assert_array_equal(fused_xhat, xhat)
+    assert_ulps(out, dropped)
+    relu_x = np.maximum(x, 0)
+    dropout.dropout_forward(relu_x, keep, seed, dropped)
+    fused.relu_dropout(x, threshold, scale, seed, out)
+    assert_ulps(out, dropped)
+
+    a[::3, ::2] = 0  # ReLU zeros among the kept units too
+    dropout.dropout_forward(a, keep, seed, dropped)
+    dx, fused_dx = empty(), empty()
     dropout.dropout_backward(dout, keep, seed, dx)
     activations.activation_backward(activations.RELU, 0.0, dx, a, dx)
-    dropout.relu_dropout_backward(dout, dropped, keep, fused)
-    np.testing.assert_array_equal(fused, dx)
+    fused.relu_dropout_backward(dout, dropped, scale, fused_dx)
+    np.testing.assert_array_equal(fused_dx, dx)
     mask = ref.dropout_mask((n, m), keep, seed)
-    np.testing.assert_allclose(fused, dout * mask / keep * (a > 0), **TOL[dtype])
+    np.testing.assert_allclose(fused_dx, dout * mask / keep * (a > 0), **TOL[dtype])
 
 
 def test_inverted_dropout_preserves_the_expected_activation():
