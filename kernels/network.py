@@ -14,7 +14,7 @@ from numba import njit
 from .activations import RELU, activation_backward, activation_forward
 from .affine import affine_backward_input, affine_backward_params, affine_forward, weight_penalty
 from .batchnorm import batch_statistics, batchnorm_backward, batchnorm_forward_eval, normalize_affine
-from .dropout import dropout_backward, mask_parameters, masked_scale
+from .dropout import mask_parameters, masked_scale
 from .fused import normalize_relu, normalize_relu_dropout, relu_dropout, relu_dropout_backward
 from .losses import SOFTMAX, SVM, data_loss  # noqa: F401 (SOFTMAX, SVM: the loss kinds callers pass)
 from .random import derive_seed
@@ -163,11 +163,12 @@ def forward_backward(X, y, params, grads, running, stats, acts, grad_a, grad_b, 
             relu_dropout_backward(dx, block(acts, n, layout[h, DROP_COL], m), scale, dx)
         else:
             if layout[h, DROP_COL] >= 0:
-                dropout_backward(dx, keep_prob, derive_seed(seed, h), dx)
+                masked_scale(dx, threshold, scale, derive_seed(seed, h), dx)  # the forward pass's mask
             activation_backward(layout[h, ACT_KIND], act_alpha[h], dx, block(acts, n, layout[h, ACT_COL], m), dx)
         if layout[h, GAMMA_OFF] >= 0:
-            batchnorm_backward(dx, block(acts, n, layout[h, XHAT_COL], m),
-                               vector(params, layout[h, GAMMA_OFF], m), statistics(stats, layout[h, STAT_OFF], m)[1], dx,
+            inv_std = statistics(stats, layout[h, STAT_OFF], m)[1]
+            batchnorm_backward(dx, block(acts, n, layout[h, XHAT_COL], m), vector(params, layout[h, GAMMA_OFF], m),
+                               inv_std, dx,
                                vector(grads, layout[h, GAMMA_OFF], m),
                                vector(grads, layout[h, BETA_OFF], m))
         dout = dx
