@@ -28,7 +28,7 @@ def masked_scale(x, threshold, scale, seed, out):
     """out = x * scale where random_bits(seed, i * M + j) < threshold, else 0. Row-parallel."""
     m = x.shape[1]
     for i in prange(x.shape[0]):
-        for j in range(m):  # a select, not a branch: the branch is mispredicted half of the time
+        for j in range(m):
             out[i, j] = x[i, j] * scale if random_bits(seed, i * m + j) < threshold else 0.0
 
 
@@ -43,4 +43,3 @@ def dropout_forward(x, keep_prob, seed, out):
 def dropout_backward(dout, keep_prob, seed, dx):
     """dx = dout * mask / keep_prob, with the forward pass's mask (same seed)."""
     dropout_forward(dout, keep_prob, seed, dx)
-
