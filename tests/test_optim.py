@@ -86,6 +86,33 @@ def test_masks_keep_decay_off_and_frozen_elements_still(name, lr, settings):
         np.testing.assert_array_equal(array[45:], fresh[state_name][45:])
 
 
+@pytest.mark.parametrize("name, lr, settings", MASKED, ids=[m[0] for m in MASKED])
+def test_masks_that_change_nothing_give_the_unmasked_bits(name, lr, settings):
+    """Without masks the update is compiled without flags (flags=None): an all-decay, none-frozen
+    mask, which takes the flag-testing loop, must give the same bits; clear_masks goes back."""
+    rng = np.random.default_rng(3)
+    p0, grads = rng.standard_normal(40).astype(np.float32), changing_gradients(rng, 40, 4)
+    unmasked, neutral, cleared = (make_optimizer(name, lr=lr, **settings) for _ in range(3))
+    neutral.set_masks(decay=np.ones(40, bool), frozen=np.zeros(40, bool))
+    cleared.set_masks(frozen=np.ones(40, bool))
+    cleared.clear_masks()
+    runs = []
+    for opt in (unmasked, neutral, cleared):
+        params = p0.copy()
+        for g in grads:
+            opt.step(params, g.astype(np.float32))
+        runs.append(params)
+    np.testing.assert_array_equal(runs[1], runs[0])
+    np.testing.assert_array_equal(runs[2], runs[0])
+
+
+def test_masks_of_another_size_are_refused():
+    opt = make_optimizer("adam", lr=0.01)
+    opt.set_masks(frozen=np.zeros(7, bool))
+    with pytest.raises(ValueError, match="masks have 7 elements but params has 5"):
+        opt.step(np.zeros(5), np.ones(5))
+
+
 @pytest.mark.parametrize("name, lr, settings", SETTINGS, ids=IDS)
 def test_state_dict_round_trip_continues_bitwise(name, lr, settings):
     rng = np.random.default_rng(2)
