@@ -23,13 +23,19 @@ def mask_parameters(keep_prob):
     return np.uint64(np.ceil(np.float64(keep_prob) * 16777216.0)), 1.0 / keep_prob
 
 
+@njit(cache=True, inline="always")
+def dropout_value(value, threshold, scale, seed, index):
+    """value * scale if unit ``index`` is kept (random_bits(seed, index) < threshold), else 0."""
+    return value * scale if random_bits(seed, index) < threshold else 0.0
+
+
 @njit(parallel=True, fastmath=FASTMATH, cache=True)
 def masked_scale(x, threshold, scale, seed, out):
-    """out = x * scale where random_bits(seed, i * M + j) < threshold, else 0. Row-parallel."""
+    """out[i, j] = dropout_value(x[i, j], ..., index i * M + j). Row-parallel."""
     m = x.shape[1]
     for i in prange(x.shape[0]):
         for j in range(m):
-            out[i, j] = x[i, j] * scale if random_bits(seed, i * m + j) < threshold else 0.0
+            out[i, j] = dropout_value(x[i, j], threshold, scale, seed, i * m + j)
 
 
 @njit(cache=True)

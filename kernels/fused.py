@@ -16,7 +16,7 @@ With dropout the ReLU output itself is not stored: the backward pass needs only 
 from numba import njit, prange
 
 from .config import FASTMATH
-from .random import random_bits
+from .dropout import dropout_value
 
 
 @njit(parallel=True, fastmath=FASTMATH, cache=True)
@@ -32,8 +32,8 @@ def normalize_relu(x, mean, inv_std, gamma, beta, xhat, out):
 
 @njit(parallel=True, fastmath=FASTMATH, cache=True)
 def normalize_relu_dropout(x, mean, inv_std, gamma, beta, threshold, scale, seed, xhat, dropped):
-    """xhat as in normalize_relu; dropped = its ReLU output * scale where random_bits(seed, i * M + j)
-    < threshold, else 0: dropout.py's mask and scale (mask_parameters)."""
+    """xhat as in normalize_relu; dropped = dropout_value of its ReLU output (dropout.py: the mask
+    and scale of mask_parameters)."""
     m = x.shape[1]
     for i in prange(x.shape[0]):
         for j in range(m):
@@ -41,17 +41,17 @@ def normalize_relu_dropout(x, mean, inv_std, gamma, beta, threshold, scale, seed
             xhat[i, j] = v
             a = gamma[j] * v + beta[j]
             a = 0.0 if a <= 0 else a
-            dropped[i, j] = a * scale if random_bits(seed, i * m + j) < threshold else 0.0
+            dropped[i, j] = dropout_value(a, threshold, scale, seed, i * m + j)
 
 
 @njit(parallel=True, fastmath=FASTMATH, cache=True)
 def relu_dropout(x, threshold, scale, seed, dropped):
-    """dropped = max(x, 0) * scale where random_bits(seed, i * M + j) < threshold, else 0."""
+    """dropped = dropout_value of max(x, 0) (dropout.py)."""
     m = x.shape[1]
     for i in prange(x.shape[0]):
         for j in range(m):
             a = 0.0 if x[i, j] <= 0 else x[i, j]
-            dropped[i, j] = a * scale if random_bits(seed, i * m + j) < threshold else 0.0
+            dropped[i, j] = dropout_value(a, threshold, scale, seed, i * m + j)
 
 
 @njit(parallel=True, fastmath=FASTMATH, cache=True)

@@ -66,7 +66,8 @@ def main(argv=None):
           f"{WORKLOADS[args.workload]}, median of {args.rounds} rounds")
     print(f"{'setting':42s} {'whole run':>10s} {'steady state':>13s}   (trials/min)")
     for label, _ in SETTINGS:
-        print(f"{label:42s} {n_trials / statistics.median(minutes[label]):10.1f} {statistics.median(steady[label]):13.1f}")
+        whole, steady_state = n_trials / statistics.median(minutes[label]), statistics.median(steady[label])
+        print(f"{label:42s} {whole:10.1f} {steady_state:13.1f}")
     by_threads = {}
     for label, options in SETTINGS:
         by_threads.setdefault(options["threads"], []).append(label)

@@ -14,16 +14,16 @@ one row per config, in the configs' order, each with these columns added:
 
 Threads: each trial runs at ``threads`` BLAS threads, by default cores // workers, so that
 workers x threads never exceeds the cores; a worker's compiled kernels run at most as many (1 by
-default: see mlp_scratch.threads; they and the matrix products take turns). On a Dask cluster the default is worked out for
-each host from its cores and the trials its workers run at once. OpenBLAS's float32 products change
-in their last bits with its thread count, so tables are bitwise identical at equal ``threads`` (a
-serial sweep at threads=1 equals two workers at 1 thread each).
+default: see mlp_scratch.threads; they and the matrix products take turns). On a Dask cluster the
+default is worked out for each host from its cores and the trials its workers run at once.
+OpenBLAS's float32 products change in their last bits with its thread count, so tables are bitwise
+identical at equal ``threads`` (a serial sweep at threads=1 equals two workers at 1 thread each).
 
 Processes start by fork+exec (loky) or spawn (Dask), never by a bare fork, which would copy a
-process whose OpenMP pool already runs. Each trial of one Dask worker process should have the process
-to itself (``dask worker --nthreads 1``): BLAS limits are per process, and compiled code holds the GIL. The data goes to every worker once: as the loky workers'
-initializer argument, or in a Dask worker plugin (sweep_dask.py); trials take it from the worker's
-memory.
+process whose OpenMP pool already runs. Each trial of one Dask worker process should have the
+process to itself (``dask worker --nthreads 1``): BLAS limits are per process, and compiled code
+holds the GIL. The data goes to every worker once: as the loky workers' initializer argument, or in
+a Dask worker plugin (sweep_dask.py); trials take it from the worker's memory.
 
 A trial's exception is caught in the worker and recorded. A worker's death fails the trials it was
 running (on Dask also those queued on it, after ``distributed.scheduler.allowed-failures`` retries):
