@@ -1,12 +1,13 @@
 """Affine layer: out = x @ W + b.
 
-Matrix products go to BLAS (``np.dot`` with a preallocated ``out``); the bias and its gradient are
-parallel loops around them.
+Matrix products go to BLAS (products.matmul, into a preallocated ``out``); the bias and its
+gradient are parallel loops around them.
 """
 import numpy as np
 from numba import njit, prange
 
 from .config import FASTMATH
+from .products import matmul
 from .reductions import column_sums, ordered_sum
 
 
@@ -24,7 +25,7 @@ def affine_forward(x, W, b, out):
 
     An empty b means no bias (a layer followed by batch norm, whose beta makes a bias redundant).
     """
-    np.dot(x, W, out)
+    matmul(x, W, out)
     if b.shape[0] > 0:
         add_row_vector(out, b)
 
@@ -33,7 +34,7 @@ def affine_forward(x, W, b, out):
 def affine_backward_params(x, dout, dW, db):
     """dW = x.T @ dout, db = sum of dout over the batch (skipped when db is empty, as b is).
     Shapes: x (N, D), dout (N, M)."""
-    np.dot(x.T, dout, dW)
+    matmul(x.T, dout, dW)
     if db.shape[0] > 0:
         column_sums(dout, db)
 
@@ -41,7 +42,7 @@ def affine_backward_params(x, dout, dW, db):
 @njit(cache=True)
 def affine_backward_input(dout, W, dx):
     """dx = dout @ W.T. Skipped for the first layer, whose input needs no gradient."""
-    np.dot(dout, W.T, dx)
+    matmul(dout, W.T, dx)
 
 
 @njit(parallel=True, fastmath=FASTMATH, cache=True)

@@ -245,13 +245,19 @@ class MLP:
         n = X.shape[0]
         if self.batchnorm and n < 2:
             raise ValueError("batch norm needs at least 2 samples per training batch, got 1")
-        return network.forward_backward(X, y, *self.training_buffers(n), *self.training_scalars(dropout),
-                                        np.uint64(seed))
+        buffers = self.training_buffers(n)
+        with threads.pools(self.step_work(n)):
+            return network.forward_backward(X, y, *buffers, *self.training_scalars(dropout), np.uint64(seed))
+
+    def step_work(self, n):
+        """The elements a step over n rows touches outside its matrix products: n rows of every
+        layer's outputs (the element-wise kernels), and the parameters (the optimizer's update).
+        threads.py picks the kernel threads of a call by it."""
+        return n * int(np.sum(self.layout[:, D_OUT])) + self.flat_params.size
 
     def training_buffers(self, n):
         """The buffers of a training pass over up to n rows, in forward_backward's order."""
         self._workspace(n)
-        threads.apply()
         return (self.flat_params, self.flat_grads, self.running, self._stats, self._acts, self._grad_a,
                 self._grad_b, self._scores, self._dscores, self._row_loss, self._l2_rows, self.layout,
                 self.act_alpha)
@@ -280,9 +286,9 @@ class MLP:
 
     def _forward_eval(self, X, scores):
         """The compiled evaluation pass on checked X, within the workspace's rows."""
-        threads.apply()
-        network.forward_eval(X, self.flat_params, self.running, self._stats, self._acts, scores, self.layout,
-                             self.act_alpha, self.dtype.type(self.bn_eps))
+        with threads.pools(self.step_work(X.shape[0])):
+            network.forward_eval(X, self.flat_params, self.running, self._stats, self._acts, scores, self.layout,
+                                 self.act_alpha, self.dtype.type(self.bn_eps))
 
     def hidden_activations(self, X):
         """Evaluation-mode output of each hidden layer on X, after its activation (batch norm with the

@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 from tqdm.auto import tqdm
 
+from mlp_scratch import threads
 from mlp_scratch.kernels.random import seed_for
 from mlp_scratch.kernels.training import train_steps
 from mlp_scratch.lbfgs import NonFiniteLoss
@@ -271,6 +272,7 @@ class EpochRunner:
         scalars = model.training_scalars()
         slots = optimizer.prepare(model.flat_params, model.flat_grads)
         coef = optimizer.coefficients(model.dtype)
+        work = model.step_work(len(self.X_batch))
         batches = len(self.bounds) - 1
         for first in range(0, batches, self.CHUNK):
             count = min(self.CHUNK, batches - first)
@@ -279,10 +281,11 @@ class EpochRunner:
             if not (np.all(np.isfinite(self.lrs[:count])) and np.all(self.lrs[:count] >= 0)):
                 raise ValueError(f"schedule must give finite learning rates >= 0, gave {self.lrs[:count].min()} "
                                  f"at epoch {epoch}")
-            done = train_steps(self.X, self.y, order, self.bounds, first, count, self.X_batch, self.y_batch,
-                               t.augment is not None, *self.augment_args, self.augment_seed, self.X_augmented,
-                               *buffers, *scalars, np.uint64(t.seed), optimizer.kind, *slots, optimizer.flags,
-                               optimizer.hyper, coef, self.lrs, self.step, optimizer.steps, self.losses)
+            with threads.pools(work):
+                done = train_steps(self.X, self.y, order, self.bounds, first, count, self.X_batch, self.y_batch,
+                                   t.augment is not None, *self.augment_args, self.augment_seed, self.X_augmented,
+                                   *buffers, *scalars, np.uint64(t.seed), optimizer.kind, *slots, optimizer.flags,
+                                   optimizer.hyper, coef, self.lrs, self.step, optimizer.steps, self.losses)
             optimizer.steps += done
             if t._bar is not None:
                 t._bar.update(done)

@@ -15,18 +15,19 @@ import tempfile
 
 BENCHMARK = pathlib.Path(__file__).with_name("benchmark.py")
 SETTINGS = [  # (label, environment, BLAS threads)
-    ("both pools at their defaults (2 threads each)", {"MLP_SCRATCH_KERNEL_THREADS": "2"}, 2),
-    ("OMP_WAIT_POLICY=PASSIVE, 2 + 2 threads", {"MLP_SCRATCH_KERNEL_THREADS": "2", "OMP_WAIT_POLICY": "PASSIVE"}, 2),
-    ("numba's workqueue layer, 2 + 2 threads", {"MLP_SCRATCH_KERNEL_THREADS": "2", "NUMBA_THREADING_LAYER": "workqueue"}, 2),
-    ("OpenBLAS at 1 thread, kernels at 2", {"MLP_SCRATCH_KERNEL_THREADS": "2"}, 1),
-    ("kernels at 1 thread, OpenBLAS at 2 (the default)", {}, 2),
+    ("kernels at 1 thread, OpenBLAS threading the products", {"MLP_SCRATCH_KERNEL_THREADS": "1"}, 2),
+    ("one pool: kernels at 2, OpenBLAS at 1 during a call", {"MLP_SCRATCH_KERNEL_THREADS": "2"}, 2),
+    ("one pool with OMP_WAIT_POLICY=PASSIVE", {"MLP_SCRATCH_KERNEL_THREADS": "2", "OMP_WAIT_POLICY": "PASSIVE"}, 2),
+    ("one pool on numba's workqueue threading layer", {"MLP_SCRATCH_KERNEL_THREADS": "2",
+                                                       "NUMBA_THREADING_LAYER": "workqueue"}, 2),
+    ("automatic, by the step's size (the default)", {}, 2),
 ]
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--configs", nargs="+", default=["large", "medium", "small"])
+    parser.add_argument("--configs", nargs="+", default=["large", "medium", "small", "sklearn"])
     args = parser.parse_args(argv)
     rows = []
     for label, env, blas in SETTINGS:

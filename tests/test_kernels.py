@@ -3,7 +3,10 @@ import numpy as np
 import pytest
 
 import reference as ref
-from mlp_scratch.kernels import activations, affine, batchnorm, dropout, fused, layernorm, losses, random
+import numba
+
+from mlp_scratch.kernels import activations, affine, batchnorm, dropout, fused, layernorm, losses, products, random
+from mlp_scratch.threads import blas_threads
 
 DTYPES = [np.float64, np.float32]
 TOL = {np.float64: dict(rtol=1e-12, atol=1e-12), np.float32: dict(rtol=2e-5, atol=2e-6)}
@@ -28,6 +31,87 @@ def test_affine(dtype, n, m):
     affine.affine_backward_input(dout, W, dx)
     for got, want in zip((dx, dW, db), ref.affine_backward(x, W, dout)):
         np.testing.assert_allclose(got, want, **TOL[dtype])
+
+
+def operand(rng, shape, dtype, transposed, extra_columns=0):
+    """A (rows, cols) operand as the network passes them: C-contiguous, the transpose of a
+    C-contiguous array, or (extra_columns) a block of columns of a wider array."""
+    rows, cols = shape
+    if transposed:
+        return rand(rng, (cols, rows), dtype).T
+    return rand(rng, (rows, cols + extra_columns), dtype)[:, extra_columns:]
+
+
+@numba.njit
+def numba_dot(a, b, out):
+    np.dot(a, b, out)
+
+
+PRODUCTS = [(1, 1, 1), (1, 5, 1), (5, 1, 3), (3, 7, 1), (0, 3, 4), (3, 4, 0), (33, 17, 65), (128, 512, 10),
+            (128, 784, 256), (784, 128, 100), (300, 100, 64)]  # the last three are split (SPLIT)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("m,k,n", PRODUCTS)
+@pytest.mark.parametrize("layout", ["nn", "tn", "nt", "tt", "blocks"])
+def test_matmul_matches_numpy_on_one_and_two_threads(dtype, m, k, n, layout):
+    rng = np.random.default_rng(m * k + n)
+    a = operand(rng, (m, k), dtype, layout[0] == "t", 3 * (layout == "blocks"))
+    b = operand(rng, (k, n), dtype, layout[1] == "t", 5 * (layout == "blocks"))
+    expected = a.astype(np.float64) @ b.astype(np.float64)
+    results = []
+    for threads in (1, 2):
+        out = np.full((m, n + 2), np.nan, dtype)  # a block of columns: rows with a stride
+        numba.set_num_threads(threads)
+        with blas_threads(1):
+            products.matmul(a, b, out[:, 1:n + 1])
+        assert np.isnan(out[:, [0, -1]]).all(), "wrote outside its block"
+        results.append(out[:, 1:n + 1])
+    numba.set_num_threads(1)
+    tol = {np.float64: dict(rtol=1e-12, atol=1e-12), np.float32: dict(rtol=1e-4, atol=1e-4)}[dtype]
+    for got in results:
+        np.testing.assert_allclose(got, expected, **tol)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("m,k,n", [(128, 784, 256), (784, 128, 100), (300, 100, 64)])
+def test_split_matmul_is_its_blocks_whichever_thread_runs_them(dtype, m, k, n):
+    """On 2 threads each of the PARTS blocks is the same single BLAS call as when computed alone,
+    so the bits depend on the shapes only (and not on the thread count from 2 up)."""
+    rng = np.random.default_rng(1)
+    a, b = rand(rng, (k, m), dtype).T, rand(rng, (k, n), dtype)
+    assert m * n * k >= products.SPLIT
+    out, blocks = np.empty((m, n), dtype), np.empty((m, n), dtype)
+    numba.set_num_threads(2)
+    with blas_threads(1):
+        products.matmul(a, b, out)
+        numba.set_num_threads(1)
+        for part in range(products.PARTS):
+            if n >= m:
+                j0, j1 = products.block(n, products.PARTS, part)
+                products.gemm(a, b[:, j0:j1], blocks[:, j0:j1])
+            else:
+                i0, i1 = products.block(m, products.PARTS, part)
+                products.gemm(a[i0:i1], b, blocks[i0:i1])
+    np.testing.assert_array_equal(out, blocks)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_unsplit_matmul_is_numbas_own_product(dtype):
+    rng = np.random.default_rng(2)
+    a, b = rand(rng, (128, 512), dtype), rand(rng, (512, 10), dtype)
+    out, expected = np.empty((128, 10), dtype), np.empty((128, 10), dtype)
+    products.matmul(a, b, out)
+    numba_dot(a, b, expected)
+    np.testing.assert_array_equal(out, expected)
+
+
+def test_blocks_cover_the_range_at_aligned_starts():
+    for length in (1, 15, 16, 100, 512, 784):
+        bounds = [products.block(length, products.PARTS, part) for part in range(products.PARTS)]
+        assert bounds[0][0] == 0 and bounds[-1][1] == length
+        assert all(stop == start for (_, stop), (start, _) in zip(bounds, bounds[1:]))
+        assert all(start % products.ALIGN == 0 or start == length for start, _ in bounds)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

@@ -39,14 +39,14 @@ def measure(config, names, n_samples, rounds, threads, pause=PAUSE, log=print):
             time.sleep(pause)
             start = time.perf_counter()
             try:
-                side.run_epoch(round_ + 1)
+                seconds = side.run_epoch(round_ + 1)
             except Exception as error:  # noqa: BLE001 (e.g. torch.compile without a working compiler)
                 if not side.optional or round_ > 0:
                     raise
                 results[side.name] = skipped(side.name, f"{type(error).__name__}: {error}".splitlines()[0], log)
                 sides.remove(side)
                 continue
-            times[side.name].append(time.perf_counter() - start)
+            times[side.name].append(time.perf_counter() - start if seconds is None else seconds)
         log(f"  round {round_ + 1}/{rounds}{' (warm-up, discarded)' if round_ == 0 else ''}: " + "  ".join(
             f"{name} {t[-1]:.2f}s" for name, t in times.items() if len(t) == round_ + 1))
     for side in sides:
@@ -231,8 +231,10 @@ def main(argv=None):
     m = report["machine"]
     print(f"{m['cpu']}, {m['cores']} cores; {args.threads} threads for torch and for BLAS (NumPy's and SciPy's "
           f"OpenBLAS; SciPy's does mlp-scratch's matrix products); JAX's pool takes the process's cores")
-    print(f"mlp-scratch's element-wise kernels run on {kernel_threads()} thread(s), its default by design "
-          f"(see mlp_scratch/threads.py)")
+    fixed = kernel_threads()
+    print(f"mlp-scratch's kernels: " + (f"{fixed} thread(s), fixed by MLP_SCRATCH_KERNEL_THREADS" if fixed else
+          "1 thread for a small step, else one pool of all the threads for kernels and products (the default, "
+          "see mlp_scratch/threads.py)"))
     if args.quick:
         print(f"--quick: {args.rounds} rounds and {args.samples} samples per epoch "
               f"(instead of {ROUNDS} and {N_SAMPLES})")

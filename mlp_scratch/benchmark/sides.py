@@ -1,12 +1,13 @@
 """One class per benchmarked side, all with the same interface: prepare(config, X, y, threads), then
 run_epoch(epoch) trains one epoch."""
 import importlib
+import time
 
 import numpy as np
 
 from mlp_scratch.threads import available_cores
 
-from .configs import BETAS, BN_EPS, BN_MOMENTUM, EPS, LIMIT, LR, OURS, Skip, batch_bounds
+from .configs import BETAS, BN_EPS, BN_MOMENTUM, EPS, LIMIT, LR, OURS, PAUSE, Skip, batch_bounds
 from .numpy_reference import NumpyAdam, NumpyNet
 
 class Side:
@@ -19,6 +20,7 @@ class Side:
         raise NotImplementedError
 
     def run_epoch(self, epoch):
+        """Returns None, or the seconds to count for the epoch where the side times itself."""
         raise NotImplementedError
 
 
@@ -170,17 +172,17 @@ class Numpy(Side):
 
 class StepLimit(Side):
     """Per step, only what a perfect implementation must pay: for each layer x @ W, x.T @ dout and
-    (all but the first layer) dout @ W.T at the step's shapes, then one Adam update over flat float32
-    buffers of the model's parameter count, all in one compiled loop (kernels/step_limit.py) with
-    the BLAS and the Adam kernel that training uses. The fraction of this limit measures everything
-    else a step does."""
+    (all but the first layer) dout @ W.T at the step's shapes, and one Adam update over flat float32
+    buffers of the model's parameter count. Each runs in a compiled loop of its own
+    (kernels/step_limit.py) on the threads that suit it best, timed apart with a pause between them
+    so that neither pool's spinning threads slow the other: the products on BLAS's threads, the
+    updates on the kernel threads that training picks for the model (threads.py). The fraction of this
+    limit measures everything else a step does."""
     name, optional = LIMIT, False
 
     def prepare(self, config, X, y, threads):
         from numba.typed import List
 
-        from mlp_scratch import threads as thread_settings
-        from mlp_scratch.kernels.step_limit import products_and_updates
         from mlp_scratch.optim import Adam
         rng, n = np.random.default_rng(0), config.batch_size
         sizes = list(zip(config.sizes[:-1], config.sizes[1:]))
@@ -188,22 +190,29 @@ class StepLimit(Side):
         def normal(*shape):
             return rng.standard_normal(shape, dtype=np.float32)
 
-        self.run = products_and_updates
         self.layers = [List([normal(n, d_in) for d_in, _ in sizes]), List([normal(d_in, d_out) for d_in, d_out in sizes]),
                        List([normal(n, d_out) for _, d_out in sizes]), List([np.empty((n, d_out), np.float32) for _, d_out in sizes]),
                        List([np.empty((d_in, d_out), np.float32) for d_in, d_out in sizes]),
                        List([np.empty((n, d_in), np.float32) for d_in, _ in sizes])]
-        size = config.mlp().flat_params.size
-        self.params, self.grads = normal(size), 1e-3 * normal(size)
+        model = config.mlp()
+        self.work = model.step_work(n)
+        self.params, self.grads = normal(model.flat_params.size), 1e-3 * normal(model.flat_params.size)
         self.optimizer = Adam(lr=LR, betas=BETAS, eps=EPS)
         self.slots = self.optimizer.prepare(self.params, self.grads)
         self.batch_sizes = np.array([len(b) for b in np.array_split(np.arange(len(X)), batch_bounds(len(X), config))])
-        thread_settings.apply()  # the Adam kernel runs on the kernel threads, as in training
 
     def run_epoch(self, epoch):
-        opt = self.optimizer
-        self.run(self.batch_sizes, *self.layers, opt.kind, self.params, self.grads, *self.slots, opt.flags,
-                 opt.hyper, opt.coefficients(self.params.dtype), opt.lr)
+        from mlp_scratch import threads
+        from mlp_scratch.kernels.step_limit import products, updates
+        start = time.perf_counter()
+        products(self.batch_sizes, *self.layers)
+        seconds = time.perf_counter() - start
+        time.sleep(PAUSE)
+        threads.apply(self.work)
+        opt, start = self.optimizer, time.perf_counter()
+        updates(self.batch_sizes.shape[0], opt.kind, self.params, self.grads, *self.slots, opt.flags, opt.hyper,
+                opt.coefficients(self.params.dtype), opt.lr)
+        return seconds + time.perf_counter() - start
 
 
 SIDE_CLASSES = {cls.name: cls for cls in (Ours, TorchEager, TorchCompiled, Jax, Sklearn, Numpy, StepLimit)}

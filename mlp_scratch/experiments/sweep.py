@@ -48,7 +48,7 @@ from concurrent.futures import FIRST_COMPLETED, wait
 import numpy as np
 
 from mlp_scratch.runs import plain_json, write_text
-from mlp_scratch.threads import available_cores, blas_threads, kernel_threads, set_threads
+from mlp_scratch.threads import available_cores, kernel_threads, limited, set_threads
 from mlp_scratch.trainer import INTERRUPTED, NON_FINITE
 from mlp_scratch.validation import check_choice, check_positive_int
 
@@ -93,12 +93,12 @@ def this_worker():
 
 
 def configure_worker(data, threads):
-    """Prepare a worker process for its trials: BLAS at ``threads`` and the compiled kernels at
-    most that many, for the rest of its life; ``data``'s arrays on 16-byte boundaries, as NumPy
+    """Prepare a worker process for its trials: ``threads`` for BLAS and the compiled kernels (a
+    fixed kernel count is capped at it), for the rest of its life; ``data``'s arrays on 16-byte boundaries, as NumPy
     allocates them (Dask hands arrays over where they lay in its message, even at odd addresses,
     where NumPy's SIMD loops take other paths and round differently: a float32 sum changed)."""
-    blas_threads(threads)
-    set_threads(kernels=min(kernel_threads(), threads))
+    fixed = kernel_threads()
+    set_threads(blas=threads, kernels=None if fixed is None else min(fixed, threads))
     for name, value in vars(data).items():
         if isinstance(value, np.ndarray) and value.ctypes.data % 16:
             setattr(data, name, value.copy())
@@ -260,7 +260,7 @@ class _Serial:
 
     def run(self, trial, items):
         for key, config in items:
-            with blas_threads(self.threads):  # this process's own setting comes back after each trial
+            with limited(self.threads):  # this process's own settings come back after each trial
                 row = run_trial(trial, self.data, config, self.threads)
             yield key, row
 

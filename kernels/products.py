@@ -1,0 +1,115 @@
+"""Matrix products, out = a @ b: BLAS's gemm, called the way the kernels' threads need.
+
+On one kernel thread a product is one BLAS call, which OpenBLAS threads itself. On more (one pool
+for the whole step: mlp_scratch/threads.py, which limits OpenBLAS to 1 thread meanwhile) a large
+product is cut into PARTS blocks that the kernel threads share, each block one single-threaded
+BLAS call. The blocks depend on the shapes alone, so the result is the same on 2 threads or on 4.
+
+numba's np.dot takes contiguous arrays only, and a block of columns is not: these calls give BLAS
+the block with its row stride.
+"""
+import ctypes
+
+import numpy as np
+from llvmlite import ir
+from numba import _helperlib, njit, prange, types
+from numba.core import cgutils
+from numba.extending import intrinsic
+from numba.np.linalg import ensure_blas
+from numba.np.ufunc.parallel import _iget_num_threads
+
+# numba's C helper behind np.dot: numba_xxgemm(kind, transa, transb, m, n, k, &alpha, a, lda, b, ldb,
+# &beta, c, ldc), column-major, forwarding to SciPy's sgemm or dgemm (kind 's' or 'd').
+_GEMM_ARGS = (types.char,) * 3 + (types.intp,) * 3 + (types.voidptr,) * 2 + (types.intp, types.voidptr, types.intp,
+                                                                             types.voidptr, types.voidptr, types.intp)
+_xxgemm = types.ExternalFunction("numba_xxgemm", types.intc(*_GEMM_ARGS))
+
+
+def _find_gemm():
+    """The helper looks up SciPy's gemm on its first call, taking the GIL to do so; a kernel's worker
+    thread doing that while the calling thread holds the GIL would wait forever. So call it once
+    for each dtype here, in the importing thread."""
+    ensure_blas()
+    c = ctypes
+    gemm = c.CFUNCTYPE(c.c_int, c.c_char, c.c_char, c.c_char, c.c_ssize_t, c.c_ssize_t, c.c_ssize_t, c.c_void_p,
+                       c.c_void_p, c.c_ssize_t, c.c_void_p, c.c_ssize_t, c.c_void_p, c.c_void_p,
+                       c.c_ssize_t)(_helperlib.c_helpers["xxgemm"])
+    for kind, dtype in ((b"s", np.float32), (b"d", np.float64)):
+        one, out = np.ones(1, dtype), np.zeros(1, dtype)
+        p, q = one.ctypes.data, out.ctypes.data
+        if gemm(kind, b"n", b"n", 1, 1, 1, p, p, 1, p, 1, q, q, 1) != 0 or out[0] != 1:
+            raise ImportError(f"numba could not call SciPy's {kind.decode()}gemm")
+
+
+_find_gemm()
+
+PARTS = 4  # blocks of a large product: an equal share for 2 or 4 kernel threads
+SPLIT = 1 << 20  # multiply-adds below which a product stays one BLAS call
+ALIGN = 16  # block starts: whole SIMD registers of float32, so BLAS runs its full-width loops
+
+
+@intrinsic
+def _address_of_copy(typingctx, value):
+    """A pointer to a copy of ``value`` in the calling function's stack frame (BLAS takes alpha and
+    beta by address)."""
+    def codegen(context, builder, signature, args):
+        slot = cgutils.alloca_once_value(builder, args[0])
+        return builder.bitcast(slot, ir.IntType(8).as_pointer())
+    return types.voidptr(value), codegen
+
+
+@njit(cache=True)
+def operand(x):
+    """How the column-major BLAS sees the 2-D view x: (transpose flag, leading dimension). BLAS sees
+    the transpose of a row-major x, so 'n' for rows with a unit stride and 't' for the transpose of
+    such an array. A leading dimension below the other axis's length is valid only where the view has
+    one row or column: BLAS refuses it, so it is raised to that length."""
+    size = x.itemsize
+    if x.strides[1] == size or x.shape[1] == 1:
+        return np.int8(ord("n")), max(x.strides[0] // size, x.shape[1], 1)
+    return np.int8(ord("t")), max(x.strides[1] // size, x.shape[0], 1)
+
+
+@njit(cache=True)
+def gemm(a, b, out):
+    """out = a @ b in one BLAS call, shapes (m, k) @ (k, n) -> (m, n). Each view must have a unit
+    stride along one axis: rows of a C-contiguous array (a block of its columns included) or the
+    transpose of such an array; out, rows."""
+    m, n = out.shape
+    if m == 0 or n == 0:
+        return
+    # Column-major: out.T (n x m) = b.T (n x k) @ a.T (k x m).
+    trans_b, ld_b = operand(b)
+    trans_a, ld_a = operand(a)
+    one, zero = out.dtype.type(1), out.dtype.type(0)
+    _xxgemm(np.int8(ord("s") if out.itemsize == 4 else ord("d")), trans_b, trans_a, n, m, a.shape[1],
+            _address_of_copy(one), b.ctypes, ld_b, a.ctypes, ld_a, _address_of_copy(zero), out.ctypes,
+            operand(out)[1])
+
+
+@njit(cache=True)
+def block(length, parts, part):
+    """The bounds of part ``part`` of range(length) cut into ``parts`` blocks that start at whole
+    multiples of ALIGN."""
+    step = -(-length // (parts * ALIGN)) * ALIGN
+    start = min(length, part * step)
+    return start, min(length, start + step)
+
+
+@njit(parallel=True, cache=True)
+def matmul(a, b, out):
+    """out = a @ b, shapes (m, k) @ (k, n) -> (m, n): one BLAS call on one kernel thread or below
+    SPLIT multiply-adds, else PARTS blocks along out's longer side shared by the kernel threads."""
+    m, n = out.shape
+    # _iget_num_threads: numba.get_num_threads() in a form numba can cache (the public one calls
+    # through a ctypes pointer, which stops the caching)
+    if _iget_num_threads() == 1 or m * n * a.shape[1] < SPLIT:
+        gemm(a, b, out)
+        return
+    for part in prange(PARTS):
+        if n >= m:
+            j0, j1 = block(n, PARTS, part)
+            gemm(a, b[:, j0:j1], out[:, j0:j1])
+        else:
+            i0, i1 = block(m, PARTS, part)
+            gemm(a[i0:i1], b, out[i0:i1])

@@ -1,0 +1,71 @@
+"""The thread policy (mlp_scratch/threads.py): which pool does a call's work, and the BLAS limit
+that comes with one pool."""
+import numba
+import numpy as np
+import pytest
+from threadpoolctl import threadpool_info
+
+from mlp_scratch import MLP, Trainer, threads
+from mlp_scratch.optim import Adam
+
+TWO = pytest.mark.skipif(threads.budget() < 2, reason="needs 2 cores")
+
+
+def blas_limits():
+    return sorted({pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"})
+
+
+@pytest.fixture(autouse=True)
+def automatic_threads():
+    saved = dict(threads._settings)
+    threads._settings["kernels"] = None
+    threads._settings["generation"] += 1
+    yield
+    threads._settings.update(saved)
+    threads._settings["generation"] += 1
+
+
+def test_small_calls_run_on_one_kernel_thread_and_large_ones_on_the_budget():
+    assert threads.threads_for(threads.POOL_WORK - 1) == 1
+    assert threads.threads_for(threads.POOL_WORK) == threads.budget()
+    threads.set_threads(kernels=1)
+    assert threads.threads_for(10 ** 9) == 1
+
+
+def test_step_work_counts_layer_outputs_and_parameters():
+    model = MLP(784, [512, 512], 10, batchnorm=True, seed=0)
+    assert model.step_work(128) == 128 * (512 + 512 + 10) + model.flat_params.size
+
+
+@TWO
+def test_one_pool_limits_blas_to_one_thread_for_the_call_only():
+    before = blas_limits()
+    with threads.pools(threads.POOL_WORK):
+        assert numba.get_num_threads() == threads.budget() and blas_limits() == [1]
+    assert blas_limits() == before
+    with threads.pools(0):
+        assert numba.get_num_threads() == 1 and blas_limits() == before
+
+
+@TWO
+def test_an_update_after_a_step_keeps_the_steps_threads():
+    threads.apply(threads.POOL_WORK)
+    assert threads.apply() == threads.budget() == numba.get_num_threads()
+    threads.apply(0)
+    assert threads.apply() == 1 == numba.get_num_threads()
+
+
+@TWO
+def test_training_in_one_pool_agrees_with_training_on_one_kernel_thread():
+    """Not bitwise: BLAS sums the products in another order when it threads them itself."""
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((512, 300)), rng.integers(0, 10, 512)
+    params = []
+    for kernels in (1, 2):
+        threads.set_threads(kernels=kernels)
+        model = MLP(300, [256], 10, batchnorm=True, dropout=0.2, seed=0)
+        runner = Trainer(model, Adam(lr=1e-3), batch_size=256, seed=0, log=None).epoch_runner(X, y)
+        runner.run(1)
+        runner.run(2)
+        params.append(model.flat_params)
+    np.testing.assert_allclose(params[0], params[1], rtol=1e-9, atol=1e-11)
