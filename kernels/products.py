@@ -2,8 +2,10 @@
 
 On one kernel thread a product is one BLAS call, which OpenBLAS threads itself. On more (one pool
 for the whole step: mlp_scratch/threads.py, which limits OpenBLAS to 1 thread meanwhile) a large
-product is cut into PARTS blocks that the kernel threads share, each block one single-threaded
-BLAS call. The blocks depend on the shapes alone, so the result is the same on 2 threads or on 4.
+product is cut into one block per thread, each block one single-threaded BLAS call. Like BLAS's own
+threading, that can round differently at another thread count (the blocks start at whole SIMD
+registers, where this machine's OpenBLAS gave the same bits for 2 and 4 blocks; a fixed 4 blocks
+on 2 threads took 4-5% longer per large step).
 
 numba's np.dot takes contiguous arrays only, and a block of columns is not: these calls give BLAS
 the block with its row stride.
@@ -43,7 +45,6 @@ def _find_gemm():
 
 _find_gemm()
 
-PARTS = 4  # blocks of a large product: an equal share for 2 or 4 kernel threads
 SPLIT = 1 << 20  # multiply-adds below which a product stays one BLAS call
 ALIGN = 16  # block starts: whole SIMD registers of float32, so BLAS runs its full-width loops
 
@@ -99,17 +100,18 @@ def block(length, parts, part):
 @njit(parallel=True, cache=True)
 def matmul(a, b, out):
     """out = a @ b, shapes (m, k) @ (k, n) -> (m, n): one BLAS call on one kernel thread or below
-    SPLIT multiply-adds, else PARTS blocks along out's longer side shared by the kernel threads."""
+    SPLIT multiply-adds, else one block of out's longer side per kernel thread."""
     m, n = out.shape
     # _iget_num_threads: numba.get_num_threads() in a form numba can cache (the public one calls
     # through a ctypes pointer, which stops the caching)
-    if _iget_num_threads() == 1 or m * n * a.shape[1] < SPLIT:
+    parts = _iget_num_threads()
+    if parts == 1 or m * n * a.shape[1] < SPLIT:
         gemm(a, b, out)
         return
-    for part in prange(PARTS):
+    for part in prange(parts):
         if n >= m:
-            j0, j1 = block(n, PARTS, part)
+            j0, j1 = block(n, parts, part)
             gemm(a, b[:, j0:j1], out[:, j0:j1])
         else:
-            i0, i1 = block(m, PARTS, part)
+            i0, i1 = block(m, parts, part)
             gemm(a[i0:i1], b, out[i0:i1])

@@ -105,8 +105,8 @@ def add_train_arguments(parser):
     run.add_argument("--out", type=pathlib.Path, default=None,
                      help="run folder (default: runs/<dataset>-<date>-<time>)")
     run.add_argument("--threads", type=int, default=None,
-                     help="threads for matrix products (BLAS; default: all cores). The compiled element-wise "
-                          "kernels run on 1 thread, the measured best (README, 'Threads')")
+                     help="threads the run may use (default: all cores): BLAS's for a small model, the "
+                          "compiled kernels' from 40k parameters on (README, 'Threads')")
     run.add_argument("--overwrite", action="store_true", help="allow --out to name a folder that holds a run")
     run.add_argument("--resume", type=pathlib.Path, metavar="RUN_DIR",
                      help="continue the run in RUN_DIR from its last finished epoch, with its own options "

@@ -246,14 +246,8 @@ class MLP:
         if self.batchnorm and n < 2:
             raise ValueError("batch norm needs at least 2 samples per training batch, got 1")
         buffers = self.training_buffers(n)
-        with threads.pools(self.step_work(n)):
+        with threads.pools(self.flat_params.size):
             return network.forward_backward(X, y, *buffers, *self.training_scalars(dropout), np.uint64(seed))
-
-    def step_work(self, n):
-        """The elements a step over n rows touches outside its matrix products: n rows of every
-        layer's outputs (the element-wise kernels), and the parameters (the optimizer's update).
-        threads.py picks the kernel threads of a call by it."""
-        return n * int(np.sum(self.layout[:, D_OUT])) + self.flat_params.size
 
     def training_buffers(self, n):
         """The buffers of a training pass over up to n rows, in forward_backward's order."""
@@ -286,7 +280,7 @@ class MLP:
 
     def _forward_eval(self, X, scores):
         """The compiled evaluation pass on checked X, within the workspace's rows."""
-        with threads.pools(self.step_work(X.shape[0])):
+        with threads.pools(self.flat_params.size):
             network.forward_eval(X, self.flat_params, self.running, self._stats, self._acts, scores, self.layout,
                                  self.act_alpha, self.dtype.type(self.bn_eps))
 

@@ -1,16 +1,16 @@
-"""Thread pools: numba's (prange kernels) and OpenBLAS's (matrix products) share the cores.
+"""Thread pools: numba's (the compiled kernels) and OpenBLAS's (the matrix products) share the cores.
 
-Both pools spin while idle. Measured by scripts/thread_settings.py on a 2-core Xeon (AVX-512),
-training samples/s with both pools at their defaults vs numba's kernels at 1 thread and BLAS at 2
-(full table in README.md, "Threads"):
+Both spin while idle, so two pools busy on the same cores steal them from each other (784-512-512-10
+with both at 2 threads: 1.8k samples/s instead of 33k; README.md, "Threads"). So only one pool
+works at a time, in one of two ways per compiled call (threads_for picks by the model's size):
 
-    784-512-512-10 BN+dropout, batch 128:    1.8k  ->   33k
-    784-100-10 BN+dropout, batch 64:         0.9k  ->  162k
-    64-64-64-10 BN, batch 32:                408k  ->  574k
+- a small model: the kernels on one thread, OpenBLAS threading the products on all cores;
+- from POOL_PARAMETERS on: one pool, numba's. The kernels run on all cores and so do the products,
+  which kernels/products.py cuts into one single-threaded BLAS call per thread while ``pools``
+  holds OpenBLAS at 1 thread. The optimizer's update and the element-wise kernels then use the
+  second core too (Adam over 670k float32 parameters: 585 -> 300 us).
 
-Spinning OpenMP workers steal the cores from the BLAS threads and vice versa; the element-wise
-kernels are memory-bound and short, so they gain less from a second thread than the pool handoffs
-cost. Hence the default: kernels on 1 thread, BLAS on all cores. ``set_threads`` overrides both.
+``set_threads`` sets the threads the package may use (``blas``) or fixes the kernels' count.
 """
 import contextlib
 import numbers
@@ -21,15 +21,16 @@ import numba
 from threadpoolctl import ThreadpoolController, threadpool_limits
 
 # MLP_SCRATCH_KERNEL_THREADS fixes the kernel threads for a whole process (scripts/thread_settings.py
-# compares settings that way); unset, they follow the work (threads_for).
+# compares settings that way); unset, each call picks them (threads_for).
 _settings = {"kernels": int(os.environ["MLP_SCRATCH_KERNEL_THREADS"]) if os.environ.get("MLP_SCRATCH_KERNEL_THREADS")
              else None, "blas": None, "generation": 0}
 _local = threading.local()
 _controller = []  # the ThreadpoolController, made on first use (it takes milliseconds)
 
-# Elements a call's element-wise kernels and optimizer update touch per step, from which one pool
-# runs everything (see threads_for).
-POOL_WORK = 50_000
+# Parameters from which one pool runs a call (threads_for): measured in scripts/thread_settings.py's
+# networks and in 784-64-10 at batch 32 (50.9k parameters, 1.26x faster in one pool), 784-32-10 at
+# batch 16 (25.4k, 0.80x) and 64-64-64-10 at batch 512 (8.9k, 0.82x).
+POOL_PARAMETERS = 40_000
 
 
 def set_threads(blas=None, kernels=None):
@@ -62,12 +63,14 @@ def kernel_threads():
     return _settings["kernels"]
 
 
-def threads_for(work):
-    """The kernel threads of a compiled call whose element-wise kernels and optimizer update touch
-    ``work`` elements per step (MLP.step_work): the fixed setting if there is one, else the whole
-    budget from POOL_WORK on (one pool: the products split between the kernel threads, BLAS at 1
-    thread) and 1 below it (the element-wise kernels on one thread, BLAS threading the products)."""
-    return _settings["kernels"] or (budget() if work >= POOL_WORK else 1)
+def threads_for(parameters):
+    """The kernel threads of a compiled call on a model (or layer) of ``parameters`` parameters: the
+    fixed setting if there is one, else the whole budget from POOL_PARAMETERS on (one pool: the
+    products split between the kernel threads, BLAS at 1 thread) and 1 below it (the element-wise
+    kernels on one thread, BLAS threading the products). The optimizer's update, memory-bound and
+    as long as the parameters, gains most from the second core; a small model's many short kernels
+    spend more on waking it than they save."""
+    return _settings["kernels"] or (budget() if parameters >= POOL_PARAMETERS else 1)
 
 
 def blas_threads(n):
@@ -93,13 +96,13 @@ def limited(n):
             _settings["generation"] += 1
 
 
-def apply(work=None):
+def apply(parameters=None):
     """Set the calling thread's kernel threads (numba's setting is per thread) for the compiled call
-    that follows, and return them. ``work`` is as threads_for takes it; None, for a call without
-    matrix products (an optimizer's update, an element-wise layer), keeps the threads of the thread's
-    last call with products, so that an update after a step runs in the step's mode."""
-    if work is not None or getattr(_local, "generation", -1) != _settings["generation"]:
-        _local.threads = threads_for(work or 0)
+    that follows, and return them. ``parameters`` as threads_for takes them; None, for a call
+    without matrix products (an optimizer's update, an element-wise layer), keeps the threads of the
+    thread's last call with products, so that an update after a step runs in the step's mode."""
+    if parameters is not None or getattr(_local, "generation", -1) != _settings["generation"]:
+        _local.threads = threads_for(parameters or 0)
         _local.generation = _settings["generation"]
     if numba.get_num_threads() != _local.threads:  # also after numba.set_num_threads elsewhere
         numba.set_num_threads(_local.threads)
@@ -107,11 +110,11 @@ def apply(work=None):
 
 
 @contextlib.contextmanager
-def pools(work):
-    """Around a compiled call with matrix products: apply(work) and, with
+def pools(parameters):
+    """Around a compiled call with matrix products: apply(parameters) and, with
     the kernels on more than one thread, BLAS at 1 thread until the call returns (each kernel thread
     makes its own single-threaded BLAS calls: kernels/products.py)."""
-    if apply(work) == 1:
+    if apply(parameters) == 1:
         yield
         return
     if not _controller:  # SciPy's OpenBLAS is loaded by then: kernels/products.py loads it

@@ -5,7 +5,6 @@ import time
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from mlp_scratch import threads
 from mlp_scratch.kernels.random import seed_for
@@ -163,6 +162,7 @@ class Trainer:
         return int(state["step"]), float(state["elapsed"])
 
     def _fit_mini_batches(self, X, y, step):
+        from tqdm.auto import tqdm  # imported here: it imports asyncio, 30 ms of every start-up
         self._runner = EpochRunner(self, X, y, self._rng)  # X and y were checked by fit
         self._runner.step = step
         total = self.epochs * (len(self._runner.bounds) - 1)
@@ -272,7 +272,6 @@ class EpochRunner:
         scalars = model.training_scalars()
         slots = optimizer.prepare(model.flat_params, model.flat_grads)
         coef = optimizer.coefficients(model.dtype)
-        work = model.step_work(len(self.X_batch))
         batches = len(self.bounds) - 1
         for first in range(0, batches, self.CHUNK):
             count = min(self.CHUNK, batches - first)
@@ -281,7 +280,7 @@ class EpochRunner:
             if not (np.all(np.isfinite(self.lrs[:count])) and np.all(self.lrs[:count] >= 0)):
                 raise ValueError(f"schedule must give finite learning rates >= 0, gave {self.lrs[:count].min()} "
                                  f"at epoch {epoch}")
-            with threads.pools(work):
+            with threads.pools(model.flat_params.size):
                 done = train_steps(self.X, self.y, order, self.bounds, first, count, self.X_batch, self.y_batch,
                                    t.augment is not None, *self.augment_args, self.augment_seed, self.X_augmented,
                                    *buffers, *scalars, np.uint64(t.seed), optimizer.kind, *slots, optimizer.flags,

@@ -25,22 +25,17 @@ def automatic_threads():
     threads._settings["generation"] += 1
 
 
-def test_small_calls_run_on_one_kernel_thread_and_large_ones_on_the_budget():
-    assert threads.threads_for(threads.POOL_WORK - 1) == 1
-    assert threads.threads_for(threads.POOL_WORK) == threads.budget()
+def test_small_models_run_on_one_kernel_thread_and_large_ones_on_the_budget():
+    assert threads.threads_for(threads.POOL_PARAMETERS - 1) == 1
+    assert threads.threads_for(threads.POOL_PARAMETERS) == threads.budget()
     threads.set_threads(kernels=1)
     assert threads.threads_for(10 ** 9) == 1
-
-
-def test_step_work_counts_layer_outputs_and_parameters():
-    model = MLP(784, [512, 512], 10, batchnorm=True, seed=0)
-    assert model.step_work(128) == 128 * (512 + 512 + 10) + model.flat_params.size
 
 
 @TWO
 def test_one_pool_limits_blas_to_one_thread_for_the_call_only():
     before = blas_limits()
-    with threads.pools(threads.POOL_WORK):
+    with threads.pools(threads.POOL_PARAMETERS):
         assert numba.get_num_threads() == threads.budget() and blas_limits() == [1]
     assert blas_limits() == before
     with threads.pools(0):
@@ -49,7 +44,7 @@ def test_one_pool_limits_blas_to_one_thread_for_the_call_only():
 
 @TWO
 def test_an_update_after_a_step_keeps_the_steps_threads():
-    threads.apply(threads.POOL_WORK)
+    threads.apply(threads.POOL_PARAMETERS)
     assert threads.apply() == threads.budget() == numba.get_num_threads()
     threads.apply(0)
     assert threads.apply() == 1 == numba.get_num_threads()
@@ -69,3 +64,13 @@ def test_training_in_one_pool_agrees_with_training_on_one_kernel_thread():
         runner.run(2)
         params.append(model.flat_params)
     np.testing.assert_allclose(params[0], params[1], rtol=1e-9, atol=1e-11)
+
+
+@TWO
+def test_a_models_calls_run_on_the_threads_its_size_picks():
+    for hidden, expected in ((16, 1), (256, threads.budget())):  # 5k and 79k parameters
+        model = MLP(300, [hidden], 10, seed=0)
+        model.forward_backward(np.ones((8, 300)), np.zeros(8, int))
+        assert numba.get_num_threads() == expected
+        model.predict(np.ones((3, 300)))
+        assert numba.get_num_threads() == expected

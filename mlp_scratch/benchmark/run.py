@@ -233,7 +233,7 @@ def main(argv=None):
           f"OpenBLAS; SciPy's does mlp-scratch's matrix products); JAX's pool takes the process's cores")
     fixed = kernel_threads()
     print(f"mlp-scratch's kernels: " + (f"{fixed} thread(s), fixed by MLP_SCRATCH_KERNEL_THREADS" if fixed else
-          "1 thread for a small step, else one pool of all the threads for kernels and products (the default, "
+          "1 thread for a small model, else one pool of all the threads for kernels and products (the default, "
           "see mlp_scratch/threads.py)"))
     if args.quick:
         print(f"--quick: {args.rounds} rounds and {args.samples} samples per epoch "

@@ -195,7 +195,6 @@ class StepLimit(Side):
                        List([np.empty((d_in, d_out), np.float32) for d_in, d_out in sizes]),
                        List([np.empty((n, d_in), np.float32) for d_in, _ in sizes])]
         model = config.mlp()
-        self.work = model.step_work(n)
         self.params, self.grads = normal(model.flat_params.size), 1e-3 * normal(model.flat_params.size)
         self.optimizer = Adam(lr=LR, betas=BETAS, eps=EPS)
         self.slots = self.optimizer.prepare(self.params, self.grads)
@@ -208,7 +207,7 @@ class StepLimit(Side):
         products(self.batch_sizes, *self.layers)
         seconds = time.perf_counter() - start
         time.sleep(PAUSE)
-        threads.apply(self.work)
+        threads.apply(self.params.size)
         opt, start = self.optimizer, time.perf_counter()
         updates(self.batch_sizes.shape[0], opt.kind, self.params, self.grads, *self.slots, opt.flags, opt.hyper,
                 opt.coefficients(self.params.dtype), opt.lr)
