@@ -20,10 +20,7 @@ import threading
 import numba
 from threadpoolctl import ThreadpoolController, threadpool_limits
 
-# MLP_SCRATCH_KERNEL_THREADS fixes the kernel threads for a whole process (scripts/thread_settings.py
-# compares settings that way); unset, each call picks them (threads_for).
-_settings = {"kernels": int(os.environ["MLP_SCRATCH_KERNEL_THREADS"]) if os.environ.get("MLP_SCRATCH_KERNEL_THREADS")
-             else None, "blas": None, "generation": 0}
+_settings = {"kernels": None, "blas": None, "generation": 0}
 _local = threading.local()
 _controller = []  # the ThreadpoolController, made on first use (it takes milliseconds)
 
@@ -33,19 +30,35 @@ _controller = []  # the ThreadpoolController, made on first use (it takes millis
 POOL_PARAMETERS = 40_000
 
 
+def check_threads(name, value):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not 1 <= value <= numba.config.NUMBA_NUM_THREADS:
+        raise ValueError(f"{name} must be an integer in [1, {numba.config.NUMBA_NUM_THREADS}], got {value!r}")
+    return value
+
+
 def set_threads(blas=None, kernels=None):
     """Set the threads the package uses: ``blas``, the cores it may use (default: all), and
     ``kernels``, the compiled kernels' threads (default: chosen per call, see ``threads_for``)."""
     for name, value in (("blas", blas), ("kernels", kernels)):
-        if value is not None and (isinstance(value, bool) or not isinstance(value, numbers.Integral)
-                                  or not 1 <= value <= numba.config.NUMBA_NUM_THREADS):
-            raise ValueError(f"{name} threads must be an integer in [1, {numba.config.NUMBA_NUM_THREADS}], got {value!r}")
+        if value is not None:
+            check_threads(f"{name} threads", value)
     if kernels is not None:
         _settings["kernels"] = kernels
     if blas is not None:
         _settings["blas"] = blas
         blas_threads(blas)
     _settings["generation"] += 1
+
+
+def _fixed_by_environment():
+    """MLP_SCRATCH_KERNEL_THREADS fixes the kernel threads for a whole process
+    (scripts/thread_settings.py compares settings that way); unset, each call picks them."""
+    value = os.environ.get("MLP_SCRATCH_KERNEL_THREADS", "")
+    if value:
+        _settings["kernels"] = check_threads("MLP_SCRATCH_KERNEL_THREADS", int(value) if value.isdigit() else value)
+
+
+_fixed_by_environment()
 
 
 def available_cores():
@@ -111,9 +124,9 @@ def apply(parameters=None):
 
 @contextlib.contextmanager
 def pools(parameters):
-    """Around a compiled call with matrix products: apply(parameters) and, with
-    the kernels on more than one thread, BLAS at 1 thread until the call returns (each kernel thread
-    makes its own single-threaded BLAS calls: kernels/products.py)."""
+    """Around a compiled call with matrix products: apply(parameters) and, with the kernels on more
+    than one thread, BLAS at 1 thread until the call returns (each kernel thread makes its own
+    single-threaded BLAS calls: kernels/products.py)."""
     if apply(parameters) == 1:
         yield
         return

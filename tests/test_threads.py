@@ -1,5 +1,9 @@
 """The thread policy (mlp_scratch/threads.py): which pool does a call's work, and the BLAS limit
 that comes with one pool."""
+import os
+import subprocess
+import sys
+
 import numba
 import numpy as np
 import pytest
@@ -74,3 +78,10 @@ def test_a_models_calls_run_on_the_threads_its_size_picks():
         assert numba.get_num_threads() == expected
         model.predict(np.ones((3, 300)))
         assert numba.get_num_threads() == expected
+
+
+@pytest.mark.parametrize("value", ["x", "0", "-1", "99999"])
+def test_a_bad_kernel_thread_count_in_the_environment_is_named(value):
+    run = subprocess.run([sys.executable, "-c", "import mlp_scratch"], capture_output=True, text=True,
+                         env={**os.environ, "MLP_SCRATCH_KERNEL_THREADS": value})
+    assert run.returncode != 0 and "MLP_SCRATCH_KERNEL_THREADS must be an integer" in run.stderr
