@@ -18,11 +18,12 @@ import os
 import threading
 
 import numba
-from threadpoolctl import ThreadpoolController, threadpool_limits
 
 _settings = {"kernels": None, "blas": None, "generation": 0}
 _local = threading.local()
-_controller = []  # the ThreadpoolController, made on first use (it takes milliseconds)
+# threadpoolctl is imported where it is first needed (its import takes 20 ms of every start-up),
+# and its ThreadpoolController made once (that takes milliseconds).
+_controller = []
 
 # Parameters from which one pool runs a call (threads_for): measured in scripts/thread_settings.py's
 # networks and in 784-64-10 at batch 32 (50.9k parameters, 1.26x faster in one pool), 784-32-10 at
@@ -91,6 +92,7 @@ def blas_threads(n):
     blas_threads(1): ...``) the previous limits come back at the block's end."""
     # numba's products call SciPy's OpenBLAS: load it so that the limit reaches it too.
     import scipy.linalg.cython_blas  # noqa: F401
+    from threadpoolctl import threadpool_limits
     return threadpool_limits(n, user_api="blas")
 
 
@@ -131,6 +133,7 @@ def pools(parameters):
         yield
         return
     if not _controller:  # SciPy's OpenBLAS is loaded by then: kernels/products.py loads it
+        from threadpoolctl import ThreadpoolController
         _controller.append(ThreadpoolController().select(user_api="blas"))
     with _controller[0].limit(limits=1):
         yield
