@@ -7,8 +7,8 @@ threading, that can round differently at another thread count (the blocks start 
 registers, where this machine's OpenBLAS gave the same bits for 2 and 4 blocks; a fixed 4 blocks
 on 2 threads took 4-5% longer per large step).
 
-numba's np.dot takes contiguous arrays only, and a block of columns is not: these calls give BLAS
-the block with its row stride.
+numba's np.dot copies an operand that is not contiguous, as a block of columns is not: these calls
+give BLAS the block with its row stride instead.
 """
 import ctypes
 
