@@ -13,14 +13,14 @@ import numpy as np
 from numba import njit, prange
 
 from .config import FASTMATH
-from .random import random_bits
+from .random import BITS_RANGE, random_bits
 
 
 @njit(cache=True)
 def mask_parameters(keep_prob):
     """(threshold, scale) of the kernels below: a unit is kept where its 24-bit k < threshold
     (that is, k / 2**24 < keep_prob), and kept units are multiplied by scale = 1 / keep_prob."""
-    return np.uint64(np.ceil(np.float64(keep_prob) * 16777216.0)), 1.0 / keep_prob
+    return np.uint64(np.ceil(np.float64(keep_prob) * BITS_RANGE)), 1.0 / keep_prob
 
 
 @njit(cache=True, inline="always")

@@ -11,6 +11,7 @@ _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
 _MIX2 = np.uint64(0x94D049BB133111EB)
 _S30, _S27, _S31, _S40 = np.uint64(30), np.uint64(27), np.uint64(31), np.uint64(40)
+BITS_RANGE = 16777216.0  # 2**24: random_bits lies in [0, BITS_RANGE)
 
 
 @njit(cache=True, inline="always")
@@ -30,7 +31,7 @@ def random_bits(seed, index):
 @njit(cache=True, inline="always")
 def uniform(seed, index):
     """A float in [0, 1): random_bits(seed, index) / 2**24 (exact in float32)."""
-    return np.float64(random_bits(seed, index)) * (1.0 / 16777216.0)
+    return np.float64(random_bits(seed, index)) * (1.0 / BITS_RANGE)
 
 
 @njit(cache=True)

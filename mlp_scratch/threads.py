@@ -96,14 +96,18 @@ def blas_threads(n):
     return threadpool_limits(n, user_api="blas")
 
 
+def set_budget(n):
+    """At most ``n`` threads from now on: BLAS at n, the budget n, a fixed kernel count capped at n."""
+    kernels = _settings["kernels"]
+    set_threads(blas=n, kernels=None if kernels is None else min(kernels, n))
+
+
 @contextlib.contextmanager
 def limited(n):
-    """For the block, at most ``n`` threads: BLAS at n, the budget n, a fixed kernel count capped at n.
-    The settings and limits before it come back at its end."""
+    """set_budget(n) for the block: the settings and limits before it come back at its end."""
     blas, kernels = _settings["blas"], _settings["kernels"]
-    with blas_threads(n):
-        _settings["blas"], _settings["kernels"] = n, None if kernels is None else min(kernels, n)
-        _settings["generation"] += 1
+    with blas_threads(n):  # restores the libraries' limits on leaving
+        set_budget(n)
         try:
             yield
         finally:

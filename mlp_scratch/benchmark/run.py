@@ -12,7 +12,7 @@ import time
 
 import numpy as np
 
-from mlp_scratch.threads import available_cores
+from mlp_scratch.threads import available_cores, kernel_threads
 from mlp_scratch.validation import check_positive_int
 
 from .configs import (BASELINE, BUSY, CONFIGS, LIMIT, N_SAMPLES, OURS, PAUSE, QUICK, ROUNDS, SIDES, VERSIONS, Skip,
@@ -149,11 +149,6 @@ def machine(threads):
             **{name: version(distribution) for name, distribution in VERSIONS.items()}}
 
 
-def kernel_threads():
-    from mlp_scratch import threads
-    return threads._settings["kernels"]
-
-
 def blas_libraries():
     """The thread pools loaded by the end of the run, as threadpoolctl sees them."""
     from threadpoolctl import threadpool_info
@@ -232,7 +227,7 @@ def main(argv=None):
     print(f"{m['cpu']}, {m['cores']} cores; {args.threads} threads for torch and for BLAS (NumPy's and SciPy's "
           f"OpenBLAS; SciPy's does mlp-scratch's matrix products); JAX's pool takes the process's cores")
     fixed = kernel_threads()
-    print(f"mlp-scratch's kernels: " + (f"{fixed} thread(s), fixed by MLP_SCRATCH_KERNEL_THREADS" if fixed else
+    print("mlp-scratch's kernels: " + (f"{fixed} thread(s), fixed by MLP_SCRATCH_KERNEL_THREADS" if fixed else
           "1 thread for a small model, else one pool of all the threads for kernels and products (the default, "
           "see mlp_scratch/threads.py)"))
     if args.quick:

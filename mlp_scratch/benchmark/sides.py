@@ -194,8 +194,8 @@ class StepLimit(Side):
                        List([normal(n, d_out) for _, d_out in sizes]), List([np.empty((n, d_out), np.float32) for _, d_out in sizes]),
                        List([np.empty((d_in, d_out), np.float32) for d_in, d_out in sizes]),
                        List([np.empty((n, d_in), np.float32) for d_in, _ in sizes])]
-        model = config.mlp()
-        self.params, self.grads = normal(model.flat_params.size), 1e-3 * normal(model.flat_params.size)
+        size = config.mlp().flat_params.size
+        self.params, self.grads = normal(size), 1e-3 * normal(size)
         self.optimizer = Adam(lr=LR, betas=BETAS, eps=EPS)
         self.slots = self.optimizer.prepare(self.params, self.grads)
         self.batch_sizes = np.array([len(b) for b in np.array_split(np.arange(len(X)), batch_bounds(len(X), config))])

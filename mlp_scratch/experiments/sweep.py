@@ -48,7 +48,7 @@ from concurrent.futures import FIRST_COMPLETED, wait
 import numpy as np
 
 from mlp_scratch.runs import plain_json, write_text
-from mlp_scratch.threads import available_cores, kernel_threads, limited, set_threads
+from mlp_scratch.threads import available_cores, limited, set_budget
 from mlp_scratch.trainer import INTERRUPTED, NON_FINITE
 from mlp_scratch.validation import check_choice, check_positive_int
 
@@ -97,8 +97,7 @@ def configure_worker(data, threads):
     fixed kernel count is capped at it), for the rest of its life; ``data``'s arrays on 16-byte boundaries, as NumPy
     allocates them (Dask hands arrays over where they lay in its message, even at odd addresses,
     where NumPy's SIMD loops take other paths and round differently: a float32 sum changed)."""
-    fixed = kernel_threads()
-    set_threads(blas=threads, kernels=None if fixed is None else min(fixed, threads))
+    set_budget(threads)
     for name, value in vars(data).items():
         if isinstance(value, np.ndarray) and value.ctypes.data % 16:
             setattr(data, name, value.copy())
