@@ -10,14 +10,18 @@ on 2 threads took 4-5% longer per large step).
 numba's np.dot copies an operand that is not contiguous, as a block of columns is not: these calls
 give BLAS the block with its row stride instead.
 """
+import contextlib
 import ctypes
+import os
+import sys
+from importlib.machinery import EXTENSION_SUFFIXES, ExtensionFileLoader, FileFinder
+from importlib.util import module_from_spec
 
 import numpy as np
 from llvmlite import ir
 from numba import _helperlib, njit, prange, types
 from numba.core import cgutils
 from numba.extending import intrinsic
-from numba.np.linalg import ensure_blas
 from numba.np.ufunc.parallel import _iget_num_threads
 
 # numba's C helper behind np.dot: numba_xxgemm(kind, transa, transb, m, n, k, &alpha, a, lda, b, ldb,
@@ -27,20 +31,47 @@ _GEMM_ARGS = (types.char,) * 3 + (types.intp,) * 3 + (types.voidptr,) * 2 + (typ
 _xxgemm = types.ExternalFunction("numba_xxgemm", types.intc(*_GEMM_ARGS))
 
 
+_CYTHON_BLAS = "scipy.linalg.cython_blas"  # where the helper looks the functions up
+
+
+@contextlib.contextmanager
+def _cython_blas_alone():
+    """While in the block, SciPy's cython_blas is in sys.modules without scipy.linalg: importing it
+    the usual way runs scipy.linalg's __init__ first, 0.15-0.2 s of imports (array-API shims, f2py)
+    that the kernels never use, a fifth of a warm start. Afterwards sys.modules is as it was; a
+    later import of scipy.linalg gets the same module again."""
+    if _CYTHON_BLAS in sys.modules:
+        yield
+        return
+    import scipy  # its __init__ sets up where the shared libraries are found
+    finder = FileFinder(os.path.join(scipy.__path__[0], "linalg"), (ExtensionFileLoader, EXTENSION_SUFFIXES))
+    spec = finder.find_spec(_CYTHON_BLAS)
+    if spec is None:
+        raise ImportError(f"SciPy has no {_CYTHON_BLAS} in {finder.path}; it provides the BLAS the kernels call")
+    module = module_from_spec(spec)
+    spec.loader.exec_module(module)
+    sys.modules[_CYTHON_BLAS] = module
+    try:
+        yield
+    finally:
+        del sys.modules[_CYTHON_BLAS]
+
+
 def _find_gemm():
     """The helper looks up SciPy's gemm on its first call, taking the GIL to do so; a kernel's worker
     thread doing that while the calling thread holds the GIL would wait forever. So call it once
     for each dtype here, in the importing thread."""
-    ensure_blas()
     c = ctypes
     gemm = c.CFUNCTYPE(c.c_int, c.c_char, c.c_char, c.c_char, c.c_ssize_t, c.c_ssize_t, c.c_ssize_t, c.c_void_p,
                        c.c_void_p, c.c_ssize_t, c.c_void_p, c.c_ssize_t, c.c_void_p, c.c_void_p,
                        c.c_ssize_t)(_helperlib.c_helpers["xxgemm"])
-    for kind, dtype in ((b"s", np.float32), (b"d", np.float64)):
-        one, out = np.ones(1, dtype), np.zeros(1, dtype)
-        p, q = one.ctypes.data, out.ctypes.data
-        if gemm(kind, b"n", b"n", 1, 1, 1, p, p, 1, p, 1, q, q, 1) != 0 or out[0] != 1:
-            raise ImportError(f"numba could not call SciPy's {kind.decode()}gemm")
+    with _cython_blas_alone():
+        import numba.np.arraymath  # noqa: F401 (numba imports it before its first call, and it imports cython_blas)
+        for kind, dtype in ((b"s", np.float32), (b"d", np.float64)):
+            one, out = np.ones(1, dtype), np.zeros(1, dtype)
+            p, q = one.ctypes.data, out.ctypes.data
+            if gemm(kind, b"n", b"n", 1, 1, 1, p, p, 1, p, 1, q, q, 1) != 0 or out[0] != 1:
+                raise ImportError(f"numba could not call SciPy's {kind.decode()}gemm")
 
 
 _find_gemm()

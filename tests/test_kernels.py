@@ -1,4 +1,7 @@
 """Every kernel against its NumPy oracle in tests/reference.py, at float64 and float32."""
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -104,6 +107,29 @@ def test_unsplit_matmul_is_numbas_own_product(dtype):
     products.matmul(a, b, out)
     numba_dot(a, b, expected)
     np.testing.assert_array_equal(out, expected)
+
+
+WITHOUT_SCIPY_LINALG = """
+import sys
+import numpy as np
+from mlp_scratch.kernels import products
+a = np.arange(6, dtype=np.float32).reshape(2, 3)
+out = np.empty((2, 2), np.float32)
+products.matmul(a, np.ascontiguousarray(a.T), out)  # numba's first call loads its registries
+assert "scipy.linalg" not in sys.modules, "scipy.linalg was imported"
+assert (out == a @ a.T).all(), out
+import scipy.linalg
+from scipy.linalg import cython_blas
+assert scipy.linalg.cython_blas is cython_blas is sys.modules["scipy.linalg.cython_blas"]
+assert (scipy.linalg.blas.sgemm(1.0, a, a.T) == out).all()
+"""
+
+
+def test_blas_is_found_without_importing_scipy_linalg():
+    """scipy.linalg's __init__ is a fifth of a warm start and the kernels need only its cython_blas;
+    a later import of scipy.linalg still gets that module and works."""
+    run = subprocess.run([sys.executable, "-c", WITHOUT_SCIPY_LINALG], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
 
 
 def test_blocks_cover_the_range_at_aligned_starts():

@@ -113,20 +113,31 @@ Trainer(model, Adam(lr=1e-3), batch_size=32, seed=0, log=None).epoch_runner(X, y
 """
 
 
+STARTUP_RUNS = 5  # warm processes, alternating with bare imports: one alone moves 30-50% on a busy machine
+
+
 def time_process(code, env):
     start = time.perf_counter()
     subprocess.run([sys.executable, "-c", code], env=env, check=True)
     return time.perf_counter() - start
 
 
-def measure_startup(log=print):
+def measure_startup(runs=STARTUP_RUNS, log=print):
     """Whole-process seconds: bare interpreter, ``import mlp_scratch``, and import + small model +
-    one training step with an empty numba cache (cold) and again with the cache it filled (warm)."""
+    one training step with an empty numba cache (cold, once) and with the cache it filled (warm).
+    Every figure but the cold one is the median of ``runs`` processes, kept in "runs"."""
     with tempfile.TemporaryDirectory(prefix="mlp-scratch-benchmark-cache-") as cache:
         env = {**os.environ, "NUMBA_CACHE_DIR": cache}
-        result = {"interpreter": time_process("pass", env), "cold_first_step": time_process(STARTUP_CODE, env),
-                  "warm_first_step": time_process(STARTUP_CODE, env), "import": time_process("import mlp_scratch", env)}
-    log("start-up (whole processes): " + ", ".join(f"{k.replace('_', ' ')} {v:.2f}s" for k, v in result.items()))
+        result = {"cold_first_step": time_process(STARTUP_CODE, env)}
+        times = {"interpreter": [], "import": [], "warm_first_step": []}
+        for _ in range(runs):
+            for name, code in (("interpreter", "pass"), ("import", "import mlp_scratch"),
+                               ("warm_first_step", STARTUP_CODE)):
+                times[name].append(time_process(code, env))
+    result.update({name: float(np.median(seconds)) for name, seconds in times.items()})
+    result["runs"] = times
+    log(f"start-up (whole processes; medians of {runs}, cold once): " + ", ".join(
+        f"{name.replace('_', ' ')} {seconds:.2f}s" for name, seconds in result.items() if name != "runs"))
     return result
 
 
