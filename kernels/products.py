@@ -30,7 +30,6 @@ _GEMM_ARGS = (types.char,) * 3 + (types.intp,) * 3 + (types.voidptr,) * 2 + (typ
                                                                              types.voidptr, types.voidptr, types.intp)
 _xxgemm = types.ExternalFunction("numba_xxgemm", types.intc(*_GEMM_ARGS))
 
-
 _CYTHON_BLAS = "scipy.linalg.cython_blas"  # where the helper looks the functions up
 
 
@@ -66,7 +65,9 @@ def _find_gemm():
                        c.c_void_p, c.c_ssize_t, c.c_void_p, c.c_ssize_t, c.c_void_p, c.c_void_p,
                        c.c_ssize_t)(_helperlib.c_helpers["xxgemm"])
     with _cython_blas_alone():
-        import numba.np.arraymath  # noqa: F401 (numba imports it before its first call, and it imports cython_blas)
+        # numba's first compiled call imports arraymath, whose BLAS check imports cython_blas: done
+        # here, that finds the module above
+        import numba.np.arraymath  # noqa: F401
         for kind, dtype in ((b"s", np.float32), (b"d", np.float64)):
             one, out = np.ones(1, dtype), np.zeros(1, dtype)
             p, q = one.ctypes.data, out.ctypes.data
