@@ -132,3 +132,25 @@ def test_startup_figures_are_medians_of_their_processes(monkeypatch):
     for name, seconds in result["runs"].items():
         assert len(seconds) == 3 and result[name] == sorted(seconds)[1]
     assert min(result["runs"]["warm_first_step"]) >= 0.2 and result["cold_first_step"] >= 0.2
+
+
+def test_compile_times_split_a_kernels_seconds_from_its_callees():
+    import numba
+    from numba.core import event
+    from mlp_scratch.benchmark.run import CompileTimes
+
+    @numba.njit
+    def inner(x):
+        return x + 1
+
+    @numba.njit
+    def outer(x):
+        return inner(x) * 2
+
+    times = CompileTimes()
+    with event.install_listener("numba:compile", times):
+        assert outer(1.5) == 5.0
+    (inner_total, inner_own, inner_name), (outer_total, outer_own, outer_name) = times.done
+    assert inner_name.endswith("inner") and outer_name.endswith("outer") and not times.open
+    assert inner_own == inner_total and 0 < inner_total < outer_total
+    assert outer_own == outer_total - inner_total

@@ -11,6 +11,7 @@ import tempfile
 import time
 
 import numpy as np
+from numba.core import event
 
 from mlp_scratch.threads import available_cores, kernel_threads
 from mlp_scratch.validation import check_positive_int
@@ -139,6 +140,26 @@ def measure_startup(runs=STARTUP_RUNS, log=print):
     log(f"start-up (whole processes; medians of {runs}, cold once): " + ", ".join(
         f"{name.replace('_', ' ')} {seconds:.2f}s" for name, seconds in result.items() if name != "runs"))
     return result
+
+
+class CompileTimes(event.Listener):
+    """Listens to numba's "numba:compile" events: (seconds including callees, seconds of its own,
+    kernel name) for each finished compile. numba compiles the kernels a kernel calls inside its
+    compile, so its own seconds are its total less theirs."""
+
+    def __init__(self):
+        self.open, self.done = [], []  # open: [name, start, callees' seconds], innermost last
+
+    def on_start(self, ev):
+        function = ev.data["dispatcher"].py_func
+        self.open.append([f"{function.__module__}.{function.__qualname__}", time.perf_counter(), 0.0])
+
+    def on_end(self, ev):
+        name, start, callees = self.open.pop()
+        total = time.perf_counter() - start
+        if self.open:
+            self.open[-1][2] += total
+        self.done.append((total, total - callees, name))
 
 
 # -- report -----------------------------------------------------------------------------------------
