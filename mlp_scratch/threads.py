@@ -90,8 +90,9 @@ def threads_for(parameters):
 def blas_threads(n):
     """Limit NumPy's and SciPy's OpenBLAS to ``n`` threads. As a context manager (``with
     blas_threads(1): ...``) the previous limits come back at the block's end."""
-    # numba's products call SciPy's OpenBLAS: load it so that the limit reaches it too.
-    import scipy.linalg.cython_blas  # noqa: F401
+    # numba's products call SciPy's OpenBLAS, which products.py loads (without scipy.linalg's
+    # imports): imported first, so that the limit reaches it too.
+    from mlp_scratch.kernels import products  # noqa: F401
     from threadpoolctl import threadpool_limits
     return threadpool_limits(n, user_api="blas")
 
@@ -136,7 +137,7 @@ def pools(parameters):
     if apply(parameters) == 1:
         yield
         return
-    if not _controller:  # SciPy's OpenBLAS is loaded by then: kernels/products.py loads it
+    if not _controller:  # SciPy's OpenBLAS is loaded by then: kernels/products.py loaded it
         from threadpoolctl import ThreadpoolController
         _controller.append(ThreadpoolController().select(user_api="blas"))
     with _controller[0].limit(limits=1):

@@ -116,12 +116,19 @@ from mlp_scratch.kernels import products
 a = np.arange(6, dtype=np.float32).reshape(2, 3)
 out = np.empty((2, 2), np.float32)
 products.matmul(a, np.ascontiguousarray(a.T), out)  # numba's first call loads its registries
+from mlp_scratch.threads import set_threads
+from threadpoolctl import threadpool_info
+set_threads(blas=1)
 assert "scipy.linalg" not in sys.modules, "scipy.linalg was imported"
+limited = {pool["filepath"]: pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"}
+assert set(limited.values()) == {1}, limited
 assert (out == a @ a.T).all(), out
 import scipy.linalg
 from scipy.linalg import cython_blas
 assert scipy.linalg.cython_blas is cython_blas is sys.modules["scipy.linalg.cython_blas"]
 assert (scipy.linalg.blas.sgemm(1.0, a, a.T) == out).all()
+# SciPy's OpenBLAS was loaded, and so limited, before scipy.linalg came
+assert {pool["filepath"] for pool in threadpool_info() if pool["user_api"] == "blas"} == set(limited)
 """
 
 
