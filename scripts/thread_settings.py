@@ -11,9 +11,9 @@ import argparse
 import json
 import os
 import pathlib
+import statistics
 import subprocess
 import sys
-import statistics
 import tempfile
 import time
 
@@ -36,6 +36,10 @@ def main(argv=None):
                         help="kernels on 1 thread vs one pool, alternating epochs in this process")
     args = parser.parse_args(argv)
     if args.alternate:
+        from mlp_scratch.threads import budget
+        if budget() < 2:
+            parser.error(f"--alternate compares 1 kernel thread with one pool of more, but this process may use "
+                         f"{budget()} thread")
         return [alternate(config, args.rounds) for config in args.configs]
     rows = []
     for label, env, blas in SETTINGS:
