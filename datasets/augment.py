@@ -1,8 +1,7 @@
 """Data augmentation for image data sets, applied to each training mini-batch (never at test time)."""
 import numpy as np
 
-from mlp_scratch.kernels.augment import augment_images
-from mlp_scratch.kernels.random import seed_for
+from mlp_scratch.kernels.augment import augment_images, kernel_settings
 from mlp_scratch.validation import check_bool, check_int, check_number
 
 
@@ -75,15 +74,7 @@ class Augmentation:
         if X.ndim != 2 or X.shape[1] != channels * height * width or out.shape != X.shape:
             raise ValueError(f"X must have rows of {channels * height * width} features for images of shape "
                              f"{self.image_shape}, got {X.shape}")
-        augment_images(X, out, channels, height, width, *self.kernel_args(X.dtype)[1:], np.uint64(seed),
-                       seed_for(seed, 1))
-
-    def kernel_args(self, dtype):
-        """(image shape, largest shift, flip, noise std, warp, jitter) as the augmentation kernel takes them."""
-        return (np.array(self.image_shape, np.int64), self.crop_padding + self.translate, self.flip,
-                np.dtype(dtype).type(self.noise_std),
-                np.array([np.radians(self.rotate), self.scale, np.radians(self.shear)]),
-                np.array([self.brightness, self.contrast, self.saturation]))
+        augment_images(X, out, kernel_settings(self, X.dtype), np.uint64(seed))
 
     def config(self):
         return {"image_shape": list(self.image_shape), "crop_padding": self.crop_padding,
@@ -93,3 +84,4 @@ class Augmentation:
 
     def __repr__(self):
         return "Augmentation(" + ", ".join(f"{k}={v!r}" for k, v in self.config().items()) + ")"
+

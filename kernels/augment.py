@@ -22,11 +22,37 @@ preprocessing) to b * x, then m + c * (x - m) with m the sample's mean, then (3 
 g + a * (x - g) with g the pixel's luminance 0.299 R + 0.587 G + 0.114 B. The warp and jitter
 draws use uniforms 3 N + 6 i + k, after the shift and flip draws of the N samples.
 """
+from typing import NamedTuple
+
 import numpy as np
 from numba import njit, prange
 
 from .config import FASTMATH
-from .random import uniform
+from .random import derive_seed, uniform
+
+
+class AugmentSettings(NamedTuple):
+    """An augmentation as the kernel takes it, built by mlp_scratch.datasets.Augmentation."""
+    enabled: bool       # False: the training loop leaves its batches as they are
+    channels: int
+    height: int
+    width: int
+    max_shift: int
+    flip: bool
+    noise_std: float    # in the data's dtype
+    warp: np.ndarray    # float64 (3,): largest rotation and shear (radians), largest relative scale change
+    jitter: np.ndarray  # float64 (3,): largest relative brightness, contrast and saturation changes
+
+
+def kernel_settings(augmentation, dtype):
+    """The AugmentSettings of an mlp_scratch.datasets.Augmentation for data of ``dtype``; for None,
+    settings of the same types that the training loop skips (one compiled loop serves both)."""
+    if augmentation is None:
+        return AugmentSettings(False, 1, 1, 1, 0, False, np.dtype(dtype).type(0), np.zeros(3), np.zeros(3))
+    a = augmentation
+    return AugmentSettings(True, *a.image_shape, a.crop_padding + a.translate, a.flip, np.dtype(dtype).type(a.noise_std),
+                           np.array([np.radians(a.rotate), a.scale, np.radians(a.shear)]),
+                           np.array([a.brightness, a.contrast, a.saturation]))
 
 
 @njit(fastmath=FASTMATH, cache=True, inline="always")
@@ -86,8 +112,12 @@ def jitter_sample(out, channels, plane, brightness, contrast, saturation):
 
 
 @njit(parallel=True, fastmath=FASTMATH, cache=True)
-def augment_images(X, out, channels, height, width, max_shift, flip, noise_std, warp, jitter, seed, noise_seed):
-    """Writes the augmented copy of X (N, C*H*W) into out (same shape; must not alias X)."""
+def augment_images(X, out, settings, seed):
+    """Writes the augmented copy of X (N, C*H*W) into out (same shape; must not alias X), drawing from
+    the uint64 ``seed`` (the noise from its stream 1)."""
+    channels, height, width, max_shift = settings.channels, settings.height, settings.width, settings.max_shift
+    flip, noise_std, warp, jitter = settings.flip, settings.noise_std, settings.warp, settings.jitter
+    noise_seed = derive_seed(seed, 1)
     n, d = X.shape
     span = 2 * max_shift + 1
     warped = warp[0] != 0 or warp[1] != 0 or warp[2] != 0

@@ -17,7 +17,13 @@ returning (flags, g) measured 2-6x slower, as it stopped numba from vectorizing 
 
 The loops take their coefficients (``1 - beta1``, ...) as scalars of the parameters' dtype, computed
 by the *_update functions below: written in a loop, ``1 - beta1`` would be an integer minus a
-float32, which numba computes in float64, and the whole float32 loop with it."""
+float32, which numba computes in float64, and the whole float32 loop with it.
+
+What an update needs besides the parameters, gradients and learning rate crosses into compiled code
+as one ``OptimizerState``, built by the optimizer (mlp_scratch/optim.py): its rule, its
+hyperparameters and state arrays by name, its masks and its step count, which the update advances."""
+from typing import NamedTuple, Optional
+
 import numpy as np
 from numba import njit, prange
 
@@ -158,64 +164,98 @@ def adam_step(params, grads, exp_avg, exp_avg_sq, max_exp_avg_sq, flags, step_si
 
 
 # -- one update per optimizer: per-step coefficients, then its loop ------------------------------
-# Every optimizer is (kind, hyper, up to three state arrays). ``hyper`` holds its hyperparameters in
-# float64, in the order each *_update names; ``coef`` is scratch in the parameters' dtype, through
-# which each coefficient reaches the loop as a scalar of that dtype. Optimizer.step and the compiled
-# training loop (training.py) both call these, so each coefficient is computed in one place.
 SGD, ADAGRAD, RMSPROP, ADADELTA, ADAM = range(5)
 
 
-@njit(cache=True)
-def sgd_update(params, grads, momentum_buffer, unused1, unused2, flags, lr, t, hyper, coef):
-    """hyper = [momentum, dampening, weight_decay, nesterov]."""
-    coef[0], coef[1], coef[2], coef[3] = lr, hyper[0], 1 - hyper[1], hyper[2]
-    sgd_step(params, grads, momentum_buffer, flags, coef[0], coef[1], coef[2], coef[3], hyper[3] != 0, t == 1)
+class Hyper(NamedTuple):
+    """Every rule's hyperparameters by name, in float64 (the flags too: 0 or 1); a rule reads its own
+    and the rest stay 0. One type for every rule, so the training loop compiles once for all."""
+    momentum: float = 0.0
+    dampening: float = 0.0
+    nesterov: float = 0.0
+    weight_decay: float = 0.0
+    lr_decay: float = 0.0
+    eps: float = 0.0
+    alpha: float = 0.0
+    centered: float = 0.0
+    rho: float = 0.0
+    beta1: float = 0.0
+    beta2: float = 0.0
+    amsgrad: float = 0.0
+    decoupled: float = 0.0
+
+
+class Buffers(NamedTuple):
+    """Every rule's state arrays by name (torch.optim's names), laid out like the parameters; empty
+    where the rule keeps no such state."""
+    momentum_buffer: np.ndarray
+    sum: np.ndarray
+    square_avg: np.ndarray
+    grad_avg: np.ndarray
+    acc_delta: np.ndarray
+    exp_avg: np.ndarray
+    exp_avg_sq: np.ndarray
+    max_exp_avg_sq: np.ndarray
+
+
+class OptimizerState(NamedTuple):
+    rule: int                  # SGD, ADAGRAD, RMSPROP, ADADELTA or ADAM
+    hyper: Hyper
+    buffers: Buffers
+    flags: Optional[np.ndarray]  # uint8 per element (DECAY, FROZEN), or None: DECAY everywhere
+    steps: np.ndarray          # int64 (1,): steps taken; step t = steps[0] + 1 updates and advances it
 
 
 @njit(cache=True)
-def adagrad_update(params, grads, sum_sq, unused1, unused2, flags, lr, t, hyper, coef):
-    """hyper = [lr_decay, weight_decay, eps]; the step's rate is lr / (1 + (t - 1) * lr_decay)."""
-    coef[0], coef[1], coef[2] = lr / (1 + (t - 1) * hyper[0]), hyper[1], hyper[2]
-    adagrad_step(params, grads, sum_sq, flags, coef[0], coef[1], coef[2])
+def sgd_update(params, grads, opt, lr, t):
+    h, cast = opt.hyper, params.dtype.type
+    sgd_step(params, grads, opt.buffers.momentum_buffer, opt.flags, cast(lr), cast(h.momentum),
+             cast(1 - h.dampening), cast(h.weight_decay), h.nesterov != 0, t == 1)
 
 
 @njit(cache=True)
-def rmsprop_update(params, grads, square_avg, grad_avg, momentum_buffer, flags, lr, t, hyper, coef):
-    """hyper = [alpha, eps, weight_decay, momentum, centered]."""
-    coef[0], coef[1], coef[2], coef[3], coef[4], coef[5] = lr, hyper[0], 1 - hyper[0], hyper[1], hyper[2], hyper[3]
-    rmsprop_step(params, grads, square_avg, grad_avg, momentum_buffer, flags, coef[0], coef[1], coef[2],
-                 coef[3], coef[4], coef[5], hyper[4] != 0)
+def adagrad_update(params, grads, opt, lr, t):
+    """The step's rate is lr / (1 + (t - 1) * lr_decay)."""
+    h, cast = opt.hyper, params.dtype.type
+    adagrad_step(params, grads, opt.buffers.sum, opt.flags, cast(lr / (1 + (t - 1) * h.lr_decay)),
+                 cast(h.weight_decay), cast(h.eps))
 
 
 @njit(cache=True)
-def adadelta_update(params, grads, square_avg, acc_delta, unused, flags, lr, t, hyper, coef):
-    """hyper = [rho, eps, weight_decay]."""
-    coef[0], coef[1], coef[2], coef[3], coef[4] = lr, hyper[0], 1 - hyper[0], hyper[1], hyper[2]
-    adadelta_step(params, grads, square_avg, acc_delta, flags, coef[0], coef[1], coef[2], coef[3], coef[4])
+def rmsprop_update(params, grads, opt, lr, t):
+    h, b, cast = opt.hyper, opt.buffers, params.dtype.type
+    rmsprop_step(params, grads, b.square_avg, b.grad_avg, b.momentum_buffer, opt.flags, cast(lr), cast(h.alpha),
+                 cast(1 - h.alpha), cast(h.eps), cast(h.weight_decay), cast(h.momentum), h.centered != 0)
 
 
 @njit(cache=True)
-def adam_update(params, grads, exp_avg, exp_avg_sq, max_exp_avg_sq, flags, lr, t, hyper, coef):
-    """hyper = [beta1, beta2, eps, weight_decay, amsgrad, decoupled]; bias corrections of step t."""
-    beta1, beta2 = hyper[0], hyper[1]
-    coef[0] = lr / (1 - beta1 ** t)
-    coef[1] = np.sqrt(1 - beta2 ** t)
-    coef[2] = 1 - lr * hyper[3]
-    coef[3], coef[4], coef[5], coef[6], coef[7], coef[8] = beta1, 1 - beta1, beta2, 1 - beta2, hyper[2], hyper[3]
-    adam_step(params, grads, exp_avg, exp_avg_sq, max_exp_avg_sq, flags, coef[0], coef[3], coef[4], coef[5],
-              coef[6], coef[7], coef[8], coef[2], hyper[5] != 0, hyper[4] != 0, coef[1])
+def adadelta_update(params, grads, opt, lr, t):
+    h, b, cast = opt.hyper, opt.buffers, params.dtype.type
+    adadelta_step(params, grads, b.square_avg, b.acc_delta, opt.flags, cast(lr), cast(h.rho), cast(1 - h.rho),
+                  cast(h.eps), cast(h.weight_decay))
 
 
 @njit(cache=True)
-def optimizer_update(kind, params, grads, s0, s1, s2, flags, lr, t, hyper, coef):
-    """The update of optimizer ``kind`` (SGD, ADAGRAD, ...) at step t = 1, 2, ..."""
-    if kind == SGD:
-        sgd_update(params, grads, s0, s1, s2, flags, lr, t, hyper, coef)
-    elif kind == ADAGRAD:
-        adagrad_update(params, grads, s0, s1, s2, flags, lr, t, hyper, coef)
-    elif kind == RMSPROP:
-        rmsprop_update(params, grads, s0, s1, s2, flags, lr, t, hyper, coef)
-    elif kind == ADADELTA:
-        adadelta_update(params, grads, s0, s1, s2, flags, lr, t, hyper, coef)
+def adam_update(params, grads, opt, lr, t):
+    """Bias corrections of step t."""
+    h, b, cast = opt.hyper, opt.buffers, params.dtype.type
+    adam_step(params, grads, b.exp_avg, b.exp_avg_sq, b.max_exp_avg_sq, opt.flags, cast(lr / (1 - h.beta1 ** t)),
+              cast(h.beta1), cast(1 - h.beta1), cast(h.beta2), cast(1 - h.beta2), cast(h.eps), cast(h.weight_decay),
+              cast(1 - lr * h.weight_decay), h.decoupled != 0, h.amsgrad != 0, cast(np.sqrt(1 - h.beta2 ** t)))
+
+
+@njit(cache=True)
+def optimizer_update(params, grads, opt, lr):
+    """One step of ``opt``'s rule at learning rate lr: step t = opt.steps[0] + 1, which it counts."""
+    t = opt.steps[0] + 1
+    if opt.rule == SGD:
+        sgd_update(params, grads, opt, lr, t)
+    elif opt.rule == ADAGRAD:
+        adagrad_update(params, grads, opt, lr, t)
+    elif opt.rule == RMSPROP:
+        rmsprop_update(params, grads, opt, lr, t)
+    elif opt.rule == ADADELTA:
+        adadelta_update(params, grads, opt, lr, t)
     else:
-        adam_update(params, grads, s0, s1, s2, flags, lr, t, hyper, coef)
+        adam_update(params, grads, opt, lr, t)
+    opt.steps[0] = t

@@ -21,7 +21,7 @@ def products(batch_sizes, xs, Ws, douts, outs, dWs, dxs):
 
 
 @njit(cache=True)
-def updates(steps, kind, params, grads, s0, s1, s2, flags, hyper, coef, lr):
-    """``steps`` updates of optimizer ``kind`` over the flat buffers."""
-    for step in range(steps):
-        optimizer_update(kind, params, grads, s0, s1, s2, flags, lr, step + 1, hyper, coef)
+def updates(steps, params, grads, opt, lr):
+    """``steps`` updates of the optimizer ``opt`` over the flat buffers."""
+    for _ in range(steps):
+        optimizer_update(params, grads, opt, lr)

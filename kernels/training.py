@@ -1,5 +1,7 @@
 """Compiled mini-batch training: a run of steps (gather the batch, [augment], forward/backward,
 optimizer update) with no Python between steps. The trainer calls it on chunks of an epoch."""
+from typing import NamedTuple
+
 import numpy as np
 from numba import njit, prange
 
@@ -8,6 +10,29 @@ from .config import FASTMATH
 from .network import forward_backward
 from .optimizers import optimizer_update
 from .random import derive_seed
+
+
+class Batches(NamedTuple):
+    """An epoch's mini-batches: batch b holds the samples order[bounds[b]:bounds[b + 1]] of (X, y).
+    Built by the trainer's EpochRunner, with buffers for the largest batch."""
+    X: np.ndarray
+    y: np.ndarray
+    order: np.ndarray
+    bounds: np.ndarray
+    X_batch: np.ndarray
+    y_batch: np.ndarray
+    X_augmented: np.ndarray
+
+
+class Steps(NamedTuple):
+    """A chunk of an epoch's steps: batches first, ..., first + count - 1."""
+    first: int
+    count: int
+    step: int            # the run's step count before the first of them: it seeds dropout and augmentation
+    seed: np.uint64      # the run's seed
+    augment_seed: np.uint64
+    lrs: np.ndarray      # float64, each step's learning rate
+    losses: np.ndarray   # float64, written: each step's loss
 
 
 @njit(parallel=True, fastmath=FASTMATH, cache=True)
@@ -20,32 +45,24 @@ def gather_rows(X, y, idx, X_out, y_out):
 
 
 @njit(cache=True)
-def train_steps(X, y, order, bounds, first, count, X_batch, y_batch,
-                augment, image_shape, max_shift, flip, noise_std, warp, jitter, augment_seed, X_augmented,
-                params, grads, running, stats, acts, grad_a, grad_b, scores, dscores, row_loss, l2_rows,
-                layout, act_alpha, loss_kind, l1, l2, keep_prob, bn_momentum, bn_eps, seed,
-                kind, s0, s1, s2, flags, hyper, coef, lrs, step, optimizer_step, losses):
-    """Trains on batches first, ..., first + count - 1 of an epoch: batch b holds the samples
-    order[bounds[b]:bounds[b + 1]]. ``step`` is the run's step count before the first of them
-    (it seeds dropout and augmentation), ``optimizer_step`` the optimizer's. Writes each step's loss
-    to ``losses`` and returns the number of steps taken: fewer than count when a loss is not finite,
-    in which case that step's update is skipped.
+def train_steps(batches, augment, net, work, opt, steps):
+    """Trains on the chunk ``steps`` of ``batches``, augmented by ``augment``, with the network ``net``
+    (kernels/network.py), its workspace and the optimizer ``opt`` (kernels/optimizers.py). Writes each
+    step's loss and returns the number of steps taken: fewer than steps.count when a loss is not
+    finite, in which case that step's update is skipped.
     """
-    for k in range(count):
-        start, stop = bounds[first + k], bounds[first + k + 1]
+    for k in range(steps.count):
+        b = steps.first + k
+        start, stop = batches.bounds[b], batches.bounds[b + 1]
         n = stop - start
-        xb, yb = X_batch[:n], y_batch[:n]
-        gather_rows(X, y, order[start:stop], xb, yb)
-        if augment:
-            step_seed = derive_seed(augment_seed, step + k)
-            augment_images(xb, X_augmented[:n], image_shape[0], image_shape[1], image_shape[2], max_shift,
-                           flip, noise_std, warp, jitter, step_seed, derive_seed(step_seed, 1))
-            xb = X_augmented[:n]
-        data_loss, penalty = forward_backward(xb, yb, params, grads, running, stats, acts, grad_a, grad_b,
-                                              scores, dscores, row_loss, l2_rows, layout, act_alpha, loss_kind, l1, l2,
-                                              keep_prob, bn_momentum, bn_eps, derive_seed(seed, step + k))
-        losses[k] = data_loss + penalty
-        if not np.isfinite(losses[k]):
+        xb, yb = batches.X_batch[:n], batches.y_batch[:n]
+        gather_rows(batches.X, batches.y, batches.order[start:stop], xb, yb)
+        if augment.enabled:
+            augment_images(xb, batches.X_augmented[:n], augment, derive_seed(steps.augment_seed, steps.step + k))
+            xb = batches.X_augmented[:n]
+        data_loss, penalty = forward_backward(xb, yb, net, work, derive_seed(steps.seed, steps.step + k))
+        steps.losses[k] = data_loss + penalty
+        if not np.isfinite(steps.losses[k]):
             return k
-        optimizer_update(kind, params, grads, s0, s1, s2, flags, lrs[k], optimizer_step + k + 1, hyper, coef)
-    return count
+        optimizer_update(net.params, net.grads, opt, steps.lrs[k])
+    return steps.count

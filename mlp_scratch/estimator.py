@@ -1,5 +1,6 @@
 """A scikit-learn estimator over the same model, optimizers and compiled training loop."""
 import warnings
+from types import SimpleNamespace
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
@@ -13,7 +14,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from mlp_scratch.model import MLP
 from mlp_scratch.optim import OPTIMIZERS, make_optimizer
 from mlp_scratch.schedules import make_schedule
-from mlp_scratch.trainer import Stop, Trainer
+from mlp_scratch.trainer import NON_FINITE, Stop, Trainer
 from mlp_scratch.validation import check_bool, check_int, check_number, check_positive_int
 
 
@@ -53,7 +54,8 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the data (stratified) and keep the parameters of the
         best validation accuracy.
-    validation_fraction : float, default=0.1
+    validation_fraction : float in [0, 1), default=0.1
+        Above 0 with early stopping.
     warm_start : bool, default=False
         ``fit`` continues from the previous solution, optimizer state included.
     dtype : "float32", "float64" or None, default=None
@@ -64,7 +66,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
     Attributes
     ----------
     classes_, n_features_in_, model_ (the MLP), optimizer_, loss_curve_ (mean training loss per
-    epoch), validation_scores_ (with early stopping), best_loss_, best_validation_score_, n_iter_
+    epoch: the step losses weighted by batch size, as scikit-learn's), validation_scores_ (with early stopping), best_loss_, best_validation_score_, n_iter_
     (epochs), t_ (steps).
 
     Examples
@@ -129,7 +131,10 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         check_int("n_iter_no_change", self.n_iter_no_change, low=1)
         check_bool("early_stopping", self.early_stopping)
         check_bool("warm_start", self.warm_start)
-        check_number("validation_fraction", self.validation_fraction, low=0, high=1, low_open=True, high_open=True)
+        check_number("validation_fraction", self.validation_fraction, low=0, high=1, high_open=True)
+        if self.early_stopping and self.validation_fraction == 0:
+            raise ValueError("validation_fraction must be above 0 with early_stopping=True (it holds out that "
+                             "fraction for validation), got 0.0")
         check_positive_int("batch_size", self.batch_size)
         sizes = self.hidden_layer_sizes
         return [sizes] if isinstance(sizes, (int, np.integer)) else list(sizes)
@@ -166,67 +171,65 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
             self.optimizer_ = make_optimizer(self.optimizer, lr=self.lr, **(self.optimizer_params or {}))
         except TypeError as error:
             raise ValueError(f"optimizer_params: {error}") from None
-        try:
-            schedule = make_schedule(self.schedule, **(self.schedule_params or {})) if self.schedule else None
-        except TypeError as error:
-            raise ValueError(f"schedule_params: {error}") from None
-        self._trainer = Trainer(self.model_, self.optimizer_, batch_size=self.batch_size, schedule=schedule,
-                                seed=self._seed, log=print if self.verbose else None)
-        self._runner = self._best_params = None
+        self._schedule()  # checks schedule_params now; each fit builds its own
+        self._run_state = None  # the Trainer's state after the last fit, from which the next one continues
         self.loss_curve_, self.validation_scores_ = [], []
         self.best_loss_, self.best_validation_score_ = np.inf, -np.inf
         self.n_iter_ = self.t_ = 0
 
-    def _train(self, X, y, epochs, stop_early):
-        model, trainer = self.model_, self._trainer
-        if self.early_stopping and stop_early:
+    def _schedule(self):
+        try:
+            return make_schedule(self.schedule, **(self.schedule_params or {})) if self.schedule else None
+        except TypeError as error:
+            raise ValueError(f"schedule_params: {error}") from None
+
+    def _split(self, X, y):
+        """(training part, validation part) of (X, y) for early stopping: stratified, as scikit-learn's."""
+        try:
             X, X_val, y, y_val = train_test_split(X, y, test_size=self.validation_fraction, stratify=y,
                                                   random_state=self._seed)
-        if getattr(self, "_runner", None) is None or self._runner.X.shape[0] != len(X):
-            self._runner = trainer.epoch_runner(X, y, np.random.default_rng(self._seed + self.n_iter_))
-            self._runner.step = self.t_  # the step clock seeds dropout and drives per-step schedules
-        else:
-            self._runner.X, self._runner.y = X, y
+        except ValueError as error:
+            raise ValueError(f"early_stopping: a stratified split of {len(y)} samples of {len(self.classes_)} classes "
+                             f"with validation_fraction={self.validation_fraction} is not possible ({error}); raise "
+                             f"validation_fraction, give more samples of each class, or set early_stopping=False") from None
+        return SimpleNamespace(X_train=X, y_train=y, X_val=X_val, y_val=y_val)
+
+    def _train(self, X, y, epochs, stop_early):
+        """``epochs`` more epochs through the package's Trainer, continuing the previous fit's run (step
+        clock, shuffling stream, schedule); with ``stop_early``, scikit-learn's stopping rule."""
+        validating = self.early_stopping and stop_early
+        data = self._split(X, y) if validating else SimpleNamespace(X_train=X, y_train=y, X_val=None, y_val=None)
+        trainer = Trainer(self.model_, self.optimizer_, epochs=self.n_iter_ + epochs, batch_size=self.batch_size,
+                          schedule=self._schedule(), seed=self._seed, restore_best=validating, train_eval_samples=0,
+                          log=print if self.verbose else None)
         without_improvement = 0
-        for _ in range(epochs):
-            losses_before = len(trainer._history.iteration_loss)
-            try:
-                self._runner.run(self.n_iter_ + 1)
-            except Stop as stop:
-                raise ValueError(f"training diverged: {stop}") from None
-            epoch_losses = trainer._history.iteration_loss[losses_before:]
-            self.n_iter_ += 1
-            self.t_ += len(epoch_losses)
-            self.loss_curve_.append(float(np.mean(epoch_losses)))
-            if self.early_stopping and stop_early:
-                val_loss, score = model._evaluate(X_val, y_val)
-                trainer.schedule.observe(val_loss)
+
+        def after_epoch(trainer):
+            """scikit-learn's rule: stop after more than n_iter_no_change epochs without improvement by tol."""
+            nonlocal without_improvement
+            record = trainer.history.epochs[-1]
+            self.n_iter_, self.t_ = record["epoch"], len(trainer.history.iteration_loss)
+            self.loss_curve_.append(record["batch_loss"])
+            if validating:
+                score = record["val_acc"]
                 self.validation_scores_.append(score)
                 improved = score > self.best_validation_score_ + self.tol
-                if score > self.best_validation_score_:
-                    self.best_validation_score_ = score
-                    self._best_params = (model.flat_params.copy(), model.running.copy())
+                self.best_validation_score_ = max(self.best_validation_score_, score)
             else:
-                trainer.schedule.observe(self.loss_curve_[-1])
                 improved = self.loss_curve_[-1] < self.best_loss_ - self.tol
             self.best_loss_ = min(self.best_loss_, self.loss_curve_[-1])
             without_improvement = 0 if improved else without_improvement + 1
             if stop_early and without_improvement > self.n_iter_no_change:
-                break
-        else:
-            if stop_early and epochs > 1:
-                warnings.warn(f"MLPClassifier stopped at max_iter={self.max_iter} epochs before converging",
-                              ConvergenceWarning)
-        if self.early_stopping and stop_early and self._best_params is not None:
-            model.flat_params[:], model.running[:] = self._best_params
-        return self
+                raise Stop(f"no improvement by tol={self.tol} in {self.n_iter_no_change} epochs")
 
-    def __getstate__(self):
-        """The epoch runner holds the training data: it is not pickled (a warm start after
-        unpickling begins a new shuffling stream)."""
-        state = dict(super().__getstate__())
-        state.pop("_runner", None)
-        return state
+        history = trainer.fit(data, on_epoch_end=after_epoch, resume=self._run_state)
+        self._run_state = trainer.state_dict()
+        if history.stop_reason.startswith(NON_FINITE):
+            raise ValueError(f"training diverged: {history.stop_reason}")
+        if stop_early and epochs > 1 and history.stop_reason == "completed":
+            warnings.warn(f"MLPClassifier stopped at max_iter={self.max_iter} epochs before converging",
+                          ConvergenceWarning)
+        return self
 
     # -- predicting --------------------------------------------------------------------------------
     def _checked(self, X):

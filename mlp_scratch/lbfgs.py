@@ -47,8 +47,7 @@ class LBFGS:
         from scipy.optimize import Bounds, minimize  # 0.3 s to import: only when L-BFGS runs
         def objective(theta):
             model.flat_params[:] = theta
-            data_loss, penalty = model._forward_backward(X, y, np.uint64(0), dropout=0.0)
-            loss = data_loss + penalty
+            loss = model.forward_backward(X, y, seed=0, dropout=0.0)
             if not np.isfinite(loss):
                 raise NonFiniteLoss(loss)
             return loss, model.flat_grads.astype(np.float64)

@@ -3,14 +3,14 @@ import numpy as np
 
 from mlp_scratch import threads
 from mlp_scratch.kernels import network
-from mlp_scratch.kernels.losses import data_loss, softmax
 from mlp_scratch.kernels.activations import ELU, LEAKY_RELU, RELU, SIGMOID, TANH
-from mlp_scratch.kernels.network import (ACT_COL, ACT_KIND, B_OFF, BETA_OFF, D_IN, D_OUT, DROP_COL,
-                                         GAMMA_OFF, LAYOUT_COLUMNS, STAT_OFF, W_OFF, XHAT_COL)
+from mlp_scratch.kernels.layout import build_layout, hidden_outputs, parameter_views, statistic_views
+from mlp_scratch.kernels.losses import SOFTMAX, SVM, data_loss, softmax
+from mlp_scratch.kernels.network import Network, Workspace
 from mlp_scratch.validation import (check_bool, check_choice, check_dtype, check_features, check_labels,
                                     check_number, check_positive_int, check_seed)
 
-LOSSES = {"softmax": network.SOFTMAX, "svm": network.SVM}
+LOSSES = {"softmax": SOFTMAX, "svm": SVM}
 ACTIVATIONS = {"relu": RELU, "leaky_relu": LEAKY_RELU, "elu": ELU, "tanh": TANH, "sigmoid": SIGMOID}
 DEFAULT_ALPHA = {"leaky_relu": 0.01, "elu": 1.0}  # torch's defaults; the others take none
 INITS = ("he", "xavier")
@@ -115,15 +115,16 @@ class MLP:
         self.bn_momentum = check_number("bn_momentum", bn_momentum, low=0, high=1)
         self.bn_eps = check_number("bn_eps", bn_eps, low=0, low_open=True)
 
-        self.layout, n_params, n_stats, self._act_width = self._build_layout()
-        self.flat_params = np.zeros(n_params, self.dtype)
-        self.flat_grads = np.zeros(n_params, self.dtype)
-        self.running = np.zeros(n_stats, self.dtype)   # running_mean, running_var per BN layer
-        self._stats = np.zeros(n_stats, self.dtype)    # the last batch's mean, inv_std
-        self.params = self._views(self.flat_params)
-        self.grads = self._views(self.flat_grads)
-        self._capacity = 0
-        self._l2_rows = np.empty(max(self.layout[:, D_IN]), np.float64)
+        sizes = [self.input_dim] + self.hidden_sizes + [self.num_classes]
+        self.layout, self._sizes = build_layout(sizes, self.batchnorm, self.dropout > 0,
+                                                [ACTIVATIONS[name] for name in self.activation])
+        self.flat_params = np.zeros(self._sizes.params, self.dtype)
+        self.flat_grads = np.zeros(self._sizes.params, self.dtype)
+        self.running = np.zeros(self._sizes.stats, self.dtype)   # running_mean, running_var per BN layer
+        self._batch_stats = np.zeros(self._sizes.stats, self.dtype)    # the last batch's mean, inv_std
+        self.params = parameter_views(self.flat_params, self.layout)
+        self.grads = parameter_views(self.flat_grads, self.layout)
+        self._work = None
         self.reset_parameters()
 
     def __getstate__(self):
@@ -143,55 +144,14 @@ class MLP:
                     l2=self.l2, l1=self.l1, loss=self.loss_name, init=self.init, dtype=self.dtype.name,
                     seed=self.seed, bn_momentum=self.bn_momentum, bn_eps=self.bn_eps)
 
-    # -- layout ------------------------------------------------------------------------------------
-    def _build_layout(self):
-        sizes = [self.input_dim] + self.hidden_sizes + [self.num_classes]
-        layout = np.full((len(sizes) - 1, LAYOUT_COLUMNS), -1, np.int64)
-        offset = stat = col = 0
-        for l, (d_in, d_out) in enumerate(zip(sizes[:-1], sizes[1:])):
-            hidden = l < len(sizes) - 2
-            layout[l, D_IN], layout[l, D_OUT] = d_in, d_out
-            layout[l, W_OFF], offset = offset, offset + d_in * d_out
-            if not (hidden and self.batchnorm):  # beta takes the bias's place after batch norm
-                layout[l, B_OFF], offset = offset, offset + d_out
-            if hidden and self.batchnorm:
-                layout[l, GAMMA_OFF], offset = offset, offset + d_out
-                layout[l, BETA_OFF], offset = offset, offset + d_out
-                layout[l, STAT_OFF], stat = stat, stat + 2 * d_out
-                layout[l, XHAT_COL], col = col, col + d_out
-            if hidden:
-                layout[l, ACT_COL], col = col, col + d_out
-                layout[l, ACT_KIND] = ACTIVATIONS[self.activation[l]]
-            if hidden and self.dropout > 0:
-                layout[l, DROP_COL], col = col, col + d_out
-        return layout, offset, stat, col
-
-    def _views(self, flat):
-        views = {}
-        for l, row in enumerate(self.layout, start=1):
-            d_in, d_out = row[D_IN], row[D_OUT]
-            views[f"W{l}"] = flat[row[W_OFF]:row[W_OFF] + d_in * d_out].reshape(d_in, d_out)
-            if row[B_OFF] >= 0:
-                views[f"b{l}"] = flat[row[B_OFF]:row[B_OFF] + d_out]
-            if row[GAMMA_OFF] >= 0:
-                views[f"gamma{l}"] = flat[row[GAMMA_OFF]:row[GAMMA_OFF] + d_out]
-                views[f"beta{l}"] = flat[row[BETA_OFF]:row[BETA_OFF] + d_out]
-        return views
-
     def running_stats(self):
         """{'running_mean1': ..., 'running_var1': ..., ...}: views into ``running``."""
-        views = {}
-        for l, row in enumerate(self.layout, start=1):
-            if row[STAT_OFF] >= 0:
-                s, m = row[STAT_OFF], row[D_OUT]
-                views[f"running_mean{l}"] = self.running[s:s + m]
-                views[f"running_var{l}"] = self.running[s + m:s + 2 * m]
-        return views
+        return statistic_views(self.running, self.layout)
 
     def weight_mask(self):
         """True on the elements of weight matrices: where L2 and, by default, weight decay apply."""
         mask = np.zeros(self.flat_params.size, bool)
-        for name, view in self._views(mask).items():
+        for name, view in parameter_views(mask, self.layout).items():
             view[...] = name.startswith("W")
         return mask
 
@@ -199,7 +159,7 @@ class MLP:
         """True on every parameter (W, b, gamma, beta) of the given layers (numbered from 1, the last
         affine layer included): e.g. the frozen part of a network in transfer learning."""
         mask = np.zeros(self.flat_params.size, bool)
-        for name, view in self._views(mask).items():
+        for name, view in parameter_views(mask, self.layout).items():
             view[...] = int(name[len(name.rstrip("0123456789")):]) in layers
         return mask
 
@@ -207,62 +167,54 @@ class MLP:
         """Weights from N(0, weight_std**2) drawn in float64 from ``seed``; b = beta = 0, gamma = 1."""
         rng = np.random.default_rng(self.seed)
         self.flat_params[:] = 0
-        for l, row in enumerate(self.layout, start=1):
+        for l, (d_in, d_out) in enumerate(zip(self.layout.d_in, self.layout.d_out), start=1):
             leaky = l <= len(self.activation) and self.activation[l - 1] == "leaky_relu"
-            std = weight_std(self.init, row[D_IN], row[D_OUT], self.act_alpha[l - 1] if leaky else 0.0)
-            self.params[f"W{l}"][:] = std * rng.standard_normal((row[D_IN], row[D_OUT]))
-            if row[GAMMA_OFF] >= 0:
+            std = weight_std(self.init, d_in, d_out, self.act_alpha[l - 1] if leaky else 0.0)
+            self.params[f"W{l}"][:] = std * rng.standard_normal((d_in, d_out))
+            if f"gamma{l}" in self.params:
                 self.params[f"gamma{l}"][:] = 1
         for name, view in self.running_stats().items():
             view[:] = 1 if name.startswith("running_var") else 0
 
-    # -- workspaces --------------------------------------------------------------------------------
-    def _workspace(self, n):
-        """Activation and gradient scratch buffers for up to n rows, allocated once and reused."""
-        if n > self._capacity:
+    # -- what the compiled passes take ---------------------------------------------------------------
+    def network(self, dropout=None):
+        """The model as the compiled passes take it (kernels/network.py): views of its buffers and its
+        settings in its dtype. ``dropout`` overrides the model's rate (full-batch methods use 0)."""
+        cast = self.dtype.type
+        keep = 1.0 - (self.dropout if dropout is None else dropout)
+        return Network(self.layout, self.flat_params, self.flat_grads, self.running, self._batch_stats,
+                       self.act_alpha, LOSSES[self.loss_name], cast(self.l1), cast(self.l2), cast(keep),
+                       cast(self.bn_momentum), cast(self.bn_eps))
+
+    def workspace(self, n):
+        """Activation and gradient buffers for batches of up to n rows, allocated once and grown
+        when a larger batch comes."""
+        if self._work is None or len(self._work.scores) < n:
             widest = max(self.hidden_sizes, default=1)  # backward scratch holds hidden layers' gradients
-            self._acts = np.empty(n * self._act_width, self.dtype)
-            self._grad_a = np.empty(n * widest, self.dtype)
-            self._grad_b = np.empty(n * widest, self.dtype)
-            self._scores = np.empty((n, self.num_classes), self.dtype)
-            self._dscores = np.empty((n, self.num_classes), self.dtype)
-            self._row_loss = np.empty(n, np.float64)
-            self._capacity = n
+            self._work = Workspace(acts=np.empty(n * self._sizes.act_columns, self.dtype),
+                                   grad_a=np.empty(n * widest, self.dtype), grad_b=np.empty(n * widest, self.dtype),
+                                   scores=np.empty((n, self.num_classes), self.dtype),
+                                   dscores=np.empty((n, self.num_classes), self.dtype),
+                                   row_loss=np.empty(n, np.float64),
+                                   l2_rows=np.empty(max(self.layout.d_in), np.float64))
+        return self._work
 
     # -- passes ------------------------------------------------------------------------------------
-    def forward_backward(self, X, y, seed=0):
+    def forward_backward(self, X, y, seed=0, dropout=None):
         """One training-mode pass on the batch (X, y): fills ``grads`` and returns the loss
-        (data loss + L2 penalty). ``seed`` fixes the dropout masks; batch norm uses the batch's
+        (data loss + L2 penalty). ``seed`` fixes the dropout masks and ``dropout`` overrides the
+        model's rate for this pass (full-batch methods use 0); batch norm uses the batch's
         statistics and updates its running averages."""
         X = check_features(X, self.input_dim, self.dtype)
         y = check_labels(y, X.shape[0], self.num_classes)
-        data_loss, penalty = self._forward_backward(X, y, check_seed("seed", seed))
-        return data_loss + penalty
-
-    def _forward_backward(self, X, y, seed, dropout=None):
-        """forward_backward on checked, C-contiguous inputs; returns (data loss, penalty).
-        ``dropout`` overrides the model's rate for this pass (full-batch methods use 0)."""
-        n = X.shape[0]
-        if self.batchnorm and n < 2:
+        seed = np.uint64(check_seed("seed", seed))
+        if self.batchnorm and X.shape[0] < 2:
             raise ValueError("batch norm needs at least 2 samples per training batch, got 1")
-        buffers = self.training_buffers(n)
+        net = self.network(dropout)
+        work = self.workspace(X.shape[0])
         with threads.pools(self.flat_params.size):
-            return network.forward_backward(X, y, *buffers, *self.training_scalars(dropout), np.uint64(seed))
-
-    def training_buffers(self, n):
-        """The buffers of a training pass over up to n rows, in forward_backward's order."""
-        self._workspace(n)
-        return (self.flat_params, self.flat_grads, self.running, self._stats, self._acts, self._grad_a,
-                self._grad_b, self._scores, self._dscores, self._row_loss, self._l2_rows, self.layout,
-                self.act_alpha)
-
-    def training_scalars(self, dropout=None):
-        """(loss kind, l1, l2, keep probability, bn_momentum, bn_eps) as forward_backward takes them: in
-        the arrays' dtype, which keeps float32 kernels in float32. ``dropout`` overrides the rate."""
-        cast = self.dtype.type
-        keep = 1.0 - (self.dropout if dropout is None else dropout)
-        return (LOSSES[self.loss_name], cast(self.l1), cast(self.l2), cast(keep), cast(self.bn_momentum),
-                cast(self.bn_eps))
+            data_loss, penalty = network.forward_backward(X, y, net, work, seed)
+        return data_loss + penalty
 
     def scores(self, X):
         """Evaluation-mode class scores (N, C): running batch-norm averages, no dropout."""
@@ -271,18 +223,17 @@ class MLP:
 
     def _scores_checked(self, X):
         out = np.empty((X.shape[0], self.num_classes), self.dtype)
-        rows = max(self._capacity, EVAL_ROWS)
-        self._workspace(rows)
+        rows = max(0 if self._work is None else len(self._work.scores), EVAL_ROWS)
         for start in range(0, X.shape[0], rows):
             stop = min(start + rows, X.shape[0])
             self._forward_eval(X[start:stop], out[start:stop])
         return out
 
     def _forward_eval(self, X, scores):
-        """The compiled evaluation pass on checked X, within the workspace's rows."""
+        """The compiled evaluation pass on checked X."""
+        work = self.workspace(X.shape[0])
         with threads.pools(self.flat_params.size):
-            network.forward_eval(X, self.flat_params, self.running, self._stats, self._acts, scores, self.layout,
-                                 self.act_alpha, self.dtype.type(self.bn_eps))
+            network.forward_eval(X, self.network(), work.acts, scores)
 
     def hidden_activations(self, X):
         """Evaluation-mode output of each hidden layer on X, after its activation (batch norm with the
@@ -291,10 +242,8 @@ class MLP:
         pass, so the activation workspace grows to N rows; for looking inside the network, e.g.
         activation statistics at initialization, not for scoring large sets."""
         X = check_features(X, self.input_dim, self.dtype)
-        n = X.shape[0]
-        self._workspace(n)
-        self._forward_eval(X, np.empty((n, self.num_classes), self.dtype))
-        return [self._acts[n * c:n * (c + m)].reshape(n, m).copy() for c, m in self.layout[:-1, [ACT_COL, D_OUT]]]
+        self._forward_eval(X, np.empty((X.shape[0], self.num_classes), self.dtype))
+        return hidden_outputs(self.workspace(X.shape[0]).acts, self.layout, X.shape[0])
 
     def predict_proba(self, X):
         """Softmax of the evaluation-mode scores (also for an SVM-trained model)."""
@@ -314,9 +263,7 @@ class MLP:
     def evaluate(self, X, y):
         """(data loss, accuracy) in evaluation mode."""
         X = check_features(X, self.input_dim, self.dtype)
-        return self._evaluate(X, check_labels(y, X.shape[0], self.num_classes))
-
-    def _evaluate(self, X, y):
+        y = check_labels(y, X.shape[0], self.num_classes)
         scores = self._scores_checked(X)
         dscores = np.empty_like(scores)
         row_loss = np.empty(X.shape[0], np.float64)

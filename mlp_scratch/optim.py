@@ -10,27 +10,38 @@ from mlp_scratch.validation import check_bool, check_int, check_number
 
 
 class Optimizer:
-    """Base class. A subclass names its compiled update (``kind``, see kernels/optimizers.py), the
-    state arrays it passes in order (``slots``; ``state_names`` are those in use), and its
-    hyperparameters in the update's order (``_hyper``).
+    """Base class. A subclass names its compiled update rule (``rule``, see kernels/optimizers.py) and
+    the state arrays it keeps (``state_names``, torch.optim's names); its hyperparameters reach the
+    update by name (``compiled``).
 
     ``step(params, grads, lr=None)`` updates ``params`` in place from ``grads`` (flat float arrays of
     one dtype); ``lr`` overrides the learning rate for this step (a schedule's value). State arrays are
-    created on the first step with the parameters' size and dtype.
+    created on the first step with the parameters' size and dtype. ``steps`` counts the steps taken,
+    by ``step`` or by the compiled training loop, which advances it itself.
     """
 
     state_names = ()
-    slots = ()
 
     def __init__(self, lr, **hyperparameters):
         self.lr = check_number("lr", lr, low=0, low_open=True)
         self.hyperparameters = hyperparameters
-        self.hyper = np.array(self._hyper(), np.float64)
-        self._coef = {}
-        self.steps = 0
+        self.hyper = kernels.Hyper(**{name: float(value) for name, value in self._hyper().items()})
+        self._steps = np.zeros(1, np.int64)  # shared with the compiled update, which advances it
         self.state = {}
         self.decay_mask = self.frozen_mask = None
         self.flags = None
+
+    @property
+    def steps(self):
+        return int(self._steps[0])
+
+    @steps.setter
+    def steps(self, value):
+        self._steps[0] = check_int("steps", value, low=0)
+
+    def _hyper(self):
+        """The hyperparameters the compiled update reads, by their names in kernels.Hyper."""
+        return {name: value for name, value in self.hyperparameters.items() if name in kernels.Hyper._fields}
 
     def set_masks(self, decay=None, frozen=None):
         """Boolean per-element masks: where weight decay applies (default: everywhere, as in torch)
@@ -60,14 +71,12 @@ class Optimizer:
     def step(self, params, grads, lr=None):
         lr = self.lr if lr is None else check_number("lr", lr, low=0)
         threads.apply()
-        kernels.optimizer_update(self.kind, params, grads, *self.prepare(params, grads), self.flags, lr,
-                                 self.steps + 1, self.hyper, self.coefficients(params.dtype))
-        self.steps += 1
+        kernels.optimizer_update(params, grads, self.compiled(params, grads), lr)
 
-    def prepare(self, params, grads):
-        """Check params, grads, masks and state against each other (the compiled update indexes
-        them without bounds checks), create the state on first use, and return the update's three
-        state arrays."""
+    def compiled(self, params, grads):
+        """The optimizer as the compiled update takes it (kernels.OptimizerState) for these
+        parameters and gradients: checked against each other and against the masks and state (the
+        compiled update indexes them without bounds checks), the state created on first use."""
         if (params.shape != grads.shape or params.ndim != 1 or params.dtype != grads.dtype
                 or params.dtype.kind != "f"):
             raise ValueError(f"params and grads must be flat float arrays of one shape and dtype, got "
@@ -81,18 +90,9 @@ class Optimizer:
             if array is None or array.shape != params.shape or array.dtype != params.dtype:
                 raise ValueError(f"optimizer state {name!r} must match params ({params.shape} {params.dtype}), "
                                  f"got {None if array is None else (array.shape, array.dtype)}")
-        return self.state_slots(params)
-
-    def state_slots(self, params):
-        """The three state arrays the compiled update takes, empty where unused."""
-        slots = [self.state.get(name, params[:0]) for name in self.slots]
-        return slots + [params[:0]] * (3 - len(slots))
-
-    def coefficients(self, dtype):
-        """Scratch in ``dtype`` through which the update passes its coefficients (see kernels)."""
-        if dtype not in self._coef:
-            self._coef[dtype] = np.zeros(16, dtype)
-        return self._coef[dtype]
+        unused = params[:0]
+        buffers = kernels.Buffers(**{name: self.state.get(name, unused) for name in kernels.Buffers._fields})
+        return kernels.OptimizerState(self.rule, self.hyper, buffers, self.flags, self._steps)
 
     def state_dict(self):
         """Everything needed to continue exactly: hyperparameters, step count, state arrays."""
@@ -108,8 +108,8 @@ class Optimizer:
         if set(arrays) != (set(checked.state_names) if steps else set()):
             raise ValueError(f"the state holds {sorted(arrays)} after {steps} steps but {checked!r} needs "
                              f"{sorted(checked.state_names) if steps else 'none before its first step'}")
-        self.lr, self.hyperparameters, self.steps, self.state = checked.lr, checked.hyperparameters, steps, arrays
-        self.hyper = checked.hyper
+        self.lr, self.hyperparameters, self.hyper, self.state = checked.lr, checked.hyperparameters, checked.hyper, arrays
+        self.steps = steps
 
     def __repr__(self):
         args = ", ".join(f"{k}={v!r}" for k, v in {"lr": self.lr, **self.hyperparameters}.items())
@@ -130,7 +130,7 @@ class SGD(Optimizer):
     (Sutskever et al. 2013 as implemented by torch); it equals CS231n's ``nesterov_momentum`` form.
     """
 
-    kind, slots = kernels.SGD, ("momentum_buffer",)
+    rule = kernels.SGD
 
     def __init__(self, lr=0.01, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False):
         super().__init__(lr, momentum=check_number("momentum", momentum, low=0),
@@ -145,10 +145,6 @@ class SGD(Optimizer):
     def state_names(self):
         return ("momentum_buffer",) if self.hyperparameters["momentum"] else ()
 
-    def _hyper(self):
-        h = self.hyperparameters
-        return [h["momentum"], h["dampening"], h["weight_decay"], h["nesterov"]]
-
 
 class Adagrad(Optimizer):
     r"""torch.optim.Adagrad; step t = 1, 2, ...:
@@ -159,8 +155,7 @@ class Adagrad(Optimizer):
     ``s`` starts at ``initial_accumulator_value``. CS231n's adagrad is the same with lr_decay 0 and
     eps added outside the square root too (they write ``eps`` = 1e-7).
     """
-    kind, slots = kernels.ADAGRAD, ("sum",)
-    state_names = slots
+    rule, state_names = kernels.ADAGRAD, ("sum",)
 
     def __init__(self, lr=0.01, lr_decay=0.0, weight_decay=0.0, initial_accumulator_value=0.0, eps=1e-10):
         super().__init__(lr, lr_decay=check_number("lr_decay", lr_decay, low=0),
@@ -171,10 +166,6 @@ class Adagrad(Optimizer):
 
     def _init_state(self, params):
         return {"sum": np.full_like(params, self.hyperparameters["initial_accumulator_value"])}
-
-    def _hyper(self):
-        h = self.hyperparameters
-        return [h["lr_decay"], h["weight_decay"], h["eps"]]
 
 
 class RMSprop(Optimizer):
@@ -188,7 +179,7 @@ class RMSprop(Optimizer):
     eps = 1e-8 added outside the square root: the same formula.
     """
 
-    kind, slots = kernels.RMSPROP, ("square_avg", "grad_avg", "momentum_buffer")
+    rule = kernels.RMSPROP
 
     def __init__(self, lr=0.01, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0, centered=False):
         super().__init__(lr, alpha=check_number("alpha", alpha, low=0, high=1),
@@ -202,10 +193,6 @@ class RMSprop(Optimizer):
         return ("square_avg",) + (("momentum_buffer",) if h["momentum"] else ()) + \
             (("grad_avg",) if h["centered"] else ())
 
-    def _hyper(self):
-        h = self.hyperparameters
-        return [h["alpha"], h["eps"], h["weight_decay"], h["momentum"], h["centered"]]
-
 
 class Adadelta(Optimizer):
     r"""torch.optim.Adadelta (Zeiler 2012, with a learning rate that scales the step, 1.0 by default):
@@ -213,17 +200,12 @@ class Adadelta(Optimizer):
         g <- g + weight_decay * p;   v <- rho * v + (1 - rho) * g**2
         d = sqrt(u + eps) / sqrt(v + eps) * g;   u <- rho * u + (1 - rho) * d**2;   p <- p - lr * d
     """
-    kind, slots = kernels.ADADELTA, ("square_avg", "acc_delta")
-    state_names = slots
+    rule, state_names = kernels.ADADELTA, ("square_avg", "acc_delta")
 
     def __init__(self, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0.0):
         super().__init__(lr, rho=check_number("rho", rho, low=0, high=1),
                          eps=check_number("eps", eps, low=0, low_open=True),
                          weight_decay=check_number("weight_decay", weight_decay, low=0))
-
-    def _hyper(self):
-        h = self.hyperparameters
-        return [h["rho"], h["eps"], h["weight_decay"]]
 
 
 class Adam(Optimizer):
@@ -236,8 +218,7 @@ class Adam(Optimizer):
 
     CS231n's adam is the same rule (no amsgrad, no weight decay), incrementing t before use.
     """
-    kind, slots = kernels.ADAM, ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")
-    decoupled = False
+    rule, decoupled = kernels.ADAM, False
 
     def __init__(self, lr=0.001, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=False):
         if not hasattr(betas, "__len__") or len(betas) != 2:
@@ -253,8 +234,8 @@ class Adam(Optimizer):
         return ("exp_avg", "exp_avg_sq") + (("max_exp_avg_sq",) if self.hyperparameters["amsgrad"] else ())
 
     def _hyper(self):
-        h = self.hyperparameters
-        return [*h["betas"], h["eps"], h["weight_decay"], h["amsgrad"], self.decoupled]
+        beta1, beta2 = self.hyperparameters["betas"]
+        return {**super()._hyper(), "beta1": beta1, "beta2": beta2, "decoupled": self.decoupled}
 
 
 class AdamW(Adam):

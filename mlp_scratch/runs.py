@@ -13,7 +13,7 @@ import numpy as np
 from mlp_scratch import checkpoint
 from mlp_scratch.plots import plot_history
 
-METRICS = ["epoch", "lr", "train_loss", "train_acc", "val_loss", "val_acc", "time"]
+METRICS = ["epoch", "lr", "batch_loss", "train_loss", "train_acc", "val_loss", "val_acc", "time"]
 
 
 def plain_json(value):
@@ -52,7 +52,7 @@ def save_epoch(folder, trainer, preprocessing=None):
     """After each epoch: the resumable checkpoint and the history so far."""
     folder = pathlib.Path(folder)
     checkpoint.save(folder / "checkpoint.npz", trainer.model, trainer.optimizer, preprocessing, trainer=trainer)
-    save_history(folder, trainer._history)
+    save_history(folder, trainer.history)
 
 
 def save_run(folder, config, model, optimizer, history, preprocessing=None, results=None):

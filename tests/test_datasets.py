@@ -13,6 +13,7 @@ import pytest
 import reference as ref
 from mlp_scratch import MLP, SGD, Trainer, datasets
 from mlp_scratch.datasets import Augmentation, cifar, idx, sources
+from mlp_scratch.kernels.augment import kernel_settings
 from mlp_scratch.kernels import random as random_kernels
 
 SHARED = pathlib.Path(os.environ.get(datasets.DATA_ENV) or pathlib.Path(__file__).parents[2] / "shared" / "data")
@@ -290,7 +291,8 @@ def test_affine_warp_and_jitter_match_scipy(dtype):
                        contrast=0.3, saturation=0.5)
     out = np.empty_like(X)
     aug(X, out, np.uint64(11))
-    _, _, _, _, warp, jitter = aug.kernel_args(dtype)
+    settings = kernel_settings(aug, dtype)
+    warp, jitter = settings.warp, settings.jitter
     want = warp_jitter_reference(X.astype(np.float64), (3, 7, 6), 1, True, warp, jitter, np.uint64(11))
     np.testing.assert_allclose(out, want, rtol=1e-4 if dtype == np.float32 else 1e-10, atol=1e-5)
     plain = np.empty_like(X)

@@ -1,7 +1,11 @@
 """MLPClassifier against scikit-learn's own estimator checks, and inside its tools."""
+import warnings
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 from sklearn.datasets import load_digits, load_iris
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV, cross_val_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -79,3 +83,50 @@ def test_bad_parameters_are_reported_at_fit():
         MLPClassifier(optimizer="lbfgs").fit(X, y)
     with pytest.raises(ValueError, match="at least 2 classes"):
         MLPClassifier().fit(X, np.zeros(len(y)))
+
+
+def test_loss_curve_weights_each_batch_by_its_size(digits):
+    """scikit-learn's loss_curve_ is the epoch's batch losses weighted by batch size; 100 samples in
+    batches of 32 end with a batch of 4, which a plain mean would weigh like the others."""
+    from mlp_scratch import MLP, Trainer
+    from mlp_scratch.optim import Adam
+    X, y = digits[0][:100], digits[1][:100]
+    clf = MLPClassifier(hidden_layer_sizes=(16,), batch_size=32, max_iter=1, random_state=0).fit(X, y)
+    model = MLP(64, [16], 10, l2=1e-4, dtype="float64", seed=clf._seed)  # the estimator's model and run
+    trainer = Trainer(model, Adam(lr=1e-3), epochs=1, batch_size=32, seed=clf._seed, train_eval_samples=0, log=None)
+    losses = trainer.fit(SimpleNamespace(X_train=X, y_train=y, X_val=None, y_val=None)).iteration_loss
+    assert clf.loss_curve_ == [np.dot(losses, [32, 32, 32, 4]) / 100] != [np.mean(losses)]
+    np.testing.assert_array_equal(clf.model_.flat_params, model.flat_params)
+
+
+def test_with_sklearns_defaults_it_trains_as_long_and_as_well_as_sklearn_on_moons():
+    """make_moons with every default: the stopping rule sees the same epoch losses as scikit-learn's."""
+    from sklearn.datasets import make_moons
+    from sklearn.model_selection import train_test_split
+    from sklearn.neural_network import MLPClassifier as SklearnMLP
+
+    ours, theirs = [], []
+    for seed in range(5):
+        X, y = make_moons(n_samples=500, noise=0.3, random_state=seed)
+        X_train, X_test, y_train, y_test = train_test_split(X, y, random_state=seed)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            a = MLPClassifier(random_state=seed).fit(X_train, y_train)
+            b = SklearnMLP(random_state=seed).fit(X_train, y_train)
+        assert abs(a.n_iter_ - b.n_iter_) <= 0.2 * b.n_iter_, (seed, a.n_iter_, b.n_iter_)
+        ours.append(a.score(X_test, y_test))
+        theirs.append(b.score(X_test, y_test))
+    assert np.mean(ours) >= np.mean(theirs) - 0.02, (ours, theirs)
+
+
+def test_validation_fraction_follows_sklearns_constraint_and_small_splits_say_the_fix():
+    X, y = load_iris(return_X_y=True)
+    assert MLPClassifier(validation_fraction=0.0, max_iter=2).fit(X, y).n_iter_ == 2
+    with pytest.raises(ValueError, match="validation_fraction must be above 0 with early_stopping"):
+        MLPClassifier(validation_fraction=0.0, early_stopping=True).fit(X, y)
+    with pytest.raises(ValueError, match="validation_fraction"):
+        MLPClassifier(validation_fraction=1.0).fit(X, y)
+    few = np.r_[0:4, 50:54, 100:104]  # 12 samples, 3 classes: 10% holds out 2, fewer than the classes
+    with pytest.raises(ValueError, match="early_stopping: a stratified split of 12 samples of 3 classes.*"
+                                         "raise validation_fraction.*early_stopping=False"):
+        MLPClassifier(early_stopping=True).fit(X[few], y[few])

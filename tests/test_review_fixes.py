@@ -217,12 +217,12 @@ def test_estimator_feeds_the_plateau_schedule_and_keeps_the_step_clock():
     X, y = datasets.load("digits").X_train, datasets.load("digits").y_train
     clf = MLPClassifier(hidden_layer_sizes=(16,), schedule="plateau", schedule_params={"patience": 0, "factor": 0.5,
                         "threshold": 0.9}, max_iter=4, random_state=0).fit(X, y)
-    assert clf._trainer.schedule.scale < 1  # no epoch improves by 90%: the rate was cut
+    assert clf._run_state["schedule"]["scale"] < 1  # no epoch improves by 90%: the rate was cut
     decaying = MLPClassifier(hidden_layer_sizes=(16,), schedule="exp-decay", schedule_params={"k": 0.01},
                              dropout=0.2, random_state=0)
     for size in (200, 300, 200):  # a new runner per size: the step clock must go on
         decaying.partial_fit(X[:size], y[:size], classes=np.arange(10))
-    lrs = decaying._trainer._history.iteration_lr
+    lrs = decaying._run_state["history"]["iteration_lr"]
     assert lrs == sorted(lrs, reverse=True) and len(set(lrs)) == len(lrs)
 
 
@@ -236,7 +236,7 @@ def test_estimator_early_stopping_restores_the_best_parameters():
     from sklearn.model_selection import train_test_split
     X_fit, y_fit = clf._validate(data.X_train, data.y_train, reset=False)
     _, X_val, _, y_val = train_test_split(X_fit, y_fit, test_size=0.1, stratify=y_fit, random_state=clf._seed)
-    assert clf.model_._evaluate(X_val, y_val)[1] == clf.best_validation_score_
+    assert clf.model_.evaluate(X_val, y_val)[1] == clf.best_validation_score_
 
 
 def test_estimator_parameters_are_checked_at_fit():

@@ -134,10 +134,10 @@ def test_interrupted_run_resumes_bitwise(tmp_path, monkeypatch, capsys):
     assert main(RUN + ["--out", str(tmp_path / "straight")]) == 0
     original_end_epoch = Trainer._end_epoch
 
-    def interrupt_in_epoch_3(self, epoch, lr):
+    def interrupt_in_epoch_3(self, epoch, *args):
         if epoch == 3:
             raise KeyboardInterrupt  # as if Ctrl-C came during epoch 3
-        original_end_epoch(self, epoch, lr)
+        original_end_epoch(self, epoch, *args)
 
     monkeypatch.setattr(Trainer, "_end_epoch", interrupt_in_epoch_3)
     assert main(RUN + ["--out", str(tmp_path / "resumed")]) == 0

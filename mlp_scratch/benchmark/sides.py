@@ -197,7 +197,7 @@ class StepLimit(Side):
         size = config.mlp().flat_params.size
         self.params, self.grads = normal(size), 1e-3 * normal(size)
         self.optimizer = Adam(lr=LR, betas=BETAS, eps=EPS)
-        self.slots = self.optimizer.prepare(self.params, self.grads)
+        self.compiled = self.optimizer.compiled(self.params, self.grads)
         self.batch_sizes = np.array([len(b) for b in np.array_split(np.arange(len(X)), batch_bounds(len(X), config))])
 
     def run_epoch(self, epoch):
@@ -208,9 +208,8 @@ class StepLimit(Side):
         seconds = time.perf_counter() - start
         time.sleep(PAUSE)
         threads.apply(self.params.size)
-        opt, start = self.optimizer, time.perf_counter()
-        updates(self.batch_sizes.shape[0], opt.kind, self.params, self.grads, *self.slots, opt.flags, opt.hyper,
-                opt.coefficients(self.params.dtype), opt.lr)
+        start = time.perf_counter()
+        updates(self.batch_sizes.shape[0], self.params, self.grads, self.compiled, self.optimizer.lr)
         return seconds + time.perf_counter() - start
 
 

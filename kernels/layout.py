@@ -1,0 +1,138 @@
+"""Where every layer's blocks live in the flat buffers: the one module that knows the offsets.
+
+An MLP's parameters, gradients, batch-norm statistics and activations each live in one flat array.
+``Layout`` says, per affine layer l, where layer l's blocks start in them (-1: the layer has no such
+block). The compiled passes read blocks through the accessors below and the Python side through
+``parameter_views`` and ``statistic_views``; nothing else reads an offset.
+
+- params (and grads, laid out alike): W (d_in x d_out, row-major), then b, or gamma and beta where
+  batch norm follows (beta takes the bias's place: the bias's gradient would be identically zero);
+- running and stats: two vectors of d_out per batch-norm layer (running mean and variance; the last
+  batch's mean and inv_std);
+- acts, for a batch of n rows: a block that starts at column c and is m wide occupies
+  acts[n*c : n*(c+m)] as an (n, m) C-contiguous array. A hidden layer has its output (act), the
+  normalized input of batch norm (xhat) and the output after dropout (drop).
+"""
+from typing import NamedTuple
+
+import numpy as np
+from numba import njit
+
+
+class Layout(NamedTuple):
+    """One int64 array per field, one entry per affine layer."""
+    d_in: np.ndarray
+    d_out: np.ndarray
+    W: np.ndarray        # offsets into params
+    b: np.ndarray
+    gamma: np.ndarray
+    beta: np.ndarray
+    stats: np.ndarray    # offsets into running and stats
+    act: np.ndarray      # columns of acts
+    xhat: np.ndarray
+    drop: np.ndarray
+    activation: np.ndarray  # the activation kind of a hidden layer (kernels/activations.py)
+
+
+class Sizes(NamedTuple):
+    """The lengths of the flat buffers a Layout indexes: params, statistics, activation columns."""
+    params: int
+    stats: int
+    act_columns: int
+
+
+def build_layout(sizes, batchnorm, dropout, activations):
+    """The Layout of an MLP with layer widths ``sizes`` (input, hidden..., output), and its Sizes.
+    ``activations``: one activation kind per hidden layer."""
+    layers = len(sizes) - 1
+    columns = {name: np.full(layers, -1, np.int64) for name in Layout._fields}
+    offset = stat = col = 0
+    for l, (d_in, d_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        hidden = l < layers - 1
+        columns["d_in"][l], columns["d_out"][l] = d_in, d_out
+        columns["W"][l], offset = offset, offset + d_in * d_out
+        if not (hidden and batchnorm):
+            columns["b"][l], offset = offset, offset + d_out
+        if hidden and batchnorm:
+            columns["gamma"][l], offset = offset, offset + d_out
+            columns["beta"][l], offset = offset, offset + d_out
+            columns["stats"][l], stat = stat, stat + 2 * d_out
+            columns["xhat"][l], col = col, col + d_out
+        if hidden:
+            columns["act"][l], col = col, col + d_out
+            columns["activation"][l] = activations[l]
+        if hidden and dropout:
+            columns["drop"][l], col = col, col + d_out
+    return Layout(**columns), Sizes(offset, stat, col)
+
+
+def parameter_views(flat, layout):
+    """CS231n-style names (W1, b1 or gamma1 and beta1, ..., W{L}, b{L}) to views into ``flat``."""
+    views = {}
+    for l in range(len(layout.d_in)):
+        d_in, d_out = layout.d_in[l], layout.d_out[l]
+        views[f"W{l + 1}"] = flat[layout.W[l]:layout.W[l] + d_in * d_out].reshape(d_in, d_out)
+        for name in ("b", "gamma", "beta"):
+            start = getattr(layout, name)[l]
+            if start >= 0:
+                views[f"{name}{l + 1}"] = flat[start:start + d_out]
+    return views
+
+
+def statistic_views(flat, layout, first="running_mean", second="running_var"):
+    """{first1: ..., second1: ..., ...}: the two vectors of each batch-norm layer, views into ``flat``."""
+    views = {}
+    for l in range(len(layout.d_in)):
+        start, m = layout.stats[l], layout.d_out[l]
+        if start >= 0:
+            views[f"{first}{l + 1}"] = flat[start:start + m]
+            views[f"{second}{l + 1}"] = flat[start + m:start + 2 * m]
+    return views
+
+
+def hidden_outputs(acts, layout, n):
+    """Copies of each hidden layer's output block for a batch of n rows."""
+    return [acts[n * c:n * (c + m)].reshape(n, m).copy() for c, m in zip(layout.act[:-1], layout.d_out[:-1])]
+
+
+# -- the compiled side's accessors -----------------------------------------------------------------
+@njit(cache=True)
+def block(flat, n, col, width):
+    """The (n, width) C-contiguous view of the block starting at column ``col`` of ``flat``; (0, width)
+    where col is -1 (a block the layer does not have)."""
+    if col < 0:
+        return flat[:0].reshape((0, width))
+    return flat[n * col:n * (col + width)].reshape((n, width))
+
+
+@njit(cache=True)
+def vector(flat, start, width):
+    """flat[start:start + width]; empty where start is -1 (a block the layer does not have)."""
+    if start < 0:
+        return flat[:0]
+    return flat[start:start + width]
+
+
+@njit(cache=True)
+def weights(params, layout, l):
+    return params[layout.W[l]:layout.W[l] + layout.d_in[l] * layout.d_out[l]].reshape(
+        (layout.d_in[l], layout.d_out[l]))
+
+
+@njit(cache=True)
+def statistics(flat, layout, l):
+    """The two vectors of batch-norm layer l in ``flat`` (running mean and variance, or the batch's
+    mean and inv_std); empty where layer l has no batch norm."""
+    start, width = layout.stats[l], layout.d_out[l]
+    return vector(flat, start, width), vector(flat, start + width if start >= 0 else -1, width)
+
+
+@njit(cache=True)
+def layer_input(X, acts, layout, l, training):
+    """The input of affine layer l: X for the first layer, else the previous hidden layer's output
+    (after dropout in training mode)."""
+    if l == 0:
+        return X
+    dropped = training and layout.drop[l - 1] >= 0
+    col = layout.drop[l - 1] if dropped else layout.act[l - 1]
+    return block(acts, X.shape[0], col, layout.d_out[l - 1])
