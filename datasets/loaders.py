@@ -6,7 +6,7 @@ import numbers
 import numpy as np
 from sklearn import datasets as sk
 
-from mlp_scratch.validation import check_dtype, check_seed
+from mlp_scratch.validation import check_dtype, check_positive_int, check_seed
 
 from .dataset import Dataset, Preprocessing, stratified_indices
 from .sources import IMAGE_SETS, load_image_set
@@ -52,8 +52,8 @@ def load(name="digits", *, n_train=None, n_val=None, n_test=None, per_class=Fals
     dtype = check_dtype(dtype)
     seed = check_seed("seed", seed)
     for arg, value in (("n_train", n_train), ("n_val", n_val), ("n_test", n_test)):
-        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0):
-            raise ValueError(f"{arg} must be a positive integer, got {value!r}")
+        if value is not None:
+            check_positive_int(arg, value)
     if name in IMAGE_SETS:
         if options:
             raise ValueError(f"{name} takes no options, got {sorted(options)}")

@@ -20,6 +20,8 @@ from mlp_scratch.runs import save_config, save_epoch, save_run
 from mlp_scratch.schedules import SCHEDULES, make_schedule
 from mlp_scratch.trainer import INTERRUPTED, Trainer
 
+SGD_DEFAULTS = {"lr": 0.05, "momentum": 0.9}  # the command line's defaults for sgd: a run that trains well
+
 
 def add_train_arguments(parser):
     data = parser.add_argument_group("data")
@@ -67,8 +69,10 @@ def add_train_arguments(parser):
         "optimization", "Optimizer options left out take the optimizer's default (torch.optim's).")
     optim.add_argument("--optimizer", default="sgd", choices=sorted(METHODS),
                        help="default: sgd (lbfgs is full-batch: one of its iterations per epoch)")
-    optim.add_argument("--lr", type=float, help="learning rate (default: 0.05 for sgd, else the optimizer's)")
-    optim.add_argument("--momentum", type=float, help="sgd, rmsprop (default: 0.9 for sgd, 0 for rmsprop)")
+    optim.add_argument("--lr", type=float,
+                       help=f"learning rate (default: {SGD_DEFAULTS['lr']} for sgd, else the optimizer's)")
+    optim.add_argument("--momentum", type=float,
+                       help=f"sgd, rmsprop (default: {SGD_DEFAULTS['momentum']} for sgd, else the optimizer's)")
     optim.add_argument("--dampening", type=float, help="sgd")
     optim.add_argument("--nesterov", action="store_true", default=None, help="sgd: Nesterov momentum")
     optim.add_argument("--weight-decay", type=float,
@@ -118,7 +122,6 @@ OPTIMIZER_OPTIONS = ["lr", "momentum", "dampening", "nesterov", "weight_decay", 
                      "alpha", "centered", "rho", "lr_decay", "history_size", "tol"]
 SCHEDULE_OPTIONS = ["step_size", "milestones", "gamma", "k", "per", "t_max", "eta_min", "cycle_length", "factor",
                     "patience"]
-SGD_DEFAULTS = {"lr": 0.05, "momentum": 0.9}  # the command line's defaults for sgd: a run that trains well
 
 
 def given_options(args, cls, names):

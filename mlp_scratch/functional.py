@@ -9,7 +9,8 @@ and the wrapper keeps the state in it: ``steps`` and each state array (``momentu
     >>> next_w, config = sgd(w, dw, config)
 
 The course's own names and conventions (``learning_rate``, ``velocity = mu * v - lr * dw``) are the
-job of the CS231n compatibility layer, which converts to these.
+CS231n layer's (``mlp_scratch.cs231n.optim``), which adapts the optimizer classes itself rather than
+calling these.
 """
 import inspect
 

@@ -7,6 +7,7 @@ import numpy as np
 
 from mlp_scratch import datasets
 from mlp_scratch.datasets.sources import load_image_set
+from mlp_scratch.validation import check_positive_int
 
 __all__ = ["get_CIFAR10_data", "load_CIFAR10"]
 
@@ -40,8 +41,7 @@ def get_CIFAR10_data(num_training=49000, num_validation=1000, num_test=1000, sub
     - ``data_dir`` (keyword only) names the folder; default: the MLP_SCRATCH_DATA variable.
     """
     for name, value in (("num_training", num_training), ("num_validation", num_validation), ("num_test", num_test)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        check_positive_int(name, value)
     X_pool, _, X_test_pool, _, meta = load_image_set("cifar10", data_dir)
     available, available_test = len(X_pool), len(X_test_pool)
     del X_pool, X_test_pool

@@ -1,10 +1,9 @@
 """CS231n's ``FullyConnectedNet``, built from the layer functions of ``layers.py`` (the course's own
 structure), so that every formula stays in the compiled kernels."""
-import numbers
-
 import numpy as np
 
 from mlp_scratch.kernels.affine import weight_penalty
+from mlp_scratch.validation import check_positive_int
 
 from .layer_utils import *  # noqa: F401,F403 - as the course's fc_net, whose star import brings the layers
 from .layer_utils import __all__ as _layer_utils
@@ -64,8 +63,7 @@ class FullyConnectedNet(object):
         dims = [input_dim, *hidden_dims, num_classes]
         for name, value in zip(["input_dim", *[f"hidden_dims[{i}]" for i in range(len(hidden_dims))],
                                 "num_classes"], dims):
-            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+            check_positive_int(name, value)
         if normalization not in (None, "batchnorm", "layernorm"):
             raise ValueError(f'normalization must be None, "batchnorm" or "layernorm", got {normalization!r}')
         if not 0 < dropout_keep_ratio <= 1:

@@ -3,6 +3,7 @@ summary table it prints, the data and command-line options, and one training run
 its settings (a model or optimizer passed in is trained in place)."""
 import argparse
 import csv
+import inspect
 import io
 import json
 import math
@@ -18,22 +19,29 @@ import numpy as np  # noqa: E402
 
 from mlp_scratch import datasets  # noqa: E402
 from mlp_scratch.model import MLP  # noqa: E402
-from mlp_scratch.optim import make_optimizer  # noqa: E402
-from mlp_scratch.experiments.sweep import BACKENDS, MEASURED  # noqa: E402
+from mlp_scratch.experiments.trials import MEASURED  # noqa: E402
+from mlp_scratch.optim import OPTIMIZERS, make_optimizer  # noqa: E402
 from mlp_scratch.runs import plain_json, write_text  # noqa: E402
 from mlp_scratch.trainer import Trainer, batch_bounds  # noqa: E402
 
+
+def optimizer_default(optimizer, option):
+    """The default of ``option`` in the class of ``optimizer`` (a name of mlp_scratch.optim.OPTIMIZERS),
+    which writes each default once."""
+    return inspect.signature(OPTIMIZERS[optimizer].__init__).parameters[option].default
+
+
 # The training methods a comparison names: an optimizer with its settings, and a learning rate that
-# trains a standardized MLP well (each one's usual default, or the lecture's for SGD and momentum).
+# trains a standardized MLP well: the optimizer's default, or for plain SGD and RMSprop a rate of ours.
 METHODS = {
     "sgd": ("sgd", {}, 0.1),
-    "momentum": ("sgd", {"momentum": 0.9}, 0.01),
-    "nesterov": ("sgd", {"momentum": 0.9, "nesterov": True}, 0.01),
-    "adagrad": ("adagrad", {}, 0.01),
+    "momentum": ("sgd", {"momentum": 0.9}, optimizer_default("sgd", "lr")),
+    "nesterov": ("sgd", {"momentum": 0.9, "nesterov": True}, optimizer_default("sgd", "lr")),
+    "adagrad": ("adagrad", {}, optimizer_default("adagrad", "lr")),
     "rmsprop": ("rmsprop", {}, 1e-3),
-    "adadelta": ("adadelta", {}, 1.0),
-    "adam": ("adam", {}, 1e-3),
-    "adamw": ("adamw", {"weight_decay": 0.01}, 1e-3),
+    "adadelta": ("adadelta", {}, optimizer_default("adadelta", "lr")),
+    "adam": ("adam", {}, optimizer_default("adam", "lr")),
+    "adamw": ("adamw", {}, optimizer_default("adamw", "lr")),
     "lbfgs": ("lbfgs", {}, None),
 }
 
@@ -201,6 +209,8 @@ def add_data_arguments(p, dataset="mnist", n_train=5000, n_val=1000, n_test=None
 
 def add_sweep_arguments(p):
     """Options of where an experiment's trials run (see mlp_scratch.experiments.sweep)."""
+    from mlp_scratch.experiments.sweep import BACKENDS  # only the experiments that sweep load its engines
+
     g = p.add_argument_group("sweep")
     g.add_argument("--backend", default="serial", choices=BACKENDS,
                    help="serial: this process; joblib: local processes (loky); dask: a Dask cluster")

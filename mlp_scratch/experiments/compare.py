@@ -9,7 +9,8 @@ import numpy as np
 from mlp_scratch.experiments.common import (METHODS, Output, add_data_arguments, add_sweep_arguments,
                                             batches_per_epoch, check_methods, format_table, load_data, mean_and_spread,
                                             parser, plt, ranking_key, smooth, sweep_options, train)
-from mlp_scratch.experiments.sweep import MEASURED, STATUS_COLUMNS, Sweep, outcome
+from mlp_scratch.experiments.sweep import Sweep
+from mlp_scratch.experiments.trials import MEASURED, STATUS_COLUMNS, outcome
 
 LR_FACTORS = (0.1, 0.3, 1.0, 3.0, 10.0)  # the search tries the method's default lr times these
 TRIALS = ["method", "lr", "seed", "final_train_loss", "final_val_acc", "best_val_acc", "test_acc", "seconds",

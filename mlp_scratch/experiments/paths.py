@@ -8,13 +8,14 @@ plotted region by more than twice its size (the saddle has no bottom).
 
 Each surface's learning rates were picked by eye so that every method moves visibly in its steps:
 AdaDelta's are large because its first steps are about lr * sqrt(eps / (1 - rho)) = lr * 3e-3; AdamW keeps
-common.METHODS' weight decay (0.01), a slight pull towards (0, 0)."""
+its default weight decay, a slight pull towards (0, 0)."""
 from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.optimize import minimize
 
 from mlp_scratch.experiments.common import METHODS, Output, format_table, make_method, parser, plt
+from mlp_scratch.validation import check_positive_int
 
 PATH_METHODS = [*METHODS, "newton"]
 COLUMNS = ["surface", "method", "lr", "steps", "final_x", "final_y", "final_loss", "distance_to_minimum", "stop"]
@@ -191,8 +192,8 @@ def optimizer_paths(out, *, surfaces=tuple(SURFACES), methods=tuple(PATH_METHODS
         raise ValueError(f"lrs must name methods among {PATH_METHODS}, got {unknown}")
     if "lbfgs" in lrs:
         raise ValueError("lrs cannot set a learning rate for lbfgs (its line search picks the step)")
-    if steps is not None and steps < 1:
-        raise ValueError(f"steps must be a positive integer, got {steps}")
+    if steps is not None:
+        check_positive_int("steps", steps)
     if start is not None and len(start) != 2:
         raise ValueError(f"start must be two numbers (x, y), got {start!r}")
     output = Output(out)

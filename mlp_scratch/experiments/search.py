@@ -17,11 +17,14 @@ import math
 import numpy as np
 from matplotlib.lines import Line2D
 
+from mlp_scratch.cli import SGD_DEFAULTS
 from mlp_scratch.experiments.common import (FIRST_ORDER, METHODS, Output, add_data_arguments, add_sweep_arguments,
-                                            check_method, format_table, load_data, parser, plt, ranking_key,
-                                            sweep_options, train)
-from mlp_scratch.experiments.sweep import MEASURED, STATUS_COLUMNS, Sweep, outcome
+                                            check_method, format_table, load_data, optimizer_default, parser, plt,
+                                            ranking_key, sweep_options, train)
+from mlp_scratch.experiments.sweep import Sweep
+from mlp_scratch.experiments.trials import MEASURED, STATUS_COLUMNS, outcome
 from mlp_scratch.optim import make_optimizer
+from mlp_scratch.validation import check_positive_int
 
 PENALTIES = ("l2", "weight_decay")
 STAGES = ("coarse", "fine")
@@ -65,8 +68,8 @@ def optimizer_settings(method, lr, penalty, value):
     the model's penalty; "weight_decay" is the optimizer's (decoupled for adamw)."""
     name, options, _ = METHODS[method]
     options = {**options, "lr": lr}
-    if name == "sgd":
-        options.setdefault("momentum", 0.0)  # stated, since the train command's sgd defaults to 0.9
+    if name == "sgd":  # the class's defaults stated, since the train command's sgd has defaults of its own
+        options = {**{option: optimizer_default("sgd", option) for option in SGD_DEFAULTS}, **options}
     options["weight_decay"] = value if penalty == "weight_decay" else 0.0  # only the searched penalty
     return name, options, value if penalty == "l2" else 0.0
 
@@ -123,8 +126,7 @@ def hyperparameter_search(data, out, *, method="momentum", penalty="l2", lr_rang
     if penalty not in PENALTIES:
         raise ValueError(f"penalty must be one of {list(PENALTIES)}, got {penalty!r}")
     for name, value in (("coarse_trials", coarse_trials), ("fine_trials", fine_trials), ("top_k", top_k)):
-        if not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        check_positive_int(name, value)
     if not margin >= 0:
         raise ValueError(f"margin must be >= 0 decades, got {margin!r}")
     ranges = {"coarse": {"lr": check_range("lr_range", lr_range), penalty: check_range("penalty_range", penalty_range)}}

@@ -23,7 +23,8 @@ Processes start by fork+exec (loky) or spawn (Dask), never by a bare fork, which
 process whose OpenMP pool already runs. Each trial of one Dask worker process should have the
 process to itself (``dask worker --nthreads 1``): BLAS limits are per process, and compiled code
 holds the GIL. The data goes to every worker once: as the loky workers' initializer argument, or in
-a Dask worker plugin (sweep_dask.py); trials take it from the worker's memory.
+a Dask worker plugin (sweep_dask.py); trials take it from the worker's memory. What runs a trial on
+a worker, and the status columns, are in trials.py, which both engines share.
 
 A trial's exception is caught in the worker and recorded. A worker's death fails the trials it was
 running (on Dask also those queued on it, after ``distributed.scheduler.allowed-failures`` retries):
@@ -40,21 +41,15 @@ import hashlib
 import json
 import os
 import pathlib
-import socket
-import traceback
 import warnings
 from concurrent.futures import FIRST_COMPLETED, wait
 
-import numpy as np
-
+from mlp_scratch.experiments.trials import configure_worker, failure, run_trial, this_worker
 from mlp_scratch.runs import plain_json, write_text
-from mlp_scratch.threads import available_cores, limited, set_budget
-from mlp_scratch.trainer import INTERRUPTED, NON_FINITE
+from mlp_scratch.threads import available_cores, limited
 from mlp_scratch.validation import check_choice, check_positive_int
 
 BACKENDS = ("serial", "joblib", "dask")
-STATUS_COLUMNS = ["status", "error", "worker", "threads"]  # added to every row
-MEASURED = ("ok", "diverged")  # statuses of trials that have results
 RETRIED = ("error", "lost")  # statuses that a resumed sweep runs again
 
 
@@ -65,50 +60,6 @@ def fingerprint(data):
         digest.update(f"{array.dtype.str}{array.shape}".encode())
         digest.update(memoryview(array).cast("B") if array.flags.c_contiguous else array.tobytes())
     return digest.hexdigest()
-
-
-def run_trial(trial, data, config, threads):
-    """``trial(data, config)`` with the status columns (``threads``: the BLAS threads it ran at); an
-    exception becomes a row with status "error". A Ctrl-C that the trainer caught ends the sweep,
-    not only the trial."""
-    try:
-        row = dict(trial(data, config))
-    except Exception as error:  # noqa: BLE001 (every failure of a trial is recorded)
-        return {**failure("error", error, threads, this_worker()), "traceback": traceback.format_exc()}
-    reason = str(row.get("stop_reason", ""))
-    if reason.startswith(INTERRUPTED):
-        raise KeyboardInterrupt(reason)
-    diverged = reason.startswith(NON_FINITE)
-    return {**row, "status": "diverged" if diverged else "ok", "error": reason if diverged else "",
-            "worker": this_worker(), "threads": threads}
-
-
-def failure(status, error, threads, worker=""):
-    """A row for a trial that has no results."""
-    return {"status": status, "error": f"{type(error).__name__}: {error}", "worker": worker, "threads": threads}
-
-
-def this_worker():
-    return f"{socket.gethostname()}:{os.getpid()}"
-
-
-def configure_worker(data, threads):
-    """Prepare a worker process for its trials: ``threads`` for BLAS and the compiled kernels (a
-    fixed kernel count is capped at it), for the rest of its life; ``data``'s arrays on 16-byte boundaries, as NumPy
-    allocates them (Dask hands arrays over where they lay in its message, even at odd addresses,
-    where NumPy's SIMD loops take other paths and round differently: a float32 sum changed)."""
-    set_budget(threads)
-    for name, value in vars(data).items():
-        if isinstance(value, np.ndarray) and value.ctypes.data % 16:
-            setattr(data, name, value.copy())
-
-
-def outcome(row, measured):
-    """A trial's log text: ``measured(row)`` if it has results (with why it diverged), else its
-    status and error."""
-    if row["status"] not in MEASURED:
-        return f"{row['status']}: {row['error']}"
-    return measured(row) + (f"  ({row['error']})" if row["status"] == "diverged" else "")
 
 
 class Sweep:

@@ -10,7 +10,7 @@ from distributed import Client, LocalCluster, as_completed, get_worker
 from distributed.diagnostics.plugin import WorkerPlugin
 from distributed.scheduler import KilledWorker
 
-from mlp_scratch.experiments.sweep import configure_worker, failure, run_trial
+from mlp_scratch.experiments.trials import configure_worker, failure, run_trial
 from mlp_scratch.threads import available_cores
 
 

@@ -1,0 +1,51 @@
+"""Counts checked by validation.check_positive_int wherever they are taken: NumPy integers accepted,
+bools and non-integers refused, the argument named, None kept where it means "the default"."""
+import numpy as np
+import pytest
+
+from mlp_scratch import datasets
+from mlp_scratch.cs231n.data_utils import get_CIFAR10_data
+from mlp_scratch.cs231n.fc_net import FullyConnectedNet
+from mlp_scratch.experiments.paths import optimizer_paths
+from mlp_scratch.experiments.search import hyperparameter_search
+from mlp_scratch.validation import check_positive_int
+
+
+@pytest.mark.parametrize("value", [1, 7, np.int64(3), np.uint8(2)])
+def test_positive_int_accepts_integers(value):
+    assert check_positive_int("n", value) == value and type(check_positive_int("n", value)) is int
+
+
+@pytest.mark.parametrize("value", [0, -1, True, 2.0, "3", None])
+def test_positive_int_refuses_the_rest(value):
+    with pytest.raises(ValueError, match=r"^n must be a positive integer"):
+        check_positive_int("n", value)
+
+
+def test_fully_connected_net_names_each_size():
+    net = FullyConnectedNet([np.int64(4)], input_dim=np.int32(3), num_classes=2)
+    assert net.params["W1"].shape == (3, 4)
+    with pytest.raises(ValueError, match=r"hidden_dims\[1\] must be a positive integer, got True"):
+        FullyConnectedNet([4, True], input_dim=3, num_classes=2)
+    with pytest.raises(ValueError, match="num_classes must be a positive integer"):
+        FullyConnectedNet([4], input_dim=3, num_classes=0)
+
+
+def test_load_sizes():
+    data = datasets.load("digits", n_train=np.int64(50), n_val=None, n_test=20)
+    assert len(data.y_train) == 50 and len(data.y_test) == 20
+    with pytest.raises(ValueError, match="n_val must be a positive integer, got True"):
+        datasets.load("digits", n_val=True)
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda tmp: get_CIFAR10_data(num_training=False), "num_training must be a positive integer"),
+    (lambda tmp: get_CIFAR10_data(num_test=1.5), "num_test must be a positive integer"),
+    (lambda tmp: optimizer_paths(tmp, steps=0), "steps must be a positive integer"),
+    (lambda tmp: optimizer_paths(tmp, steps=True), "steps must be a positive integer"),
+    (lambda tmp: hyperparameter_search(None, tmp, top_k=True), "top_k must be a positive integer"),
+    (lambda tmp: hyperparameter_search(None, tmp, coarse_trials=0), "coarse_trials must be a positive integer"),
+])
+def test_counts_are_checked_before_any_work(tmp_path, call, message):
+    with pytest.raises(ValueError, match=message):
+        call(tmp_path)
