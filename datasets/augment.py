@@ -1,13 +1,13 @@
 """Data augmentation for image data sets, applied to each training mini-batch (never at test time)."""
 import numpy as np
 
-from mlp_scratch.kernels.augment import augment_images, kernel_settings
+from mlp_scratch.kernels.training.augment import augment_images, kernel_settings
 from mlp_scratch.validation import check_bool, check_int, check_number
 
 
 class Augmentation:
     """Random shifts (crops with padding, translations), horizontal flips, affine warps (rotation,
-    scaling, shear; bilinear), color jitter and additive noise (formulas in kernels/augment.py).
+    scaling, shear; bilinear), color jitter and additive noise (formulas in kernels/training/augment.py).
 
     Parameters
     ----------

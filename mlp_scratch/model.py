@@ -2,11 +2,11 @@
 import numpy as np
 
 from mlp_scratch import threads
-from mlp_scratch.kernels import network
-from mlp_scratch.kernels.activations import ELU, LEAKY_RELU, RELU, SIGMOID, TANH
-from mlp_scratch.kernels.layout import build_layout, hidden_outputs, parameter_views, statistic_views
-from mlp_scratch.kernels.losses import SOFTMAX, SVM, data_loss, softmax
-from mlp_scratch.kernels.network import Network, Workspace
+from mlp_scratch.kernels.training import network
+from mlp_scratch.kernels.layers.activations import ELU, LEAKY_RELU, RELU, SIGMOID, TANH
+from mlp_scratch.kernels.training.layout import build_layout, hidden_outputs, parameter_views, statistic_views
+from mlp_scratch.kernels.layers.losses import SOFTMAX, SVM, data_loss, softmax
+from mlp_scratch.kernels.training.network import Network, Workspace
 from mlp_scratch.validation import (check_bool, check_choice, check_dtype, check_features, check_labels,
                                     check_number, check_positive_int, check_seed)
 
@@ -60,7 +60,7 @@ class MLP:
     batchnorm : bool
         Batch normalization after each hidden affine layer (torch's running-average convention).
     activation : str or list of str, one per hidden layer
-        "relu" (default), "leaky_relu", "elu", "tanh" or "sigmoid" (kernels/activations.py).
+        "relu" (default), "leaky_relu", "elu", "tanh" or "sigmoid" (kernels/layers/activations.py).
     activation_alpha : float or None
         The leaky ReLU's negative slope (default 0.01) or ELU's alpha (default 1.0).
     dropout : float in [0, 1)
@@ -178,7 +178,7 @@ class MLP:
 
     # -- what the compiled passes take ---------------------------------------------------------------
     def network(self, dropout=None):
-        """The model as the compiled passes take it (kernels/network.py): views of its buffers and its
+        """The model as the compiled passes take it (kernels/training/network.py): views of its buffers and its
         settings in its dtype. ``dropout`` overrides the model's rate (full-batch methods use 0)."""
         cast = self.dtype.type
         keep = 1.0 - (self.dropout if dropout is None else dropout)

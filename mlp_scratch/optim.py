@@ -3,14 +3,14 @@ arrays, and nothing else. They never see layers: per-element treatment comes as 
 import numpy as np
 
 from mlp_scratch import threads
-from mlp_scratch.kernels import optimizers as kernels
+from mlp_scratch.kernels.training import optimizers as kernels
 from mlp_scratch.lbfgs import LBFGS
 from mlp_scratch.validation import check_bool, check_int, check_number
 
 
 
 class Optimizer:
-    """Base class. A subclass names its compiled update rule (``rule``, see kernels/optimizers.py) and
+    """Base class. A subclass names its compiled update rule (``rule``, see kernels/training/optimizers.py) and
     the state arrays it keeps (``state_names``, torch.optim's names); its hyperparameters reach the
     update by name (``compiled``).
 

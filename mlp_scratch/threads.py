@@ -6,7 +6,7 @@ works at a time, in one of two ways per compiled call (threads_for picks by the 
 
 - a small model: the kernels on one thread, OpenBLAS threading the products on all cores;
 - from POOL_PARAMETERS on: one pool, numba's. The kernels run on all cores and so do the products,
-  which kernels/products.py cuts into one single-threaded BLAS call per thread while ``pools``
+  which kernels/blas/products.py cuts into one single-threaded BLAS call per thread while ``pools``
   holds OpenBLAS at 1 thread. The optimizer's update and the element-wise kernels then use the
   second core too (Adam over 670k float32 parameters: 585 -> 300 us).
 
@@ -92,7 +92,7 @@ def blas_threads(n):
     blas_threads(1): ...``) the previous limits come back at the block's end."""
     # numba's products call SciPy's OpenBLAS, which products.py loads (without scipy.linalg's
     # imports): imported first, so that the limit reaches it too.
-    from mlp_scratch.kernels import products  # noqa: F401
+    from mlp_scratch.kernels.blas import products  # noqa: F401
     from threadpoolctl import threadpool_limits
     return threadpool_limits(n, user_api="blas")
 
@@ -133,11 +133,11 @@ def apply(parameters=None):
 def pools(parameters):
     """Around a compiled call with matrix products: apply(parameters) and, with the kernels on more
     than one thread, BLAS at 1 thread until the call returns (each kernel thread makes its own
-    single-threaded BLAS calls: kernels/products.py)."""
+    single-threaded BLAS calls: kernels/blas/products.py)."""
     if apply(parameters) == 1:
         yield
         return
-    if not _controller:  # SciPy's OpenBLAS is loaded by then: kernels/products.py loaded it
+    if not _controller:  # SciPy's OpenBLAS is loaded by then: kernels/blas/products.py loaded it
         from threadpoolctl import ThreadpoolController
         _controller.append(ThreadpoolController().select(user_api="blas"))
     with _controller[0].limit(limits=1):

@@ -7,9 +7,9 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from mlp_scratch import threads
-from mlp_scratch.kernels.augment import kernel_settings
+from mlp_scratch.kernels.training.augment import kernel_settings
 from mlp_scratch.kernels.random import seed_for
-from mlp_scratch.kernels.training import Batches, Steps, train_steps
+from mlp_scratch.kernels.training.loop import Batches, Steps, train_steps
 from mlp_scratch.lbfgs import NonFiniteLoss
 from mlp_scratch.schedules import as_schedule
 from mlp_scratch.validation import (check_bool, check_features, check_int, check_labels, check_positive_int,
@@ -253,7 +253,7 @@ def batch_bounds(n_samples, batch_size, batchnorm):
 
 
 class EpochRunner:
-    """One epoch of mini-batch training at a time, in compiled code (kernels/training.py): shuffle,
+    """One epoch of mini-batch training at a time, in compiled code (kernels/training/loop.py): shuffle,
     then for each batch gather it into preallocated buffers, [augment], forward/backward and update.
     Python runs once per CHUNK steps: to evaluate the schedule, record the losses, and let Ctrl-C in.
     ``step`` counts the steps taken over the run (it seeds dropout and augmentation, and drives

@@ -7,6 +7,6 @@ import pathlib
 KERNELS = pathlib.Path(__file__).resolve().parents[1] / "kernels"
 if "NUMBA_CACHE_DIR" not in os.environ and KERNELS.is_dir():
     digest = hashlib.sha256()
-    for path in sorted(KERNELS.glob("*.py")):
-        digest.update(path.name.encode() + path.read_bytes())
+    for path in sorted(KERNELS.rglob("*.py")):
+        digest.update(str(path.relative_to(KERNELS)).encode() + path.read_bytes())
     os.environ["NUMBA_CACHE_DIR"] = str(KERNELS.parent / ".numba_cache" / digest.hexdigest()[:16])

@@ -13,7 +13,7 @@ import pytest
 import reference as ref
 from mlp_scratch import MLP, SGD, Trainer, datasets
 from mlp_scratch.datasets import Augmentation, cifar, idx, sources
-from mlp_scratch.kernels.augment import kernel_settings
+from mlp_scratch.kernels.training.augment import kernel_settings
 from mlp_scratch.kernels import random as random_kernels
 
 SHARED = pathlib.Path(os.environ.get(datasets.DATA_ENV) or pathlib.Path(__file__).parents[2] / "shared" / "data")
@@ -105,6 +105,19 @@ def test_image_and_label_count_mismatch(tmp_path):
         idx.read_images_and_labels(tmp_path / "flat", tmp_path / "labels")
 
 
+def test_idx_image_shape_comes_from_the_file(tmp_path):
+    from mlp_scratch.datasets import idx
+
+    folder = tmp_path / "mnist"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for stem, n in (("train", 100), ("t10k", 20)):
+        idx.write_idx(folder / f"{stem}-images-idx3-ubyte", rng.integers(0, 256, (n, 16, 16)))
+        idx.write_idx(folder / f"{stem}-labels-idx1-ubyte", np.arange(n) % 10)
+    data = datasets.load("mnist", data_dir=tmp_path, n_val=10)
+    assert data.meta["image_shape"] == [1, 16, 16] and data.n_features == 256
+
+
 @pytest.fixture
 def cifar_folder(tmp_path):
     folder = tmp_path / "cifar-10-batches-py"
@@ -190,6 +203,14 @@ def test_subsets_are_stratified_disjoint_and_seeded():
         datasets.load("iris", n_train=45, n_val=10, per_class=True)
 
 
+def test_split_errors_name_the_size_and_empty_training_splits_are_refused():
+    with pytest.raises(ValueError, match="n_test=500"):
+        datasets.load("iris", n_test=500)
+    with pytest.raises(ValueError, match="training split"):
+        datasets.load("iris", val_fraction=0.8, test_fraction=0.2)
+    assert datasets.load("iris", val_fraction=np.float32(0.2)).meta["sizes"]["val"] == 30
+
+
 def test_preprocessing_kinds_are_fitted_on_train_only():
     raw = datasets.load("wine", preprocessing="none", seed=0, dtype="float64")
     for kind, check in (("scale", lambda X: (X.min(0), X.max(0))), ("mean_image", lambda X: (X.mean(0), None)),
@@ -258,7 +279,7 @@ def test_augmentation_matches_reference(dtype):
 
 def warp_jitter_reference(X, shape, max_shift, flip, warp, jitter, seed):
     """Shift, flip and affine warp through scipy's bilinear map_coordinates, then jitter, in NumPy,
-    from the same uniforms as the kernel (kernels/augment.py's docstring)."""
+    from the same uniforms as the kernel (kernels/training/augment.py's docstring)."""
     from scipy.ndimage import map_coordinates
     uniform = random_kernels.uniform
     channels, height, width = shape

@@ -11,7 +11,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from mlp_scratch import MLPClassifier
+from mlp_scratch import MLPClassifier, datasets
 
 
 @parametrize_with_checks([MLPClassifier(hidden_layer_sizes=(16,), max_iter=100, random_state=0),
@@ -59,6 +59,19 @@ def test_early_stopping_keeps_the_best_validation_parameters(digits):
     assert clf.best_validation_score_ == max(clf.validation_scores_) > 0.9
 
 
+def test_estimator_early_stopping_restores_the_best_parameters():
+    from mlp_scratch import MLPClassifier
+
+    data = datasets.load("digits")
+    clf = MLPClassifier(hidden_layer_sizes=(32,), early_stopping=True, n_iter_no_change=2, max_iter=30, lr=0.05,
+                        random_state=0).fit(data.X_train, data.y_train)
+    # re-score the held-out split with the parameters in place: they are the best epoch's
+    from sklearn.model_selection import train_test_split
+    X_fit, y_fit = clf._validate(data.X_train, data.y_train, reset=False)
+    _, X_val, _, y_val = train_test_split(X_fit, y_fit, test_size=0.1, stratify=y_fit, random_state=clf._seed)
+    assert clf.model_.evaluate(X_val, y_val)[1] == clf.best_validation_score_
+
+
 def test_warm_start_and_partial_fit_continue_the_optimizer_exactly(digits):
     X, y = digits
     straight = MLPClassifier(hidden_layer_sizes=(16,), max_iter=6, n_iter_no_change=100, random_state=0).fit(X, y)
@@ -75,6 +88,21 @@ def test_warm_start_and_partial_fit_continue_the_optimizer_exactly(digits):
         MLPClassifier().partial_fit(X, y)
 
 
+def test_estimator_feeds_the_plateau_schedule_and_keeps_the_step_clock():
+    from mlp_scratch import MLPClassifier
+
+    X, y = datasets.load("digits").X_train, datasets.load("digits").y_train
+    clf = MLPClassifier(hidden_layer_sizes=(16,), schedule="plateau", schedule_params={"patience": 0, "factor": 0.5,
+                        "threshold": 0.9}, max_iter=4, random_state=0).fit(X, y)
+    assert clf._run_state["schedule"]["scale"] < 1  # no epoch improves by 90%: the rate was cut
+    decaying = MLPClassifier(hidden_layer_sizes=(16,), schedule="exp-decay", schedule_params={"k": 0.01},
+                             dropout=0.2, random_state=0)
+    for size in (200, 300, 200):  # a new runner per size: the step clock must go on
+        decaying.partial_fit(X[:size], y[:size], classes=np.arange(10))
+    lrs = decaying._run_state["history"]["iteration_lr"]
+    assert lrs == sorted(lrs, reverse=True) and len(set(lrs)) == len(lrs)
+
+
 def test_bad_parameters_are_reported_at_fit():
     X, y = load_iris(return_X_y=True)
     with pytest.raises(ValueError, match="dropout"):
@@ -83,6 +111,19 @@ def test_bad_parameters_are_reported_at_fit():
         MLPClassifier(optimizer="lbfgs").fit(X, y)
     with pytest.raises(ValueError, match="at least 2 classes"):
         MLPClassifier().fit(X, np.zeros(len(y)))
+
+
+def test_estimator_parameters_are_checked_at_fit():
+    from mlp_scratch import MLPClassifier
+
+    X, y = datasets.load("iris").X_train, datasets.load("iris").y_train
+    for params, message in (({"max_iter": 0}, "max_iter"), ({"tol": None}, "tol"),
+                            ({"early_stopping": "yes"}, "early_stopping"), ({"validation_fraction": 1.5},
+                            "validation_fraction"), ({"optimizer_params": {"bogus": 1}}, "optimizer_params"),
+                            ({"schedule": "cosine"}, "schedule_params")):
+        with pytest.raises(ValueError, match=message):
+            MLPClassifier(**params).fit(X, y)
+    assert MLPClassifier(hidden_layer_sizes=5, max_iter=2).fit(X, y).model_.hidden_sizes == [5]
 
 
 def test_loss_curve_weights_each_batch_by_its_size(digits):

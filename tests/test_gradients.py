@@ -7,7 +7,7 @@ import reference as ref
 from mlp_scratch import MLP
 from mlp_scratch.gradient_check import (check_model_gradients, eval_numerical_gradient,
                                         eval_numerical_gradient_array, rel_error)
-from mlp_scratch.kernels import activations, affine, batchnorm, dropout, losses
+from mlp_scratch.kernels.layers import activations, affine, batchnorm, dropout, losses
 
 rng = np.random.default_rng(0)
 
@@ -122,6 +122,16 @@ def test_whole_model_gradients(case):
     model = MLP(6, num_classes=4, dtype="float64", seed=3, **case)
     errors = check_model_gradients(model, X, y, seed=11)
     assert max(errors.values()) < 1e-6, errors
+
+
+def test_gradient_check_needs_float64_and_leaves_running_averages():
+    X, y = np.random.default_rng(0).standard_normal((6, 3)), np.array([0, 1, 0, 1, 0, 1])
+    with pytest.raises(ValueError, match="float64"):
+        check_model_gradients(MLP(3, [4], 2), X, y)
+    model = MLP(3, [4], 2, batchnorm=True, dtype="float64")
+    before = model.running.copy()
+    check_model_gradients(model, X, y)
+    np.testing.assert_array_equal(model.running, before)
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: "-".join(f"{k}={v}" for k, v in c.items()))

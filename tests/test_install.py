@@ -14,7 +14,7 @@ def test_regular_install_has_the_subpackages_and_no_top_level_ones(tmp_path):
     installed = {p.name for p in target.iterdir()}
     assert "mlp_scratch" in installed
     assert "kernels" not in installed and "datasets" not in installed
-    code = ("import mlp_scratch, mlp_scratch.kernels.network, mlp_scratch.benchmark, mlp_scratch.datasets as d; "
+    code = ("import mlp_scratch, mlp_scratch.kernels.training.network, mlp_scratch.benchmark, mlp_scratch.datasets as d; "
             "import mlp_scratch.cs231n.classifiers.fc_net, mlp_scratch.cs231n.solver, mlp_scratch.experiments.compare; "
             "print(mlp_scratch.__file__); print(d.load('iris').n_classes)")
     env = {**os.environ, "PYTHONPATH": str(target), "NUMBA_CACHE_DIR": str(tmp_path / "cache")}

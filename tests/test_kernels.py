@@ -8,7 +8,10 @@ import pytest
 import reference as ref
 import numba
 
-from mlp_scratch.kernels import activations, affine, batchnorm, dropout, fused, layernorm, losses, products, random
+from mlp_scratch import MLP
+from mlp_scratch.kernels import random
+from mlp_scratch.kernels.blas import products
+from mlp_scratch.kernels.layers import activations, affine, batchnorm, dropout, fused, layernorm, losses
 from mlp_scratch.threads import blas_threads
 
 DTYPES = [np.float64, np.float32]
@@ -112,7 +115,7 @@ def test_unsplit_matmul_is_numbas_own_product(dtype):
 WITHOUT_SCIPY_LINALG = """
 import sys
 import numpy as np
-from mlp_scratch.kernels import products
+from mlp_scratch.kernels.blas import products
 a = np.arange(6, dtype=np.float32).reshape(2, 3)
 out = np.empty((2, 2), np.float32)
 products.matmul(a, np.ascontiguousarray(a.T), out)  # numba's first call loads its registries
@@ -177,6 +180,13 @@ def test_activations(dtype, n, m, name):
     activations.activation_backward(kind, alpha, dout, out, dout)
     np.testing.assert_array_equal(x, out)
     np.testing.assert_array_equal(dout, dx)
+
+
+def test_relu_keeps_nan():
+    x = np.array([[np.nan, -1.0, 2.0]])
+    out = np.empty_like(x)
+    activations.activation_forward(activations.RELU, 0.0, x, out)
+    assert np.isnan(out[0, 0]) and out[0, 1] == 0 and out[0, 2] == 2
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -355,6 +365,35 @@ def test_layernorm_kernel_matches_numpy(dtype, n, d):
     layernorm.layernorm_backward(dout2, xhat, gamma, inv_std, dout2, dgamma, dbeta)
     np.testing.assert_array_equal(x2, out)
     np.testing.assert_array_equal(dout2, dx)
+
+
+def run_with_threads(n, fn):
+    numba.set_num_threads(n)
+    try:
+        return fn()
+    finally:
+        numba.set_num_threads(1)
+
+
+@pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="needs 2 threads")
+def test_kernels_give_bitwise_equal_results_on_1_and_2_threads():
+    rng = np.random.default_rng(0)
+    scores, y = rng.standard_normal((4097, 10)), rng.integers(0, 10, 4097)
+    W = rng.standard_normal((777, 300))
+
+    def compute():
+        dscores, row_loss = np.empty_like(scores), np.empty(len(y))
+        softmax = losses.softmax_loss(scores, y, dscores, row_loss)
+        svm = losses.svm_loss(scores, y, np.empty_like(scores), row_loss)
+        penalty = affine.weight_penalty(W, 0.1, 0.3, np.zeros_like(W), np.empty(777))
+        model = MLP(20, [130, 70], 10, batchnorm=True, dropout=0.3, l2=0.01, seed=1)
+        X = np.random.default_rng(1).standard_normal((300, 20))
+        loss = model.forward_backward(X, np.arange(300) % 10, seed=5)
+        return softmax, svm, penalty, loss, model.flat_grads.copy(), model.running.copy()
+
+    one, two = run_with_threads(1, compute), run_with_threads(2, compute)
+    for a, b in zip(one, two):
+        np.testing.assert_array_equal(a, b)
 
 
 # -- layers: forward values and gradient checks (float64) -----------------------------------------

@@ -113,6 +113,12 @@ def test_bad_data_names_the_argument():
         model.forward_backward(X, np.full(6, 0.5))
 
 
+def test_nan_weights_make_the_loss_nan():
+    model = MLP(4, [8], 3, seed=0)
+    model.params["W1"][0, 0] = np.nan
+    assert np.isnan(model.forward_backward(np.ones((5, 4)), np.zeros(5, int)))
+
+
 def test_pickle_keeps_views_into_the_flat_buffers():
     import pickle
 

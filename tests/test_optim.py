@@ -3,7 +3,8 @@ when PyTorch is installed, against torch.optim itself; masks; state round trips.
 import numpy as np
 import pytest
 
-from mlp_scratch.optim import SGD, make_optimizer
+from mlp_scratch import functional
+from mlp_scratch.optim import Adam, RMSprop, SGD, make_optimizer
 from reference import optimizer_reference
 
 
@@ -58,6 +59,15 @@ def test_optimizer_matches_torch(name, lr, settings):
         weight.grad = torch.tensor(g)
         torch_opt.step()
     np.testing.assert_allclose(params, weight.detach().numpy(), rtol=1e-12, atol=1e-12)
+
+
+def test_centered_rmsprop_stays_finite_under_a_near_constant_gradient():
+    params = np.zeros(1000, np.float32)
+    opt = RMSprop(lr=1e-4, centered=True)
+    grads = np.full(1000, 0.3, np.float32) + np.linspace(0, 1e-6, 1000, dtype=np.float32)
+    for _ in range(3000):
+        opt.step(params, grads)
+    assert np.isfinite(params).all()
 
 
 MASKED = [("sgd", 0.1, dict(momentum=0.9, weight_decay=0.5)), ("adagrad", 0.1, dict(weight_decay=0.5)),
@@ -132,6 +142,30 @@ def test_state_dict_round_trip_continues_bitwise(name, lr, settings):
     np.testing.assert_array_equal(resumed, straight)
 
 
+def test_mismatched_optimizer_state_is_refused_not_written_out_of_bounds():
+    momentum = SGD(lr=0.1, momentum=0.9)
+    momentum.step(np.zeros(10), np.ones(10))
+    plain = SGD(lr=0.1)
+    plain.load_state_dict(momentum.state_dict())  # takes the hyperparameters that go with the state
+    assert plain.hyperparameters["momentum"] == 0.9
+    with pytest.raises(ValueError, match="momentum_buffer"):
+        plain.step(np.zeros(20), np.ones(20))  # a state for 10 elements, params of 20
+    state = momentum.state_dict()
+    del state["state"]["momentum_buffer"]
+    with pytest.raises(ValueError, match="needs"):
+        SGD(lr=0.1).load_state_dict(state)
+    with pytest.raises(ValueError, match="float"):
+        SGD(lr=0.1).step(np.zeros(3, np.int64), np.ones(3, np.int64))
+
+
+def test_negative_or_inconsistent_optimizer_steps_are_refused():
+    state = Adam().state_dict()
+    with pytest.raises(ValueError, match="steps"):
+        Adam().load_state_dict({**state, "steps": -5})
+    with pytest.raises(ValueError, match="needs"):
+        Adam().load_state_dict({**state, "steps": 3})  # 3 steps but no state arrays
+
+
 def test_bad_optimizer_arguments():
     with pytest.raises(ValueError, match="lr"):
         SGD(lr=0)
@@ -143,3 +177,14 @@ def test_bad_optimizer_arguments():
         make_optimizer("adamax")
     with pytest.raises(ValueError, match="params and grads"):
         SGD().step(np.zeros(3), np.zeros(4))
+
+
+@pytest.mark.parametrize("name", ["adagrad", "rmsprop", "adadelta", "adam", "adamw"])
+def test_eps_must_be_positive(name):
+    with pytest.raises(ValueError, match="eps"):
+        make_optimizer(name, eps=0.0)
+
+
+def test_functional_form_refuses_unknown_config_keys():
+    with pytest.raises(ValueError, match="learning_rate"):
+        functional.sgd(np.zeros(3), np.ones(3), {"learning_rate": 1.0})

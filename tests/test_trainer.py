@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 
 from mlp_scratch import MLP, SGD, Trainer, datasets
-from mlp_scratch.datasets import Dataset
+from mlp_scratch.datasets import Augmentation, Dataset
+from mlp_scratch.lbfgs import LBFGS
 
 
 @pytest.fixture(scope="module")
@@ -62,6 +63,16 @@ def test_divergence_stops_cleanly_and_keeps_the_best_parameters(digits):
     assert np.isfinite(model.flat_params).all()
 
 
+def test_divergence_in_the_first_epoch_restores_the_initial_parameters():
+    data = datasets.load("digits", seed=0)
+    model = MLP(64, [64], 10, batchnorm=True, seed=0)
+    initial = model.flat_params.copy()
+    history = Trainer(model, SGD(lr=1e9), epochs=3, batch_size=16, log=None).fit(data)
+    assert history.stop_reason.startswith("non-finite loss") and not history.epochs
+    np.testing.assert_array_equal(model.flat_params, initial)
+    assert np.isfinite(model.running).all()
+
+
 def test_interrupt_keeps_history_and_best_parameters(digits):
     model = MLP(64, [32], 10, seed=0)
     epochs_seen = []
@@ -85,6 +96,16 @@ def test_batch_larger_than_the_data_is_clipped(digits):
     assert len(history.iteration_loss) == 2
 
 
+def test_batchnorm_refuses_one_sample_and_the_trainer_never_makes_such_a_batch():
+    model = MLP(4, [6], 3, batchnorm=True)
+    with pytest.raises(ValueError, match="at least 2 samples"):
+        model.forward_backward(np.ones((1, 4)), np.zeros(1, int))
+    data = datasets.load("iris", seed=0)
+    n = len(data.X_train)
+    history = Trainer(model, SGD(lr=0.05), epochs=2, batch_size=n - 1, log=None).fit(data)
+    assert len(history.iteration_loss) == 2  # one batch of n per epoch, not n - 1 and 1
+
+
 def test_bad_training_arguments(digits):
     model = MLP(64, [8], 10)
     with pytest.raises(ValueError, match="epochs"):
@@ -106,3 +127,62 @@ def test_l1_drives_weights_to_zero(digits):
         near_zero[l1] = (np.abs(model.params["W1"]) < 1e-2).mean()
         assert model.score(digits.X_test, digits.y_test) > 0.93
     assert near_zero[3e-3] > 0.5 > 0.1 > near_zero[0.0]
+
+
+def test_trainer_keeps_a_frozen_mask_the_user_set():
+    data = datasets.load("iris", seed=0)
+    model = MLP(4, [8], 3, seed=0)
+    optimizer = SGD(lr=0.1, momentum=0.9, weight_decay=0.1)
+    frozen = np.zeros(model.flat_params.size, bool)
+    frozen[:4 * 8] = True  # W1
+    optimizer.set_masks(frozen=frozen)
+    W1 = model.params["W1"].copy()
+    Trainer(model, optimizer, epochs=2, log=None, restore_best=False).fit(data)
+    np.testing.assert_array_equal(model.params["W1"], W1)
+    assert not np.array_equal(model.params["W2"], MLP(4, [8], 3, seed=0).params["W2"])
+    np.testing.assert_array_equal(optimizer.decay_mask, model.weight_mask())
+
+
+def test_lbfgs_keeps_a_frozen_mask_set_before_the_trainer():
+    data = datasets.load("iris", dtype="float64")
+    model = MLP(4, [8], 3, dtype="float64")
+    optimizer = LBFGS()
+    frozen = np.zeros(model.flat_params.size, bool)
+    frozen[:32] = True
+    optimizer.set_masks(frozen=frozen)
+    W1 = model.params["W1"].copy()
+    Trainer(model, optimizer, epochs=5, log=None, restore_best=False).fit(data)
+    np.testing.assert_array_equal(model.params["W1"], W1)
+
+
+def test_augmentation_for_another_image_shape_is_refused_before_any_kernel_runs():
+    data = datasets.load("digits")
+    trainer = Trainer(MLP(64, [8], 10), SGD(), epochs=1, augment=Augmentation((3, 32, 32)), log=None)
+    with pytest.raises(ValueError, match="augment is for images of shape"):
+        trainer.fit(data)
+
+
+def test_epoch_runner_checks_its_data():
+    trainer = Trainer(MLP(4, [8], 3), SGD(), log=None)
+    with pytest.raises(ValueError, match=r"y_train must hold labels in \[0, 2\]"):
+        trainer.epoch_runner(np.zeros((10, 4)), np.full(10, 10 ** 6))
+
+
+@pytest.mark.parametrize("schedule, message", [(lambda lr0, e, t: -1.0, "finite learning rates >= 0"),
+                                               (lambda lr0, e, t: float("nan"), "finite learning rates >= 0"),
+                                               ("cosine", "schedule must be a Schedule")])
+def test_bad_schedules_are_refused(schedule, message):
+    with pytest.raises(ValueError, match=message):
+        Trainer(MLP(4, [8], 3), SGD(), epochs=1, schedule=schedule, log=None).fit(datasets.load("iris"))
+
+
+def test_a_plain_function_is_a_schedule():
+    history = Trainer(MLP(4, [8], 3), SGD(lr=0.1), epochs=2, batch_size=50, log=None,
+                      schedule=lambda lr0, epoch, t: lr0 / (1 + epoch)).fit(datasets.load("iris"))
+    assert history.iteration_lr[0] == 0.1 and history.iteration_lr[-1] == 0.05
+
+
+def test_batch_norm_refuses_batches_of_one():
+    data = datasets.load("iris")
+    with pytest.raises(ValueError, match="batch_size must be at least 2 with batch norm"):
+        Trainer(MLP(4, [8], 3, batchnorm=True), SGD(), batch_size=1, log=None).fit(data)

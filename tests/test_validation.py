@@ -3,7 +3,7 @@ bools and non-integers refused, the argument named, None kept where it means "th
 import numpy as np
 import pytest
 
-from mlp_scratch import datasets
+from mlp_scratch import MLP, SGD, Trainer, datasets
 from mlp_scratch.cs231n.data_utils import get_CIFAR10_data
 from mlp_scratch.cs231n.fc_net import FullyConnectedNet
 from mlp_scratch.experiments.paths import optimizer_paths
@@ -49,3 +49,22 @@ def test_load_sizes():
 def test_counts_are_checked_before_any_work(tmp_path, call, message):
     with pytest.raises(ValueError, match=message):
         call(tmp_path)
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: MLP(3, [4], 2, seed=-1), "seed must be an integer"),
+    (lambda: MLP(3, [4], 2, seed=1.5), "seed must be an integer"),
+    (lambda: MLP(3, None, 2), "hidden_sizes must be a sequence"),
+    (lambda: MLP(3, "12", 2), "hidden_sizes must be a sequence"),
+    (lambda: MLP(3, [4], 2, batchnorm="False"), "batchnorm must be True or False"),
+    (lambda: MLP(3, [4], 2).forward_backward(np.ones((2, 3)), [0, 1], seed=2 ** 64), "seed"),
+    (lambda: MLP(3, [4], 2, dtype="float32").score(np.full((2, 3), 1e300), [0, 1]), "too large for float32"),
+    (lambda: MLP(3, [4], 2).evaluate(np.ones((2, 3)), [0, 5]), r"labels in \[0, 1\]"),
+    (lambda: Trainer(MLP(3, [4], 2), SGD(), seed=-3), "seed"),
+    (lambda: datasets.load("iris", dtype="int8"), "dtype"),
+    (lambda: datasets.load("iris", val_fraction="0.1"), "val_fraction"),
+    (lambda: datasets.load("iris", n_train=0), "n_train"),
+])
+def test_bad_arguments_name_themselves(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()

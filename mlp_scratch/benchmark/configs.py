@@ -67,9 +67,7 @@ def make_data(config, n_samples, seed=0):
 
 
 def batch_bounds(n_samples, config):
-    """Where an epoch's shuffled indices are split into mini-batches, as mlp-scratch's EpochRunner
-    does: every batch full but the last, which joins the one before if batch norm would see 1 sample."""
-    bounds = list(range(config.batch_size, n_samples, config.batch_size))
-    if config.batchnorm and bounds and n_samples - bounds[-1] == 1:
-        bounds.pop()
-    return bounds
+    """Where an epoch's shuffled indices are split into mini-batches, for every side as for
+    mlp-scratch's EpochRunner (trainer.batch_bounds, without its ends)."""
+    from mlp_scratch.trainer import batch_bounds  # here: the other sides' processes need no numba
+    return batch_bounds(n_samples, config.batch_size, config.batchnorm)[1:-1].tolist()

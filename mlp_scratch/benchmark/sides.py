@@ -174,7 +174,7 @@ class StepLimit(Side):
     """Per step, only what a perfect implementation must pay: for each layer x @ W, x.T @ dout and
     (all but the first layer) dout @ W.T at the step's shapes, and one Adam update over flat float32
     buffers of the model's parameter count. Each runs in a compiled loop of its own
-    (kernels/step_limit.py) on the threads that suit it best, timed apart with a pause between them
+    (mlp_scratch/benchmark/step_limit.py) on the threads that suit it best, timed apart with a pause between them
     so that neither pool's spinning threads slow the other: the products on BLAS's threads, the
     updates on the kernel threads that training picks for the model (threads.py). The fraction of this
     limit measures everything else a step does."""
@@ -202,7 +202,7 @@ class StepLimit(Side):
 
     def run_epoch(self, epoch):
         from mlp_scratch import threads
-        from mlp_scratch.kernels.step_limit import products, updates
+        from mlp_scratch.benchmark.step_limit import products, updates
         start = time.perf_counter()
         products(self.batch_sizes, *self.layers)
         seconds = time.perf_counter() - start

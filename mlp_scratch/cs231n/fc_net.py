@@ -2,7 +2,7 @@
 structure), so that every formula stays in the compiled kernels."""
 import numpy as np
 
-from mlp_scratch.kernels.affine import weight_penalty
+from mlp_scratch.kernels.layers.affine import weight_penalty
 from mlp_scratch.validation import check_positive_int
 
 from .layer_utils import *  # noqa: F401,F403 - as the course's fc_net, whose star import brings the layers
@@ -167,7 +167,7 @@ class FullyConnectedNet(object):
                 dout, grads[f"W{l}"], grads[f"b{l}"], grads[f"gamma{l}"], grads[f"beta{l}"] = backward(dout, cache)
 
         if self.reg:
-            # Our kernel adds reg * W to dW and returns 0.5 * reg * sum(W**2) (kernels/affine.py).
+            # Our kernel adds reg * W to dW and returns 0.5 * reg * sum(W**2) (kernels/layers/affine.py).
             for l in range(1, L + 1):
                 W = np.ascontiguousarray(self.params[f"W{l}"], dtype=grads[f"W{l}"].dtype)
                 rows = np.empty(W.shape[0], np.float64)

@@ -12,7 +12,7 @@ is neither (integers). Inputs are never modified and outputs are new arrays.
 import numpy as np
 
 from mlp_scratch import threads
-from mlp_scratch.kernels import activations, affine, batchnorm, dropout, layernorm, losses
+from mlp_scratch.kernels.layers import activations, affine, batchnorm, dropout, layernorm, losses
 from mlp_scratch.validation import check_seed
 
 __all__ = ["affine_forward", "affine_backward", "relu_forward", "relu_backward", "batchnorm_forward",
@@ -168,7 +168,7 @@ def batchnorm_forward(x, gamma, beta, bn_param):
     - out: of shape (N, D)
     - cache: what batchnorm_backward needs (xhat, gamma, inv_std); None in test mode
 
-    Conversion to our kernel (kernels/batchnorm.py ``batch_statistics``, torch's convention
+    Conversion to our kernel (kernels/layers/batchnorm.py ``batch_statistics``, torch's convention
     ``running <- (1 - m) * running + m * batch`` with the UNBIASED variance var * u, u = N / (N - 1)):
     we pass m = 1 - momentum and the running variance multiplied by u, and divide the result by u:
     (momentum * running_var * u + (1 - momentum) * var * u) / u is the course's update with the
@@ -222,7 +222,7 @@ def batchnorm_backward(dout, cache):
 
     The course asks for the staged computational-graph form here and the simplified one in
     ``batchnorm_backward_alt``; they are the same function, so both call our one kernel
-    (kernels/batchnorm.py ``batchnorm_backward``, the simplified form).
+    (kernels/layers/batchnorm.py ``batchnorm_backward``, the simplified form).
     """
     if cache is None:
         raise ValueError("batchnorm_backward needs the cache of a training-mode batchnorm_forward "
@@ -315,7 +315,7 @@ def dropout_forward(x, dropout_param):
     - out: Array of the same shape as x.
     - cache: (p, seed, mode) from which dropout_backward redraws the same mask.
 
-    The mask is our kernel's (kernels/dropout.py): element k of x (row-major) is kept when a
+    The mask is our kernel's (kernels/layers/dropout.py): element k of x (row-major) is kept when a
     counter-based hash of (seed, k) is below p, so a given seed always gives the same mask, and
     the mask is redrawn in the backward pass instead of stored. Without a seed, each call draws a
     fresh one from NumPy's global generator (so ``np.random.seed`` makes runs repeatable, as in the

@@ -27,8 +27,8 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit, prange
 
-from .config import FASTMATH
-from .random import derive_seed, uniform
+from ..config import FASTMATH
+from ..random import derive_seed, uniform
 
 
 class AugmentSettings(NamedTuple):

@@ -13,8 +13,8 @@ running averages.
 import numpy as np
 from numba import njit, prange
 
-from .config import BLOCK, FASTMATH
-from .reductions import scale_shift_grads
+from ..config import BLOCK, FASTMATH
+from ..reductions import scale_shift_grads
 
 
 @njit(parallel=True, fastmath=FASTMATH, cache=True)
@@ -59,7 +59,7 @@ def normalize_affine(x, mean, inv_std, gamma, beta, xhat, out):
     """xhat = (x - mean) * inv_std; out = gamma * xhat + beta. Row-parallel; xhat and out may alias x
     (and each other, when xhat is not needed)."""
     for i in prange(x.shape[0]):
-        for j in range(x.shape[1]):  # x[i, j], not row views: see kernels/activations.py
+        for j in range(x.shape[1]):  # x[i, j], not row views: see kernels/layers/activations.py
             v = (x[i, j] - mean[j]) * inv_std[j]
             xhat[i, j] = v
             out[i, j] = gamma[j] * v + beta[j]

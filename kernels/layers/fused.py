@@ -15,7 +15,7 @@ With dropout the ReLU output itself is not stored: the backward pass needs only 
 """
 from numba import njit, prange
 
-from .config import FASTMATH
+from ..config import FASTMATH
 from .dropout import dropout_value
 
 
@@ -23,7 +23,7 @@ from .dropout import dropout_value
 def normalize_relu(x, mean, inv_std, gamma, beta, xhat, out):
     """xhat = (x - mean) * inv_std; out = max(gamma * xhat + beta, 0). out may alias x."""
     for i in prange(x.shape[0]):
-        for j in range(x.shape[1]):  # x[i, j], not row views: see kernels/activations.py
+        for j in range(x.shape[1]):  # x[i, j], not row views: see kernels/layers/activations.py
             v = (x[i, j] - mean[j]) * inv_std[j]
             xhat[i, j] = v
             a = gamma[j] * v + beta[j]

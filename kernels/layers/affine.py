@@ -6,9 +6,9 @@ gradient are parallel loops around them.
 import numpy as np
 from numba import njit, prange
 
-from .config import FASTMATH
-from .products import matmul
-from .reductions import column_sums, ordered_sum
+from ..config import FASTMATH
+from ..blas.products import matmul
+from ..reductions import column_sums, ordered_sum
 
 
 @njit(parallel=True, fastmath=FASTMATH, cache=True)

@@ -12,8 +12,8 @@ float32, 1 thread: 78 -> 50 us).
 import numpy as np
 from numba import njit, prange
 
-from .config import FASTMATH
-from .random import BITS_RANGE, random_bits
+from ..config import FASTMATH
+from ..random import BITS_RANGE, random_bits
 
 
 @njit(cache=True)

@@ -4,7 +4,7 @@ Hidden layer l:  affine -> [batch norm] -> activation -> [inverted dropout];  ou
 
 A pass reads two structures, built by the model (mlp_scratch/model.py): the ``Network`` (its Layout,
 flat parameters and gradients, batch-norm statistics and settings) and a ``Workspace`` (the
-activations and scratch of a batch). Blocks are found through kernels/layout.py. Backward-pass
+activations and scratch of a batch). Blocks are found through kernels/training/layout.py. Backward-pass
 gradients alternate between two scratch buffers.
 """
 from typing import NamedTuple
@@ -12,14 +12,14 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
-from .activations import RELU, activation_backward, activation_forward
-from .affine import affine_backward_input, affine_backward_params, affine_forward, weight_penalty
-from .batchnorm import batch_statistics, batchnorm_backward, batchnorm_forward_eval, normalize_affine
-from .dropout import mask_parameters, masked_scale
-from .fused import normalize_relu, normalize_relu_dropout, relu_dropout, relu_dropout_backward
+from ..layers.activations import RELU, activation_backward, activation_forward
+from ..layers.affine import affine_backward_input, affine_backward_params, affine_forward, weight_penalty
+from ..layers.batchnorm import batch_statistics, batchnorm_backward, batchnorm_forward_eval, normalize_affine
+from ..layers.dropout import mask_parameters, masked_scale
+from ..layers.fused import normalize_relu, normalize_relu_dropout, relu_dropout, relu_dropout_backward
+from ..layers.losses import data_loss
+from ..random import derive_seed
 from .layout import Layout, block, layer_input, statistics, vector, weights
-from .losses import data_loss
-from .random import derive_seed
 
 
 class Network(NamedTuple):
@@ -41,7 +41,7 @@ class Network(NamedTuple):
 
 class Workspace(NamedTuple):
     """A batch's buffers, sized for at most ``capacity`` rows; a pass uses the first rows it needs."""
-    acts: np.ndarray         # the layers' activation blocks (see kernels/layout.py)
+    acts: np.ndarray         # the layers' activation blocks (see kernels/training/layout.py)
     grad_a: np.ndarray       # backward scratch, one hidden layer's gradient each
     grad_b: np.ndarray
     scores: np.ndarray       # (capacity, C)

@@ -31,7 +31,7 @@ class Layout(NamedTuple):
     act: np.ndarray      # columns of acts
     xhat: np.ndarray
     drop: np.ndarray
-    activation: np.ndarray  # the activation kind of a hidden layer (kernels/activations.py)
+    activation: np.ndarray  # the activation kind of a hidden layer (kernels/layers/activations.py)
 
 
 class Sizes(NamedTuple):

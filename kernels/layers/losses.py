@@ -6,8 +6,8 @@ in order, so the loss does not depend on the number of threads. The loss is the 
 import numpy as np
 from numba import njit, prange
 
-from .config import FASTMATH
-from .reductions import ordered_sum
+from ..config import FASTMATH
+from ..reductions import ordered_sum
 
 SOFTMAX, SVM = 0, 1
 

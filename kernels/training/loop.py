@@ -5,11 +5,11 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit, prange
 
+from ..config import FASTMATH
+from ..random import derive_seed
 from .augment import augment_images
-from .config import FASTMATH
 from .network import forward_backward
 from .optimizers import optimizer_update
-from .random import derive_seed
 
 
 class Batches(NamedTuple):
@@ -47,7 +47,7 @@ def gather_rows(X, y, idx, X_out, y_out):
 @njit(cache=True)
 def train_steps(batches, augment, net, work, opt, steps):
     """Trains on the chunk ``steps`` of ``batches``, augmented by ``augment``, with the network ``net``
-    (kernels/network.py), its workspace and the optimizer ``opt`` (kernels/optimizers.py). Writes each
+    (kernels/training/network.py), its workspace and the optimizer ``opt`` (kernels/training/optimizers.py). Writes each
     step's loss and returns the number of steps taken: fewer than steps.count when a loss is not
     finite, in which case that step's update is skipped.
     """

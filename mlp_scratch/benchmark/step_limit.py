@@ -4,10 +4,13 @@ so that no per-call overhead counts against it."""
 import numpy as np
 from numba import njit
 
-from .optimizers import optimizer_update
+from mlp_scratch.kernels.training.optimizers import optimizer_update
+
+# Not cached: numba's cache would not notice an edit to the optimizer kernels it calls, and only
+# kernels/ drops its caches when a source changes. Compiling these two takes a second per benchmark.
 
 
-@njit(cache=True)
+@njit
 def products(batch_sizes, xs, Ws, douts, outs, dWs, dxs):
     """For each batch size n, per layer l: x @ W, x.T @ dout and (l > 0) dout @ W.T on the first n
     rows, each one BLAS call. xs, Ws, ... are typed lists of one array per layer."""
@@ -20,7 +23,7 @@ def products(batch_sizes, xs, Ws, douts, outs, dWs, dxs):
                 np.dot(douts[l][:n], Ws[l].T, dxs[l][:n])
 
 
-@njit(cache=True)
+@njit
 def updates(steps, params, grads, opt, lr):
     """``steps`` updates of the optimizer ``opt`` over the flat buffers."""
     for _ in range(steps):

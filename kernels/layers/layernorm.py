@@ -14,8 +14,8 @@ g_ij = gamma_j * dout_ij (the per-row transpose of batch norm's simplified form)
 import numpy as np
 from numba import njit, prange
 
-from .config import FASTMATH
-from .reductions import scale_shift_grads
+from ..config import FASTMATH
+from ..reductions import scale_shift_grads
 
 
 @njit(parallel=True, fastmath=FASTMATH, cache=True)
@@ -31,7 +31,7 @@ def layernorm_forward(x, gamma, beta, eps, mean, inv_std, xhat, out):
     zero = x.dtype.type(0.0)
     one = x.dtype.type(1.0)
     inv_d = x.dtype.type(1.0 / d)
-    for i in prange(n):  # x[i, j], not row views: see kernels/activations.py
+    for i in prange(n):  # x[i, j], not row views: see kernels/layers/activations.py
         s = zero
         for j in range(d):
             s += x[i, j]

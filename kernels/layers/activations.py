@@ -12,7 +12,7 @@ written from it, so the network keeps one array per layer and the passes may wor
 import numpy as np
 from numba import njit, prange
 
-from .config import FASTMATH
+from ..config import FASTMATH
 
 RELU, LEAKY_RELU, ELU, TANH, SIGMOID = range(5)
 
