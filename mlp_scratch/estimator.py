@@ -66,8 +66,8 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
     Attributes
     ----------
     classes_, n_features_in_, model_ (the MLP), optimizer_, loss_curve_ (mean training loss per
-    epoch: the step losses weighted by batch size, as scikit-learn's), validation_scores_ (with early stopping), best_loss_, best_validation_score_, n_iter_
-    (epochs), t_ (steps).
+    epoch: the step losses weighted by batch size, as scikit-learn's), validation_scores_ (with
+    early stopping), best_loss_, best_validation_score_, n_iter_ (epochs), t_ (steps).
 
     Examples
     --------

@@ -2,10 +2,10 @@
 import numpy as np
 
 from mlp_scratch import threads
-from mlp_scratch.kernels.training import network
 from mlp_scratch.kernels.layers.activations import ELU, LEAKY_RELU, RELU, SIGMOID, TANH
-from mlp_scratch.kernels.training.layout import build_layout, hidden_outputs, parameter_views, statistic_views
 from mlp_scratch.kernels.layers.losses import SOFTMAX, SVM, data_loss, softmax
+from mlp_scratch.kernels.training import network
+from mlp_scratch.kernels.training.layout import build_layout, hidden_outputs, parameter_views, running_views
 from mlp_scratch.kernels.training.network import Network, Workspace
 from mlp_scratch.validation import (check_bool, check_choice, check_dtype, check_features, check_labels,
                                     check_number, check_positive_int, check_seed)
@@ -120,8 +120,8 @@ class MLP:
                                                 [ACTIVATIONS[name] for name in self.activation])
         self.flat_params = np.zeros(self._sizes.params, self.dtype)
         self.flat_grads = np.zeros(self._sizes.params, self.dtype)
-        self.running = np.zeros(self._sizes.stats, self.dtype)   # running_mean, running_var per BN layer
-        self._batch_stats = np.zeros(self._sizes.stats, self.dtype)    # the last batch's mean, inv_std
+        self.running = np.zeros(self._sizes.stats, self.dtype)  # running_mean, running_var per BN layer
+        self._batch_stats = np.zeros(self._sizes.stats, self.dtype)  # the last batch's mean, inv_std
         self.params = parameter_views(self.flat_params, self.layout)
         self.grads = parameter_views(self.flat_grads, self.layout)
         self._work = None
@@ -146,7 +146,7 @@ class MLP:
 
     def running_stats(self):
         """{'running_mean1': ..., 'running_var1': ..., ...}: views into ``running``."""
-        return statistic_views(self.running, self.layout)
+        return running_views(self.running, self.layout)
 
     def weight_mask(self):
         """True on the elements of weight matrices: where L2 and, by default, weight decay apply."""

@@ -180,13 +180,13 @@ class Trainer:
         total = self.epochs * (len(self._runner.bounds) - 1)
         with tqdm(total=total, initial=step, unit="step", desc="training", disable=None if self.progress else True,
                   dynamic_ncols=True, leave=False) as bar:
-            for epoch in range(len(self.history.epochs) + 1, self.epochs + 1):
-                def record(losses, lrs):
-                    self.history.iteration_loss.extend(losses.tolist())
-                    self.history.iteration_lr.extend(lrs.tolist())
-                    bar.update(len(losses))
-                    bar.set_postfix(epoch=epoch, loss=f"{losses[-1]:.4f}" if len(losses) else "-", refresh=False)
+            def record(losses, lrs):
+                self.history.iteration_loss.extend(losses.tolist())
+                self.history.iteration_lr.extend(lrs.tolist())
+                bar.update(len(losses))
+                bar.set_postfix(epoch=epoch, loss=f"{losses[-1]:.4f}" if len(losses) else "-", refresh=False)
 
+            for epoch in range(len(self.history.epochs) + 1, self.epochs + 1):
                 lr, batch_loss = self._runner.run(epoch, record)
                 self._end_epoch(epoch, lr, batch_loss)
 

@@ -2,8 +2,9 @@
 
 An MLP's parameters, gradients, batch-norm statistics and activations each live in one flat array.
 ``Layout`` says, per affine layer l, where layer l's blocks start in them (-1: the layer has no such
-block). The compiled passes read blocks through the accessors below and the Python side through
-``parameter_views`` and ``statistic_views``; nothing else reads an offset.
+block). The compiled passes take a layer's row as a ``Layer`` of integers and read its blocks
+through the accessors below; the Python side reads them through ``parameter_views`` and
+``running_views``. Nothing else reads an offset.
 
 - params (and grads, laid out alike): W (d_in x d_out, row-major), then b, or gamma and beta where
   batch norm follows (beta takes the bias's place: the bias's gradient would be identically zero);
@@ -79,14 +80,15 @@ def parameter_views(flat, layout):
     return views
 
 
-def statistic_views(flat, layout, first="running_mean", second="running_var"):
-    """{first1: ..., second1: ..., ...}: the two vectors of each batch-norm layer, views into ``flat``."""
+def running_views(running, layout):
+    """{'running_mean1': ..., 'running_var1': ..., ...}: each batch-norm layer's two vectors, views
+    into ``running``."""
     views = {}
     for l in range(len(layout.d_in)):
         start, m = layout.stats[l], layout.d_out[l]
         if start >= 0:
-            views[f"{first}{l + 1}"] = flat[start:start + m]
-            views[f"{second}{l + 1}"] = flat[start + m:start + 2 * m]
+            views[f"running_mean{l + 1}"] = running[start:start + m]
+            views[f"running_var{l + 1}"] = running[start + m:start + 2 * m]
     return views
 
 
@@ -96,6 +98,29 @@ def hidden_outputs(acts, layout, n):
 
 
 # -- the compiled side's accessors -----------------------------------------------------------------
+class Layer(NamedTuple):
+    """One affine layer's row of the Layout, as plain integers. The compiled passes read a layer's
+    blocks through it: a structure of arrays passed to a function costs a reference count per array
+    and call (measured: 5% of a small network's step), a structure of integers nothing."""
+    d_in: int
+    d_out: int
+    W: int
+    b: int
+    gamma: int
+    beta: int
+    stats: int
+    act: int
+    xhat: int
+    drop: int
+    activation: int
+
+
+@njit(cache=True)
+def layer(layout, l):
+    return Layer(layout.d_in[l], layout.d_out[l], layout.W[l], layout.b[l], layout.gamma[l], layout.beta[l],
+                 layout.stats[l], layout.act[l], layout.xhat[l], layout.drop[l], layout.activation[l])
+
+
 @njit(cache=True)
 def block(flat, n, col, width):
     """The (n, width) C-contiguous view of the block starting at column ``col`` of ``flat``; (0, width)
@@ -114,25 +139,20 @@ def vector(flat, start, width):
 
 
 @njit(cache=True)
-def weights(params, layout, l):
-    return params[layout.W[l]:layout.W[l] + layout.d_in[l] * layout.d_out[l]].reshape(
-        (layout.d_in[l], layout.d_out[l]))
+def weights(params, layer):
+    return params[layer.W:layer.W + layer.d_in * layer.d_out].reshape((layer.d_in, layer.d_out))
 
 
 @njit(cache=True)
-def statistics(flat, layout, l):
-    """The two vectors of batch-norm layer l in ``flat`` (running mean and variance, or the batch's
-    mean and inv_std); empty where layer l has no batch norm."""
-    start, width = layout.stats[l], layout.d_out[l]
+def statistics(flat, layer):
+    """The two vectors of a batch-norm layer in ``flat`` (running mean and variance, or the batch's
+    mean and inv_std); empty where the layer has no batch norm."""
+    start, width = layer.stats, layer.d_out
     return vector(flat, start, width), vector(flat, start + width if start >= 0 else -1, width)
 
 
 @njit(cache=True)
-def layer_input(X, acts, layout, l, training):
-    """The input of affine layer l: X for the first layer, else the previous hidden layer's output
-    (after dropout in training mode)."""
-    if l == 0:
-        return X
-    dropped = training and layout.drop[l - 1] >= 0
-    col = layout.drop[l - 1] if dropped else layout.act[l - 1]
-    return block(acts, X.shape[0], col, layout.d_out[l - 1])
+def output(acts, n, layer, training):
+    """A hidden layer's output for a batch of n rows: after dropout in training mode, else after its
+    activation."""
+    return block(acts, n, layer.drop if training and layer.drop >= 0 else layer.act, layer.d_out)

@@ -51,18 +51,20 @@ def train_steps(batches, augment, net, work, opt, steps):
     step's loss and returns the number of steps taken: fewer than steps.count when a loss is not
     finite, in which case that step's update is skipped.
     """
+    # Fields taken out once: each read of a structure's array field costs a reference count.
+    X, y, order, bounds, X_batch, y_batch, X_augmented = batches
+    params, grads, lrs, losses = net.params, net.grads, steps.lrs, steps.losses
     for k in range(steps.count):
-        b = steps.first + k
-        start, stop = batches.bounds[b], batches.bounds[b + 1]
+        start, stop = bounds[steps.first + k], bounds[steps.first + k + 1]
         n = stop - start
-        xb, yb = batches.X_batch[:n], batches.y_batch[:n]
-        gather_rows(batches.X, batches.y, batches.order[start:stop], xb, yb)
+        xb, yb = X_batch[:n], y_batch[:n]
+        gather_rows(X, y, order[start:stop], xb, yb)
         if augment.enabled:
-            augment_images(xb, batches.X_augmented[:n], augment, derive_seed(steps.augment_seed, steps.step + k))
-            xb = batches.X_augmented[:n]
+            augment_images(xb, X_augmented[:n], augment, derive_seed(steps.augment_seed, steps.step + k))
+            xb = X_augmented[:n]
         data_loss, penalty = forward_backward(xb, yb, net, work, derive_seed(steps.seed, steps.step + k))
-        steps.losses[k] = data_loss + penalty
-        if not np.isfinite(steps.losses[k]):
+        losses[k] = data_loss + penalty
+        if not np.isfinite(losses[k]):
             return k
-        optimizer_update(net.params, net.grads, opt, steps.lrs[k])
+        optimizer_update(params, grads, opt, lrs[k])
     return steps.count

@@ -19,7 +19,7 @@ from ..layers.dropout import mask_parameters, masked_scale
 from ..layers.fused import normalize_relu, normalize_relu_dropout, relu_dropout, relu_dropout_backward
 from ..layers.losses import data_loss
 from ..random import derive_seed
-from .layout import Layout, block, layer_input, statistics, vector, weights
+from .layout import Layout, block, layer, output, statistics, vector, weights
 
 
 class Network(NamedTuple):
@@ -53,38 +53,40 @@ class Workspace(NamedTuple):
 @njit(cache=True)
 def forward_eval(X, net, acts, scores):
     """Evaluation mode: batch norm with the running averages, no dropout. Writes scores (N, C)."""
-    layout, params = net.layout, net.params
+    layout, params, running, stats = net.layout, net.params, net.running, net.stats
     n = X.shape[0]
-    last = layout.d_in.shape[0] - 1
+    last = len(layout.d_in) - 1
+    x = X
     for l in range(last):
-        m = layout.d_out[l]
-        a = block(acts, n, layout.act[l], m)
-        affine_forward(layer_input(X, acts, layout, l, False), weights(params, layout, l),
-                       vector(params, layout.b[l], m), a)
-        if layout.gamma[l] >= 0:
-            running_mean, running_var = statistics(net.running, layout, l)
-            batchnorm_forward_eval(a, vector(params, layout.gamma[l], m), vector(params, layout.beta[l], m),
-                                   net.bn_eps, running_mean, running_var, statistics(net.stats, layout, l)[1], a)
-        activation_forward(layout.activation[l], net.act_alpha[l], a, a)
-    affine_forward(layer_input(X, acts, layout, last, False), weights(params, layout, last),
-                   vector(params, layout.b[last], layout.d_out[last]), scores)
+        this = layer(layout, l)
+        m = this.d_out
+        a = block(acts, n, this.act, m)
+        affine_forward(x, weights(params, this), vector(params, this.b, m), a)
+        if this.gamma >= 0:
+            running_mean, running_var = statistics(running, this)
+            batchnorm_forward_eval(a, vector(params, this.gamma, m), vector(params, this.beta, m), net.bn_eps,
+                                   running_mean, running_var, statistics(stats, this)[1], a)
+        activation_forward(this.activation, net.act_alpha[l], a, a)
+        x = a
+    out = layer(layout, last)
+    affine_forward(x, weights(params, out), vector(params, out.b, out.d_out), scores)
 
 
 @njit(cache=True)
-def hidden_forward_train(net, acts, l, n, threshold, scale, seed):
-    """Training mode, after hidden layer l's affine product: [batch norm] -> activation -> [dropout].
-    ReLU layers take the one-pass kernels of fused.py; with dropout they leave the act block as the
-    product (the backward pass reads the drop block), else the activation replaces the product."""
-    layout, params = net.layout, net.params
-    m, kind = layout.d_out[l], layout.activation[l]
-    bn, dropping = layout.gamma[l] >= 0, layout.drop[l] >= 0
-    a, xhat, dropped = (block(acts, n, layout.act[l], m), block(acts, n, layout.xhat[l], m),
-                        block(acts, n, layout.drop[l], m))
-    gamma, beta = vector(params, layout.gamma[l], m), vector(params, layout.beta[l], m)
-    mean, inv_std = statistics(net.stats, layout, l)
+def hidden_forward_train(this, params, running, stats, acts, n, alpha, bn_eps, bn_momentum, threshold, scale,
+                         seed):
+    """Training mode, after the affine product of hidden layer ``this`` (a Layer): [batch norm] ->
+    activation -> [dropout]. ReLU layers take the one-pass kernels of fused.py; with dropout they
+    leave the act block as the product (the backward pass reads the drop block), else the activation
+    replaces the product. Takes the network's arrays one by one: see layout.Layer."""
+    m, kind = this.d_out, this.activation
+    bn, dropping = this.gamma >= 0, this.drop >= 0
+    a, xhat, dropped = block(acts, n, this.act, m), block(acts, n, this.xhat, m), block(acts, n, this.drop, m)
+    gamma, beta = vector(params, this.gamma, m), vector(params, this.beta, m)
+    mean, inv_std = statistics(stats, this)
     if bn:
-        running_mean, running_var = statistics(net.running, layout, l)
-        batch_statistics(a, net.bn_eps, net.bn_momentum, running_mean, running_var, mean, inv_std)
+        running_mean, running_var = statistics(running, this)
+        batch_statistics(a, bn_eps, bn_momentum, running_mean, running_var, mean, inv_std)
     if kind == RELU and bn and dropping:
         normalize_relu_dropout(a, mean, inv_std, gamma, beta, threshold, scale, seed, xhat, dropped)
     elif kind == RELU and bn:
@@ -94,7 +96,7 @@ def hidden_forward_train(net, acts, l, n, threshold, scale, seed):
     else:
         if bn:
             normalize_affine(a, mean, inv_std, gamma, beta, xhat, a)
-        activation_forward(kind, net.act_alpha[l], a, a)
+        activation_forward(kind, alpha, a, a)
         if dropping:
             masked_scale(a, threshold, scale, seed, dropped)
 
@@ -108,47 +110,49 @@ def forward_backward(X, y, net, work, seed):
     ``net.running``, and returns (data loss, penalty l1 * sum|W| + 0.5 * l2 * sum(W**2)).
     Dropout masks are drawn from ``seed`` (one stream per layer), so a fixed seed fixes the masks.
     """
-    layout, params, grads, acts = net.layout, net.params, net.grads, work.acts
+    # Fields taken out once: each read of a structure's array field costs a reference count.
+    layout, params, grads, running, stats = net.layout, net.params, net.grads, net.running, net.stats
+    act_alpha, acts, grad_a, grad_b = net.act_alpha, work.acts, work.grad_a, work.grad_b
     n = X.shape[0]
     scores, dscores = work.scores[:n], work.dscores[:n]
-    last = layout.d_in.shape[0] - 1
+    last = len(layout.d_in) - 1
     threshold, scale = mask_parameters(net.keep)
+    x = X
     for l in range(last):
-        m = layout.d_out[l]
-        a = block(acts, n, layout.act[l], m)
-        affine_forward(layer_input(X, acts, layout, l, True), weights(params, layout, l),
-                       vector(params, layout.b[l], m), a)
-        hidden_forward_train(net, acts, l, n, threshold, scale, derive_seed(seed, l))
-
-    c = layout.d_out[last]
-    affine_forward(layer_input(X, acts, layout, last, True), weights(params, layout, last),
-                   vector(params, layout.b[last], c), scores)
+        this = layer(layout, l)
+        a = block(acts, n, this.act, this.d_out)
+        affine_forward(x, weights(params, this), vector(params, this.b, this.d_out), a)
+        hidden_forward_train(this, params, running, stats, acts, n, act_alpha[l], net.bn_eps, net.bn_momentum,
+                             threshold, scale, derive_seed(seed, l))
+        x = output(acts, n, this, True)
+    out = layer(layout, last)
+    affine_forward(x, weights(params, out), vector(params, out.b, out.d_out), scores)
     loss = data_loss(net.loss, scores, y, dscores, work.row_loss)
 
     penalty = 0.0
     dout = dscores
     for l in range(last, -1, -1):
-        W = weights(params, layout, l)
-        dW = weights(grads, layout, l)
-        affine_backward_params(layer_input(X, acts, layout, l, True), dout, dW, vector(grads, layout.b[l], layout.d_out[l]))
+        this = layer(layout, l)
+        W, dW = weights(params, this), weights(grads, this)
+        x = X if l == 0 else output(acts, n, layer(layout, l - 1), True)
+        affine_backward_params(x, dout, dW, vector(grads, this.b, this.d_out))
         if net.l1 > 0 or net.l2 > 0:
             penalty += weight_penalty(W, net.l1, net.l2, dW, work.l2_rows)
         if l == 0:
             break
         # Backward through hidden layer l - 1, in place in one scratch buffer.
-        h = l - 1
-        m = layout.d_out[h]
-        dx = block(work.grad_a if l % 2 == 0 else work.grad_b, n, 0, m)
+        h = layer(layout, l - 1)
+        m = h.d_out
+        dx = block(grad_a if l % 2 == 0 else grad_b, n, 0, m)
         affine_backward_input(dout, W, dx)
-        if layout.drop[h] >= 0 and layout.activation[h] == RELU:
-            relu_dropout_backward(dx, block(acts, n, layout.drop[h], m), scale, dx)
+        if h.drop >= 0 and h.activation == RELU:
+            relu_dropout_backward(dx, block(acts, n, h.drop, m), scale, dx)
         else:
-            if layout.drop[h] >= 0:
-                masked_scale(dx, threshold, scale, derive_seed(seed, h), dx)  # the forward pass's mask
-            activation_backward(layout.activation[h], net.act_alpha[h], dx, block(acts, n, layout.act[h], m), dx)
-        if layout.gamma[h] >= 0:
-            batchnorm_backward(dx, block(acts, n, layout.xhat[h], m), vector(params, layout.gamma[h], m),
-                               statistics(net.stats, layout, h)[1], dx,
-                               vector(grads, layout.gamma[h], m), vector(grads, layout.beta[h], m))
+            if h.drop >= 0:
+                masked_scale(dx, threshold, scale, derive_seed(seed, l - 1), dx)  # the forward pass's mask
+            activation_backward(h.activation, act_alpha[l - 1], dx, block(acts, n, h.act, m), dx)
+        if h.gamma >= 0:
+            batchnorm_backward(dx, block(acts, n, h.xhat, m), vector(params, h.gamma, m), statistics(stats, h)[1],
+                               dx, vector(grads, h.gamma, m), vector(grads, h.beta, m))
         dout = dx
     return loss, penalty
