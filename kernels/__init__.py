@@ -4,7 +4,8 @@
 - training/: the layout of the flat buffers, the whole-network pass, the optimizer updates,
   augmentation and the compiled training loop, which read named structures built by the Python side;
 - blas/: the matrix products, SciPy's BLAS called from compiled code;
-- config.py, random.py, reductions.py: what the others share.
+- config.py, random.py, reductions.py: what the others share; denormals.py: the processor's
+  flush-to-zero switch, set in every thread while training.
 
 numba's cache checks only the file that defines a function, not the helpers it calls from other
 files, so after an edit to any kernel the whole in-tree cache is dropped (see ``_drop_stale_cache``).

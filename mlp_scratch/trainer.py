@@ -143,10 +143,11 @@ class Trainer:
             step, elapsed = self._load_state(resume)
         self._start = time.perf_counter() - elapsed
         try:
-            if self.full_batch:
-                self._fit_full_batch(X, y)
-            else:
-                self._fit_mini_batches(X, y, step)
+            with threads.subnormals_flushed():
+                if self.full_batch:
+                    self._fit_full_batch(X, y)
+                else:
+                    self._fit_mini_batches(X, y, step)
         except Stop as stop:
             self.history.stop_reason = str(stop)
             self.log(f"stopped: {stop}")
@@ -296,20 +297,21 @@ class EpochRunner:
         opt = optimizer.compiled(model.flat_params, model.flat_grads)
         count_all = len(self.bounds) - 1
         total = 0.0
-        for first in range(0, count_all, self.CHUNK):
-            count = min(self.CHUNK, count_all - first)
-            for k in range(count):
-                self.lrs[k] = self.schedule(optimizer.lr, epoch - 1, self.step + k)
-            if not (np.all(np.isfinite(self.lrs[:count])) and np.all(self.lrs[:count] >= 0)):
-                raise ValueError(f"schedule must give finite learning rates >= 0, gave {self.lrs[:count].min()} "
-                                 f"at epoch {epoch}")
-            steps = Steps(first, count, self.step, self.seed, self.augment_seed, self.lrs, self.losses)
-            with threads.pools(model.flat_params.size):
-                done = train_steps(batches, self.augment, net, work, opt, steps)
-            if record is not None:
-                record(self.losses[:done], self.lrs[:done])
-            total += float(self.losses[:done] @ self.batch_sizes[first:first + done])
-            self.step += done
-            if done < count:
-                raise Stop(non_finite(self.losses[done], epoch, self.step))
+        with threads.subnormals_flushed():
+            for first in range(0, count_all, self.CHUNK):
+                count = min(self.CHUNK, count_all - first)
+                for k in range(count):
+                    self.lrs[k] = self.schedule(optimizer.lr, epoch - 1, self.step + k)
+                if not (np.all(np.isfinite(self.lrs[:count])) and np.all(self.lrs[:count] >= 0)):
+                    raise ValueError(f"schedule must give finite learning rates >= 0, gave {self.lrs[:count].min()} "
+                                     f"at epoch {epoch}")
+                steps = Steps(first, count, self.step, self.seed, self.augment_seed, self.lrs, self.losses)
+                with threads.pools(model.flat_params.size):
+                    done = train_steps(batches, self.augment, net, work, opt, steps)
+                if record is not None:
+                    record(self.losses[:done], self.lrs[:done])
+                total += float(self.losses[:done] @ self.batch_sizes[first:first + done])
+                self.step += done
+                if done < count:
+                    raise Stop(non_finite(self.losses[done], epoch, self.step))
         return float(self.lrs[count - 1]), total / len(self.X)

@@ -154,3 +154,21 @@ def test_compile_times_split_a_kernels_seconds_from_its_callees():
     assert inner_name.endswith("inner") and outer_name.endswith("outer") and not times.open
     assert inner_own == inner_total and 0 < inner_total < outer_total
     assert outer_own == outer_total - inner_total
+
+
+def test_real_data_side_times_every_epoch_of_both_sides_and_compares_their_medians(monkeypatch, tmp_path, capsys):
+    from mlp_scratch.benchmark import real_data
+    rng = np.random.default_rng(0)
+    X = rng.random((300, 784), dtype=np.float32)
+    monkeypatch.setattr(real_data, "load_mnist", lambda data_dir: (X, np.arange(300) % 10))
+    assert main(["--real-data", "--epochs", "3", "--pause", "0", "--json", str(tmp_path / "r.json")]) == 0
+    report = json.loads((tmp_path / "r.json").read_text())["real_data"]
+    assert sorted(report) == ["adam", "sgd-momentum"]
+    for sides in report.values():
+        ours, theirs = sides["mlp-scratch"], sides["sklearn"]
+        for side in (ours, theirs):
+            assert len(side["epochs"]) == 3 and side["median"] == float(np.median(side["epochs"]))
+            assert side["last_over_second"] == side["epochs"][2] / side["epochs"][1]
+            assert side["samples_per_s"] == 300 / side["median"]
+        assert ours["ours_over_sklearn"] == theirs["median"] / ours["median"]
+    assert "MNIST, 784-256-256-10, batch 128, adam, 3 epochs of 300 samples" in capsys.readouterr().out

@@ -18,6 +18,7 @@ from mlp_scratch.validation import check_positive_int
 
 from .configs import (BASELINE, BUSY, CONFIGS, LIMIT, N_SAMPLES, OURS, PAUSE, QUICK, ROUNDS, SIDES, VERSIONS, Skip,
                       make_data)
+from .real_data import OPTIMIZERS, measure_real_data
 from .sides import SIDE_CLASSES, limit_threads
 
 # -- measuring --------------------------------------------------------------------------------------
@@ -227,6 +228,11 @@ def parse_args(argv):
                         help="fewer rounds and fewer samples per epoch: under two minutes")
     parser.add_argument("--no-startup", dest="startup", action="store_false", help="skip the start-up timing")
     parser.add_argument("--json", metavar="PATH", help="write every figure and the machine's description here")
+    parser.add_argument("--real-data", action="store_true",
+                        help="instead of the random-data configs: MNIST for --epochs epochs, 784-256-256-10 "
+                             "without batch norm, Adam and SGD with momentum, beside scikit-learn (a few minutes)")
+    parser.add_argument("--epochs", type=int, default=30, help="epochs of each --real-data run (default 30)")
+    parser.add_argument("--data-dir", help="--real-data: the folder of MNIST's IDX files (default: MLP_SCRATCH_DATA)")
     args = parser.parse_args(argv)
     for name, default in (("rounds", ROUNDS), ("samples", N_SAMPLES)):
         if getattr(args, name) is None:
@@ -241,6 +247,7 @@ def parse_args(argv):
     try:
         from mlp_scratch.threads import set_threads
         set_threads(blas=check_positive_int("--threads", args.threads))
+        check_positive_int("--epochs", args.epochs)
     except ValueError as error:
         parser.error(str(error))
     return args
@@ -262,6 +269,8 @@ def main(argv=None):
     print("mlp-scratch's kernels: " + (f"{fixed} thread(s), fixed by MLP_SCRATCH_KERNEL_THREADS" if fixed else
           "1 thread for a small model, else one pool of all the threads for kernels and products (the default, "
           "see mlp_scratch/threads.py)"))
+    if args.real_data:
+        return report_real_data(args, report)
     if args.quick:
         print(f"--quick: {args.rounds} rounds and {args.samples} samples per epoch "
               f"(instead of {ROUNDS} and {N_SAMPLES})")
@@ -281,6 +290,23 @@ def main(argv=None):
         print()
     if args.startup:
         report["startup"] = measure_startup()
+    return write_report(args, report)
+
+
+def report_real_data(args, report):
+    """--real-data: each optimizer's run of each side, epoch by epoch in turn."""
+    sides = [name for name in args.sides if name in ("mlp-scratch", "sklearn")] or ["mlp-scratch", "sklearn"]
+    print(f"real data: epoch seconds (the first includes compiling), {args.pause}s rest before each side's epoch\n")
+    try:
+        report["real_data"] = measure_real_data(args.epochs, list(OPTIMIZERS), sides, args.data_dir, args.pause)
+    except Skip as reason:
+        print(f"skipped: {reason}")
+        return 1
+    report["settings"].update(real_data_epochs=args.epochs, configs=[])
+    return write_report(args, report)
+
+
+def write_report(args, report):
     report["blas"] = blas_libraries()
     if args.json:
         with open(args.json, "w") as f:
