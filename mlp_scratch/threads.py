@@ -143,22 +143,26 @@ def pools(parameters):
 
 
 @contextlib.contextmanager
-def subnormals_flushed():
-    """Flush-to-zero and denormals-are-zero (kernels/denormals.py) for the block: in the calling
-    thread, every numba thread and the BLAS libraries' worker threads. The calling thread's own
-    setting comes back at the end, and the other threads' flags are cleared. Nested blocks (a
-    Trainer.fit around its epochs) switch once.
+def subnormals_flushed(parameters):
+    """Flush-to-zero and denormals-are-zero (kernels/denormals.py) for the block, for training a model
+    of ``parameters`` parameters: in the calling thread, every numba thread and, where they compute
+    the model's products (threads_for gives the kernels 1 thread), OpenBLAS's worker threads. The
+    calling thread's own setting comes back at the end, and the other threads' flags are cleared.
+    Nested blocks (a Trainer.fit around its epochs) switch once.
 
     Subnormal floats take a slow path in these processors: weights and Adam's averages that decay
     towards zero made each epoch of a 784-256-256-10 MNIST run slower than the last (0.51 s to 2.57 s
     over 30 epochs). The setting is per thread: numba's pool takes it in one parallel call (10 us);
-    OpenBLAS's workers take their creator's, so its pools are shut down and restart, flushing, on
-    their next call (55 us each)."""
+    OpenBLAS's workers take their creator's, so its pools are stopped (55 us each) and start again
+    flushing. In one pool they compute nothing and are left alone (new workers spin for 0.2 s when
+    they start, 7-15% of a 784-256-256-10 epoch), so workers that a threaded call starts within
+    such a block, right after a small model's training, keep flushing until the next one."""
     if getattr(_local, "flushing", False):
         yield
         return
     from mlp_scratch.kernels import denormals
     previous, count, pool = denormals.control(), numba.get_num_threads(), numba.config.NUMBA_NUM_THREADS
+    blas_computes = threads_for(parameters) == 1 and budget() > 1
 
     def switch(on):
         numba.set_num_threads(pool)  # every pool thread takes one iteration of the switch
@@ -166,7 +170,8 @@ def subnormals_flushed():
             denormals.switch_threads(on, pool)
         finally:
             numba.set_num_threads(count)
-        restart_openblas_workers()
+        if blas_computes:
+            restart_openblas_workers()
 
     switch(True)
     _local.flushing = True
@@ -179,8 +184,10 @@ def subnormals_flushed():
 
 
 def restart_openblas_workers():
-    """Shut down the worker threads of every OpenBLAS loaded (threadpoolctl finds them); OpenBLAS
-    starts new ones on its next threaded call, from the calling thread."""
+    """Stop the worker threads of every OpenBLAS loaded (threadpoolctl finds them). OpenBLAS starts
+    new ones on its next threaded call, from the calling thread, whose floating-point settings they
+    take. (Started at once instead, with its blas_thread_init, they spin for 0.2 s: 784-256-256-10
+    epochs took 0.60-0.65 s instead of 0.52.)"""
     for library in blas_controller().lib_controllers:
         if library.internal_api == "openblas" and hasattr(library.dynlib, "blas_thread_shutdown_"):
             library.dynlib.blas_thread_shutdown_()

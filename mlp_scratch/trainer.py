@@ -143,7 +143,7 @@ class Trainer:
             step, elapsed = self._load_state(resume)
         self._start = time.perf_counter() - elapsed
         try:
-            with threads.subnormals_flushed():
+            with threads.subnormals_flushed(model.flat_params.size):
                 if self.full_batch:
                     self._fit_full_batch(X, y)
                 else:
@@ -297,7 +297,7 @@ class EpochRunner:
         opt = optimizer.compiled(model.flat_params, model.flat_grads)
         count_all = len(self.bounds) - 1
         total = 0.0
-        with threads.subnormals_flushed():
+        with threads.subnormals_flushed(model.flat_params.size):
             for first in range(0, count_all, self.CHUNK):
                 count = min(self.CHUNK, count_all - first)
                 for k in range(count):

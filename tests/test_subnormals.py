@@ -31,7 +31,7 @@ def test_every_numba_thread_flushes_while_training_and_the_caller_gets_its_setti
     controls = np.zeros(pool, np.int64)
     before = denormals.control()
     numba.set_num_threads(pool)
-    with threads.subnormals_flushed():
+    with threads.subnormals_flushed(1000):
         numba.set_num_threads(pool)
         denormals.thread_controls(controls)
         assert denormals.control() & FLUSHING == FLUSHING
@@ -76,9 +76,10 @@ def test_products_that_openblas_threads_are_flushed_too():
     from scipy.linalg.blas import sgemm  # SciPy's OpenBLAS: the one the kernels call
 
     a = np.full((512, 512), 1e-20, np.float32)
-    with threads.blas_threads(2):
+    threads.restart_openblas_workers()  # workers that an earlier test's training started anew
+    with threads.limited(2):
         assert np.allclose(sgemm(1.0, a, a), 512e-40, rtol=1e-3, atol=0)
-        with threads.subnormals_flushed():
+        with threads.subnormals_flushed(1000):  # a small model: OpenBLAS threads its products
             flushed = sgemm(1.0, a, a)
         assert np.allclose(sgemm(1.0, a, a), 512e-40, rtol=1e-3, atol=0)
     assert np.all(flushed == 0)
