@@ -1,5 +1,6 @@
 """Compiled kernels are cached in a folder keyed by the kernels' sources: numba's cache does not
-notice edits to a helper in another file, so any edit to kernels/ starts a fresh cache."""
+notice edits to a helper in another file, so any edit to kernels/ starts a fresh cache. Property
+tests draw fixed examples unless HYPOTHESIS_PROFILE=explore."""
 import hashlib
 import os
 import pathlib
@@ -10,3 +11,14 @@ if "NUMBA_CACHE_DIR" not in os.environ and KERNELS.is_dir():
     for path in sorted(KERNELS.rglob("*.py")):
         digest.update(str(path.relative_to(KERNELS)).encode() + path.read_bytes())
     os.environ["NUMBA_CACHE_DIR"] = str(KERNELS.parent / ".numba_cache" / digest.hexdigest()[:16])
+
+# Property tests draw the same examples on every run, so that the suite cannot pass or fail by chance;
+# HYPOTHESIS_PROFILE=explore draws new ones on each run.
+try:
+    from hypothesis import settings
+except ImportError:  # the property tests skip themselves
+    pass
+else:
+    settings.register_profile("ci", derandomize=True)
+    settings.register_profile("explore", derandomize=False)
+    settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
