@@ -27,23 +27,26 @@ def halve_in_threads(x, out):
 
 
 def test_every_numba_thread_flushes_while_training_and_the_caller_gets_its_setting_back():
-    pool = numba.config.NUMBA_NUM_THREADS
+    pool, count = numba.config.NUMBA_NUM_THREADS, numba.get_num_threads()
     controls = np.zeros(pool, np.int64)
     before = denormals.control()
     numba.set_num_threads(pool)
-    with threads.subnormals_flushed(1000):
-        numba.set_num_threads(pool)
+    try:
+        with threads.subnormals_flushed(1000):
+            numba.set_num_threads(pool)
+            denormals.thread_controls(controls)
+            assert denormals.control() & FLUSHING == FLUSHING
+            x = np.full(4 * pool, TINY, np.float32)  # halved: subnormal, unless flushed
+            out = np.ones_like(x)
+            halve_in_threads(x, out)
+            assert np.all(out == 0)
+        assert np.all(controls & FLUSHING == FLUSHING), [hex(c) for c in controls]
         denormals.thread_controls(controls)
-        assert denormals.control() & FLUSHING == FLUSHING
-        x = np.full(4 * pool, TINY, np.float32)  # halved: subnormal, unless flushed
-        out = np.ones_like(x)
+        assert np.all(controls & FLUSHING == 0) and denormals.control() == before
         halve_in_threads(x, out)
-        assert np.all(out == 0)
-    assert np.all(controls & FLUSHING == FLUSHING), [hex(c) for c in controls]
-    denormals.thread_controls(controls)
-    assert np.all(controls & FLUSHING == 0) and denormals.control() == before
-    halve_in_threads(x, out)
-    assert np.all(out == TINY / 2) and subnormals(out) == out.size
+        assert np.all(out == TINY / 2) and subnormals(out) == out.size
+    finally:
+        numba.set_num_threads(count)
 
 
 @pytest.mark.parametrize("optimizer", [Adam(lr=1e-3), SGD(lr=0.05, momentum=0.9, weight_decay=0.5)],
