@@ -2,7 +2,7 @@
 loss and flat gradient, as scikit-learn's MLPClassifier does."""
 import numpy as np
 
-from mlp_scratch.validation import check_number, check_positive_int
+from mlp_scratch.validation import check_features, check_labels, check_number, check_positive_int
 
 
 class NonFiniteLoss(Exception):
@@ -45,9 +45,12 @@ class LBFGS:
         """Minimize the model's training loss on (X, y) in place; ``callback(loss)`` after each
         iteration. Returns SciPy's OptimizeResult."""
         from scipy.optimize import Bounds, minimize  # 0.3 s to import: only when L-BFGS runs
+        X = check_features(X, model.input_dim, model.dtype)  # once, not at every evaluation
+        y = check_labels(y, X.shape[0], model.num_classes)
+
         def objective(theta):
             model.flat_params[:] = theta
-            loss = model.forward_backward(X, y, seed=0, dropout=0.0)
+            loss = model.forward_backward_checked(X, y, np.uint64(0), dropout=0.0)
             if not np.isfinite(loss):
                 raise NonFiniteLoss(loss)
             return loss, model.flat_grads.astype(np.float64)

@@ -207,7 +207,11 @@ class MLP:
         statistics and updates its running averages."""
         X = check_features(X, self.input_dim, self.dtype)
         y = check_labels(y, X.shape[0], self.num_classes)
-        seed = np.uint64(check_seed("seed", seed))
+        return self.forward_backward_checked(X, y, np.uint64(check_seed("seed", seed)), dropout)
+
+    def forward_backward_checked(self, X, y, seed, dropout=None):
+        """forward_backward on data already checked (check_features, check_labels) and a uint64
+        seed: for callers that check their data once and pass over it many times (L-BFGS)."""
         if self.batchnorm and X.shape[0] < 2:
             raise ValueError("batch norm needs at least 2 samples per training batch, got 1")
         net = self.network(dropout)
@@ -263,7 +267,11 @@ class MLP:
     def evaluate(self, X, y):
         """(data loss, accuracy) in evaluation mode."""
         X = check_features(X, self.input_dim, self.dtype)
-        y = check_labels(y, X.shape[0], self.num_classes)
+        return self.evaluate_checked(X, check_labels(y, X.shape[0], self.num_classes))
+
+    def evaluate_checked(self, X, y):
+        """evaluate on data already checked (check_features, check_labels): for callers that
+        check their data once and evaluate it every epoch (the trainer)."""
         scores = self._scores_checked(X)
         dscores = np.empty_like(scores)
         row_loss = np.empty(X.shape[0], np.float64)

@@ -222,8 +222,8 @@ class Trainer:
     def _end_epoch(self, epoch, lr, batch_loss):
         """Evaluate, keep the best parameters, feed the schedule, log, call on_epoch_end."""
         train, validation = self._eval_sets
-        train_loss, train_acc = self.model.evaluate(*train) if train else (None, None)
-        val_loss, val_acc = self.model.evaluate(*validation) if validation else (None, None)
+        train_loss, train_acc = self.model.evaluate_checked(*train) if train else (None, None)
+        val_loss, val_acc = self.model.evaluate_checked(*validation) if validation else (None, None)
         record = {"epoch": epoch, "lr": lr, "batch_loss": batch_loss, "train_loss": train_loss,
                   "train_acc": train_acc, "val_loss": val_loss, "val_acc": val_acc,
                   "time": time.perf_counter() - self._start}
@@ -233,9 +233,8 @@ class Trainer:
             history.best_epoch, history.best_val_acc = epoch, val_acc
             self._best[0][:], self._best[1][:] = self.model.flat_params, self.model.running
         self.schedule.observe(batch_loss if val_loss is None else val_loss)
-        shown = {"loss": train_loss, "train acc": train_acc, "val loss": val_loss, "val acc": val_acc}
-        if train_loss is None:
-            shown["loss"] = batch_loss
+        shown = {"loss": batch_loss if train_loss is None else train_loss, "train acc": train_acc,
+                 "val loss": val_loss, "val acc": val_acc}
         text = "  ".join(f"{name} {value:.4f}" for name, value in shown.items() if value is not None)
         lr_text = "" if lr is None else f"  lr {lr:.3g}"
         self.log(f"epoch {epoch:3d}/{self.epochs}  {text}{lr_text}  {record['time']:.1f}s")
