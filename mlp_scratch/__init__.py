@@ -1,16 +1,16 @@
 """mlp-scratch: multi-layer perceptrons from scratch on NumPy, with numba-compiled kernels."""
-from mlp_scratch.model import MLP
-from mlp_scratch.optim import SGD
-from mlp_scratch.threads import set_threads
-from mlp_scratch.trainer import History, Trainer
+import importlib
 
 __version__ = "0.1.0"
-__all__ = ["MLPClassifier", "MLP", "SGD", "Trainer", "History", "set_threads"]
+# Each name is imported on first use, so that importing a submodule (the command line's entry point,
+# a data loader) does not load numba and the kernels before it needs them.
+_EXPORTS = {"MLP": "mlp_scratch.model", "SGD": "mlp_scratch.optim", "set_threads": "mlp_scratch.threads",
+            "History": "mlp_scratch.trainer", "Trainer": "mlp_scratch.trainer",
+            "MLPClassifier": "mlp_scratch.estimator"}
+__all__ = list(_EXPORTS)
 
 
 def __getattr__(name):
-    # The estimator imports scikit-learn's estimator machinery (~0.5 s): only when asked for.
-    if name == "MLPClassifier":
-        from mlp_scratch.estimator import MLPClassifier
-        return MLPClassifier
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
     raise AttributeError(f"module 'mlp_scratch' has no attribute {name!r}")

@@ -16,7 +16,7 @@ from tqdm import tqdm
 from mlp_scratch import checkpoint, datasets, threads
 from mlp_scratch.model import ACTIVATIONS, INITS, LOSSES, MLP, check_init
 from mlp_scratch.optim import METHODS, make_optimizer
-from mlp_scratch.runs import save_config, save_epoch, save_run
+from mlp_scratch.runs import lock_folder, remove_run_files, save_config, save_epoch, save_run
 from mlp_scratch.schedules import SCHEDULES, make_schedule
 from mlp_scratch.trainer import INTERRUPTED, Trainer
 
@@ -133,18 +133,28 @@ def given_options(args, cls, names):
         given = {**SGD_DEFAULTS, **given}
     for name in given:
         if name not in accepted:
-            flag = "--decay-rate" if name == "k" else "--" + name.replace("_", "-")
-            raise ValueError(f"{flag} does not apply to {cls.__name__}")
+            raise ValueError(f"{flag_name(name)} does not apply to {cls.__name__}")
     return {name: tuple(v) if name == "betas" else v for name, v in given.items()}
 
 
 PATH_OPTIONS = ("out", "data_dir", "resume")
 WARP_AND_JITTER = ("rotate", "scale", "shear", "brightness", "contrast", "saturation")
+# Options that may differ from the run's own on --resume: none of them changes what the run computes.
+RESUMABLE_OPTIONS = ("epochs", "quiet", "threads", "data_dir", "resume", "config")
 
 
-def resumed_args(args):
+def flag_name(name):
+    return "--decay-rate" if name == "k" else "--" + name.replace("_", "-")
+
+
+def shown(value):
+    return " ".join(map(str, value)) if isinstance(value, list) else str(value)
+
+
+def resumed_args(args, given):
     """The options of the run in ``args.resume`` (its config.json), with --epochs, --quiet and
-    --threads as given now."""
+    --threads as given now. ``given`` names the options set on the command line or by --config;
+    one that would change the run is refused, with the run's own value."""
     folder = args.resume
     try:
         saved = json.loads((folder / "config.json").read_text())
@@ -153,18 +163,49 @@ def resumed_args(args):
     saved.pop("command", None)
     saved = {k: pathlib.Path(v) if k in PATH_OPTIONS and v is not None else v for k, v in saved.items()}
     defaults = vars(build_parser()[1].parse_args([]))  # options the saved run predates keep their defaults
-    return argparse.Namespace(**{**defaults, **saved, "epochs": saved["epochs"] if args.epochs is None else args.epochs,
-                                 "quiet": args.quiet,
-                                 "threads": args.threads, "resume": folder, "out": folder, "overwrite": True})
+    saved = {**defaults, **saved, "out": folder}
+    conflicts = [f"{flag_name(name)} {shown(getattr(args, name))} (the run has {shown(saved[name])})"
+                 for name in sorted(given) if name not in RESUMABLE_OPTIONS
+                 and shown(getattr(args, name)) != shown(saved[name])]
+    if conflicts:
+        raise ValueError(f"--resume {folder} continues the run with its own options; these differ from it: "
+                         f"{'; '.join(conflicts)}. Drop them, or start a new run with --out")
+    return argparse.Namespace(**{**saved, "epochs": saved["epochs"] if args.epochs is None else args.epochs,
+                                 "quiet": args.quiet, "threads": args.threads, "resume": folder, "overwrite": True})
 
 
-def train(args):
-    """Train as ``args`` says, write the run folder, and return the results dictionary."""
+def resolved_options(optimizer, schedule):
+    """The optimizer's and the schedule's options as they ran (defaults filled in), by option name."""
+    state = optimizer.state_dict()
+    ran = {"lr": state["lr"], **state["hyperparameters"]}
+    options = {name: list(ran[name]) if name == "betas" else ran[name] for name in OPTIMIZER_OPTIONS if name in ran}
+    inner = getattr(schedule, "schedule", schedule)  # the schedule behind a warm-up
+    accepted = inspect.signature(type(inner).__init__).parameters
+    options.update({name: getattr(inner, name) for name in SCHEDULE_OPTIONS if name in accepted})
+    return options
+
+
+def train(args, given=(), prog="python scripts/train.py"):
+    """Train as ``args`` says, write the run folder, and return the results dictionary. ``given``
+    names the options set explicitly (checked against the run's own on --resume); ``prog`` is the
+    command the messages tell to repeat."""
     if args.resume is not None:
-        args = resumed_args(args)
+        args = resumed_args(args, given)
     args.epochs = 20 if args.epochs is None else args.epochs
     if args.threads is not None:
-        threads.set_threads(blas=args.threads)
+        threads.set_threads(blas=threads.check_threads("--threads", args.threads))
+    out = args.out or pathlib.Path("runs") / f"{args.dataset}-{datetime.datetime.now():%Y%m%d-%H%M%S}"
+    flag = "--out" if args.resume is None else "--resume"
+    with lock_folder(out, flag):
+        if args.resume is None and (out / "checkpoint.npz").exists():
+            if not args.overwrite:
+                raise ValueError(f"--out {out} already holds a run; choose another folder, pass --overwrite, "
+                                 f"or continue it with --resume {out}")
+            remove_run_files(out)
+        return train_in(out, args, prog)
+
+
+def train_in(out, args, prog):
     log = None if args.quiet else tqdm.write  # tqdm.write keeps the progress bar below the lines
     data = datasets.load(args.dataset, n_train=args.n_train, n_val=args.n_val, n_test=args.n_test,
                          per_class=args.per_class, preprocessing=args.preprocessing, data_dir=args.data_dir,
@@ -182,10 +223,6 @@ def train(args):
                              **given_options(args, SCHEDULES[args.schedule], SCHEDULE_OPTIONS))
     trainer = Trainer(model, optimizer, epochs=args.epochs, batch_size=args.batch_size, schedule=schedule,
                       seed=args.seed, augment=augment, log=log, progress=not args.quiet)
-    out = args.out or pathlib.Path("runs") / f"{args.dataset}-{datetime.datetime.now():%Y%m%d-%H%M%S}"
-    if (out / "checkpoint.npz").exists() and not args.overwrite:
-        raise ValueError(f"--out {out} already holds a run; choose another folder, pass --overwrite, "
-                         f"or continue it with --resume {out}")
     resume = None
     if args.resume is not None:
         resume = checkpoint.restore_training(out / "checkpoint.npz", model, optimizer)
@@ -193,8 +230,9 @@ def train(args):
     trainer.log(f"training {len(data.X_train)} samples of {args.dataset}: {data.n_features}-"
         f"{'-'.join(map(str, args.hidden_sizes))}{'-' if args.hidden_sizes else ''}{data.n_classes}, "
         f"{optimizer}, {schedule}{', ' + repr(augment) if augment else ''}; run folder {out}")
-    config = {"command": "train", **{k: (str(v) if isinstance(v, pathlib.Path) else v)
-                                     for k, v in vars(args).items() if k not in ("resume", "config")}, "out": str(out)}
+    options = {k: (str(v) if isinstance(v, pathlib.Path) else v) for k, v in vars(args).items()
+               if k not in ("resume", "config")}
+    config = {"command": "train", **options, **resolved_options(optimizer, schedule), "out": str(out)}
     preprocessing = data.meta["preprocessing"]
     save_config(out, config)
     history = trainer.fit(data, on_epoch_end=lambda t: save_epoch(out, t, preprocessing), resume=resume)
@@ -205,8 +243,7 @@ def train(args):
           f"{history.best_val_acc:.4f} at epoch {history.best_epoch}; {history.stop_reason}); "
           f"run folder {out}")
     if history.stop_reason.startswith(INTERRUPTED) and not trainer.full_batch:
-        print(f"the run stopped before epoch {len(history.epochs) + 1}; continue it with: "
-              f"python scripts/train.py --resume {out}")
+        print(f"the run stopped before epoch {len(history.epochs) + 1}; continue it with: {prog} --resume {out}")
     return results
 
 
@@ -270,21 +307,37 @@ def build_parser():
     return parser, train_parser
 
 
-def main(argv=None):
+def explicit_options(argv):
+    """The names of the options that ``argv`` (the train command's arguments) sets."""
+    _, train_parser = build_parser()
+    for action in train_parser._actions:
+        action.default = argparse.SUPPRESS
+    return set(vars(train_parser.parse_args(argv)))
+
+
+def main(argv=None, prog="mlp-scratch train"):
+    """The command line; ``prog`` is how the messages name the train command."""
     parser, train_parser = build_parser()
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] == ["benchmark"]:  # its own parser reads the rest (argparse.REMAINDER drops options)
         return benchmark_main(argv[1:])
     try:
+        given = set()
         if argv[:1] == ["train"]:
+            given = explicit_options(argv[1:])
             config_path = train_parser.parse_known_args(argv[1:])[0].config
             if config_path is not None:
-                train_parser.set_defaults(**read_config(config_path, train_parser))
-        train(parser.parse_args(argv))
+                config = read_config(config_path, train_parser)
+                train_parser.set_defaults(**config)
+                given |= set(config)
+        train(parser.parse_args(argv), given, prog)
         return 0
     except (ValueError, FileNotFoundError) as error:
-        print(f"mlp-scratch {argv[0] if argv else ''}: error: {error}", file=sys.stderr)
+        print(f"{prog}: error: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # training itself stops cleanly on Ctrl-C; this is before or after it
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return 130
 
 
 def benchmark_main(arguments):

@@ -20,8 +20,8 @@ def plot_history(history, path, title=None):
             ax_loss.plot(iterations[window - 1:], smooth, color="tab:blue", label=f"mean of {window}")
         if np.all(loss > 0):
             ax_loss.set_yscale("log")
+        ax_loss.legend()
     ax_loss.set(xlabel="iteration (mini-batch)", ylabel="training loss (data + L2)", title="Loss")
-    ax_loss.legend()
     epochs = [e["epoch"] for e in history.epochs]
     ax_acc.plot(epochs, [e["train_acc"] for e in history.epochs], "o-", label="train")
     ax_acc.plot(epochs, [e["val_acc"] for e in history.epochs], "s-", label="validation")

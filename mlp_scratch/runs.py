@@ -1,7 +1,9 @@
 """A run folder: config.json, metrics.csv (one row per epoch), history.json, checkpoint.npz (the
 resumable state at the end of the last finished epoch), best_model.npz (the parameters of the best
 validation epoch, with the preprocessing, for prediction) and curves.png. Each file is written whole,
-atomically, so an interrupted or crashed run keeps everything up to its last finished epoch."""
+atomically, so an interrupted or crashed run keeps everything up to its last finished epoch. A run
+holds its folder's lock (``lock_folder``) from start to end, so two runs never write into one folder."""
+import contextlib
 import csv
 import io
 import json
@@ -13,6 +15,8 @@ import numpy as np
 from mlp_scratch import checkpoint
 from mlp_scratch.plots import plot_history
 
+RUN_FILES = ("config.json", "metrics.csv", "history.json", "checkpoint.npz", "best_model.npz", "curves.png")
+LOCK_FILE = ".lock"  # stays in the folder; holds the process id of the run that last held it
 METRICS = ["epoch", "lr", "batch_loss", "train_loss", "train_acc", "val_loss", "val_acc", "time"]
 
 
@@ -30,6 +34,54 @@ def write_text(path, text):
     with open(tmp, "w") as f:
         f.write(text)
     os.replace(tmp, path)
+
+
+class FolderInUse(ValueError):
+    """Another process holds the folder's lock."""
+
+
+def _try_lock(file):
+    """An exclusive lock on an open file, released when the file is closed or the process ends
+    (however it ends); False if another process holds it."""
+    try:
+        if os.name == "nt":
+            import msvcrt
+            msvcrt.locking(file.fileno(), msvcrt.LK_NBLCK, 1)
+        else:
+            import fcntl
+            fcntl.flock(file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:  # BlockingIOError on POSIX, PermissionError on Windows
+        return False
+    return True
+
+
+@contextlib.contextmanager
+def lock_folder(folder, flag="--out"):
+    """Hold ``folder``'s lock (creating the folder) for the ``with`` block; raise FolderInUse,
+    naming the folder and the holder's process id, if another process holds it. ``flag`` is the
+    option that named the folder, for the messages."""
+    folder = pathlib.Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise ValueError(f"{flag} {folder} is a file, not a folder; choose a folder's path")
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / LOCK_FILE, "a+") as file:
+        if not _try_lock(file):
+            file.seek(0)
+            holder = file.read().strip() or "unknown"
+            raise FolderInUse(f"{flag} {folder} is in use by another run (process {holder}); wait for it to end "
+                              f"or choose another folder")
+        file.seek(0)
+        file.truncate()
+        file.write(f"{os.getpid()}\n")
+        file.flush()
+        yield folder
+
+
+def remove_run_files(folder):
+    """Delete an earlier run's files from ``folder`` (with its lock held), so that nothing of it
+    mixes with the new run's."""
+    for name in RUN_FILES:
+        (pathlib.Path(folder) / name).unlink(missing_ok=True)
 
 
 def save_history(folder, history, results=None):

@@ -224,3 +224,110 @@ def test_benchmark_subcommand_shares_the_benchmark_script(tmp_path, capsys):
     assert main(["benchmark", "--configs", "small", "--sides", "mlp-scratch", "numpy", "--rounds", "2",
                  "--samples", "512", "--no-startup", "--json", str(out)]) == 0
     assert json.loads(out.read_text())["configs"]["small"]["sides"]["numpy"]["status"] == "ok"
+
+
+def train_process(out, *options):
+    return [sys.executable, str(ROOT / "scripts" / "train.py"), "--n-train", "200", "--quiet", "--out", str(out),
+            *options]
+
+
+def test_two_runs_never_share_a_run_folder(tmp_path):
+    """Two processes on one --out: the second (and a --resume of the running one) stops at once,
+    naming the first's process; the folder holds the first run's files only."""
+    import signal
+    import time
+
+    out = tmp_path / "run"
+    first = subprocess.Popen(train_process(out, "--epochs", "100000", "--hidden-sizes", "16"),
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 300
+        while not (out / "checkpoint.npz").exists():  # the first run holds the folder and trains
+            assert first.poll() is None, first.communicate()
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        for options in (["--epochs", "2", "--hidden-sizes", "50"], ["--epochs", "2", "--overwrite"]):
+            second = subprocess.run(train_process(out, *options), capture_output=True, text=True, timeout=300)
+            assert second.returncode == 2
+            assert f"--out {out} is in use by another run (process {first.pid})" in second.stderr
+        resumed = subprocess.run([*train_process(out)[:2], "--resume", str(out)], capture_output=True, text=True,
+                                 timeout=300)
+        assert resumed.returncode == 2 and f"(process {first.pid})" in resumed.stderr
+        assert first.poll() is None
+    finally:
+        first.send_signal(signal.SIGINT)
+        stdout, stderr = first.communicate(timeout=300)
+    assert first.returncode == 0, stderr
+    assert "interrupted after" in stdout and "Traceback" not in stderr
+    assert json.loads((out / "config.json").read_text())["hidden_sizes"] == [16]
+    epochs = len(json.loads((out / "history.json").read_text())["epochs"])
+    for name in ("checkpoint.npz", "best_model.npz"):
+        model, metadata, _ = checkpoint.load(out / name)
+        assert model.hidden_sizes == [16]
+    assert checkpoint.load(out / "checkpoint.npz")[1]["trainer"]["epoch"] == epochs
+
+
+def test_overwrite_removes_the_earlier_runs_files_first(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["train", "--epochs", "1", "--hidden-sizes", "16", "--quiet", "--out", str(out)]) == 0
+    # the new run fails before its first epoch: nothing of the earlier one may pass for its results
+    assert main(["train", "--epochs", "1", "--dropout", "1.5", "--overwrite", "--out", str(out)]) == 2
+    assert not any((out / name).exists() for name in ("checkpoint.npz", "best_model.npz", "metrics.csv",
+                                                      "history.json", "curves.png"))
+
+
+def test_out_naming_a_file_is_refused_with_the_option(tmp_path, capsys):
+    path = tmp_path / "a-file"
+    path.write_text("")
+    assert main(["train", "--epochs", "1", "--out", str(path)]) == 2
+    assert f"--out {path} is a file, not a folder" in capsys.readouterr().err
+
+
+def test_resume_refuses_options_that_change_the_run(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["train", "--epochs", "1", "--hidden-sizes", "16", "--quiet", "--out", str(out)]) == 0
+    assert main(["train", "--resume", str(out), "--epochs", "2", "--hidden-sizes", "50", "--lr", "0.1",
+                 "--quiet"]) == 2
+    error = capsys.readouterr().err
+    assert "--hidden-sizes 50 (the run has 16)" in error and "--lr 0.1 (the run has 0.05)" in error
+    assert len(json.loads((out / "history.json").read_text())["epochs"]) == 1
+    # the run's own values, --epochs, --threads and --quiet may be given
+    assert main(["train", "--resume", str(out), "--epochs", "2", "--hidden-sizes", "16", "--lr", "0.05",
+                 "--threads", "1", "--quiet"]) == 0
+    assert len(json.loads((out / "history.json").read_text())["epochs"]) == 2
+
+
+@pytest.mark.parametrize("options, expected, unused", [
+    ([], {"lr": 0.05, "momentum": 0.9, "dampening": 0.0, "nesterov": False, "weight_decay": 0.0}, ["betas", "rho"]),
+    (["--optimizer", "adam", "--schedule", "step", "--step-size", "2"],
+     {"lr": 0.001, "betas": [0.9, 0.999], "eps": 1e-8, "weight_decay": 0.0, "amsgrad": False, "step_size": 2,
+      "gamma": 0.1}, ["momentum", "alpha"]),
+    (["--optimizer", "lbfgs", "--no-batchnorm"], {"history_size": 10, "tol": 1e-5}, ["lr", "momentum"]),
+])
+def test_config_json_holds_the_resolved_options_and_repeats_the_run(tmp_path, options, expected, unused):
+    first = tmp_path / "first"
+    assert main(["train", "--epochs", "2", "--hidden-sizes", "16", *options, "--quiet", "--out", str(first)]) == 0
+    saved = json.loads((first / "config.json").read_text())
+    assert {name: saved[name] for name in expected} == expected
+    assert all(saved[name] is None for name in unused)
+    again = tmp_path / "again"
+    assert main(["train", "--config", str(first / "config.json"), "--quiet", "--out", str(again)]) == 0
+    with np.load(first / "best_model.npz") as a, np.load(again / "best_model.npz") as b:
+        np.testing.assert_array_equal(a["params"], b["params"])
+
+
+def test_threads_flag_is_named_in_its_error(capsys):
+    assert main(["train", "--threads", "0", "--out", "/tmp/unused-run"]) == 2
+    assert "--threads must be an integer in [1," in capsys.readouterr().err
+
+
+def test_an_interrupted_run_names_the_command_that_resumes_it(tmp_path, monkeypatch, capsys):
+    from mlp_scratch.trainer import EpochRunner
+
+    def interrupt(*args, **kwargs):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(EpochRunner, "run", interrupt)
+    for prog in ("mlp-scratch train", "python scripts/train.py"):
+        out = tmp_path / prog.split()[0]
+        assert main(["train", "--epochs", "2", "--quiet", "--out", str(out)], prog=prog) == 0
+        assert f"continue it with: {prog} --resume {out}" in capsys.readouterr().out
