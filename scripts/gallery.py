@@ -23,7 +23,7 @@ def main():
     for name in args.only:
         out = ROOT / "runs" / "gallery" / name
         start = time.perf_counter()
-        importlib.import_module(f"mlp_scratch.experiments.{name}").main(["--out", str(out)])
+        importlib.import_module(f"mlp_scratch.experiments.{name}").main(["--out", str(out), "--overwrite"])
         shutil.copy(out / f"{FIGURES[name]}.png", gallery / f"{name}.png")
         print(f"== {name}: {time.perf_counter() - start:.0f} s, figure docs/gallery/{name}.png")
 

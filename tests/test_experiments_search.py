@@ -121,3 +121,42 @@ def test_script_runs_and_its_config_repeats_its_data_options(tmp_path, capsys):
     assert {k: config.get(k) for k in search.DATA_OPTIONS} == {
         "dataset": "digits", "n_train": 100, "n_val": 100, "n_test": None, "data_seed": 3, "data_dir": None}
     assert "results in" in capsys.readouterr().out
+
+
+SCRIPT_OPTIONS = ["--dataset", "digits", "--n-train", "100", "--n-val", "100", "--coarse-epochs", "1",
+                  "--fine-trials", "1", "--fine-epochs", "1", "--hidden-sizes", "8"]
+
+
+def test_a_folder_with_results_is_refused_unless_told(tmp_path, capsys):
+    (tmp_path / "trials.csv").write_text("stage,trial\n")
+    with pytest.raises(SystemExit) as refused:
+        search.main([*SCRIPT_OPTIONS, "--coarse-trials", "1", "--out", str(tmp_path)])
+    assert refused.value.code == 2
+    assert (f"--out {tmp_path} already holds results; pass --overwrite to replace them, --resume to continue "
+            "its sweep") in capsys.readouterr().err
+    search.main([*SCRIPT_OPTIONS, "--coarse-trials", "1", "--out", str(tmp_path), "--overwrite"])
+    assert len(read_csv(tmp_path / "trials.csv")[1]) == 2
+
+
+def test_ctrl_c_ends_the_script_in_one_line_keeping_the_finished_trials(tmp_path):
+    import pathlib
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    script = pathlib.Path(__file__).resolve().parents[1] / "scripts" / "hyperparameter_search.py"
+    process = subprocess.Popen([sys.executable, str(script), *SCRIPT_OPTIONS, "--coarse-trials", "100000",
+                                "--out", str(tmp_path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    results = tmp_path / "results.jsonl"
+    deadline = time.monotonic() + 300
+    while not (results.exists() and results.read_text().count("\n") >= 2):
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=300)
+    assert process.returncode == 130 and "Traceback" not in stderr
+    assert stderr.startswith("interrupted: the tables and figures finished so far are kept")
+    kept = [json.loads(line)["row"] for line in results.read_text().splitlines()]
+    assert len(kept) >= 2 and all(row["status"] == "ok" for row in kept)

@@ -16,7 +16,7 @@ import math
 import numpy as np
 
 from mlp_scratch.experiments.common import (FIRST_ORDER, Output, add_data_arguments, batches_per_epoch,
-                                            check_method, format_table, load_data, parser, plt, train)
+                                            check_method, command, format_table, load_data, parser, plt, train)
 from mlp_scratch.experiments.initialization import (check_inits, describe_setup, finish_training_axes,
                                                     init_label, plot_run)
 from mlp_scratch.model import MLP, check_init, weight_std
@@ -133,6 +133,7 @@ def _plot_training_speed(output, pairs, batches_per_epoch, target, title):
     output.figure(fig, "training_speed")
 
 
+@command
 def main(argv=None):
     p = parser("Batch normalization across weight scales in a deep ReLU network: "
                "each initialization (fixed stds and He) trains with and without batch norm from the same "

@@ -3,12 +3,14 @@ summary table it prints, the data and command-line options, and one training run
 its settings (a model or optimizer passed in is trained in place)."""
 import argparse
 import csv
+import functools
 import inspect
 import io
 import json
 import math
 import os
 import pathlib
+import sys
 import time
 
 import matplotlib
@@ -184,15 +186,46 @@ def train(data, *, method="adam", lr=None, hidden_sizes=(100,), epochs=5, batch_
     return model, history, time.perf_counter() - start
 
 
+class ExperimentParser(argparse.ArgumentParser):
+    """An experiment's options; an --out folder that holds files already is refused unless
+    --overwrite (or a sweep's --resume) says to write there."""
+
+    def parse_args(self, args=None, namespace=None):
+        parsed = super().parse_args(args, namespace)
+        out = parsed.out
+        if out.exists() and not out.is_dir():
+            self.error(f"--out {out} is a file, not a folder; choose a folder's path")
+        if out.is_dir() and any(out.iterdir()) and not (parsed.overwrite or getattr(parsed, "resume", False)):
+            resume = ", --resume to continue its sweep" if hasattr(parsed, "resume") else ""
+            self.error(f"--out {out} already holds results; pass --overwrite to replace them{resume}, "
+                       f"or choose another folder")
+        return parsed
+
+
 def parser(description, out, seed=True):
-    """An experiment's argument parser with --out (default runs/``out``, beside training runs) and,
-    for an experiment with randomness, --seed."""
-    p = argparse.ArgumentParser(description=description,
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    """An experiment's argument parser with --out (default runs/``out``, beside training runs),
+    --overwrite and, for an experiment with randomness, --seed."""
+    p = ExperimentParser(description=description, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--out", type=pathlib.Path, default=pathlib.Path("runs") / out, help="output folder")
+    p.add_argument("--overwrite", action="store_true",
+                   help="write into --out although it holds results (files of the same names are replaced)")
     if seed:
         p.add_argument("--seed", type=int, default=0, help="seeds initialization, shuffling and dropout")
     return p
+
+
+def command(main):
+    """An experiment's ``main``: a Ctrl-C ends it with one line and exit status 130 (every table and
+    figure it finished is kept, and a sweep's finished trials)."""
+    @functools.wraps(main)
+    def run(argv=None):
+        try:
+            return main(argv)
+        except KeyboardInterrupt:
+            print("interrupted: the tables and figures finished so far are kept; a sweep's finished trials are in "
+                  "its results.jsonl, and --resume continues it", file=sys.stderr)
+            raise SystemExit(130) from None
+    return run
 
 
 def add_data_arguments(p, dataset="mnist", n_train=5000, n_val=1000, n_test=None):

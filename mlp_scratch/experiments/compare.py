@@ -7,8 +7,8 @@ by a short search on the validation set."""
 import numpy as np
 
 from mlp_scratch.experiments.common import (METHODS, Output, add_data_arguments, add_sweep_arguments,
-                                            batches_per_epoch, check_methods, format_table, load_data, mean_and_spread,
-                                            parser, plt, ranking_key, smooth, sweep_options, train)
+                                            batches_per_epoch, check_methods, command, format_table, load_data,
+                                            mean_and_spread, parser, plt, ranking_key, smooth, sweep_options, train)
 from mlp_scratch.experiments.sweep import Sweep
 from mlp_scratch.experiments.trials import MEASURED, STATUS_COLUMNS, outcome
 
@@ -166,6 +166,7 @@ def _plot_test_accuracy(output, summary, title):
     output.figure(fig, "test_accuracy")
 
 
+@command
 def main(argv=None):
     p = parser("Compare training methods on one data set over several seeds: loss and accuracy curves, "
                "test accuracy, a summary table.", "experiments/compare")

@@ -17,8 +17,8 @@ trajectory being averaged is the one actually trained)."""
 import numpy as np
 
 from mlp_scratch.experiments.common import (FIRST_ORDER, Output, add_data_arguments, batches_per_epoch,
-                                            check_method, format_table, load_data, mean_and_spread, parser, plt,
-                                            train)
+                                            check_method, command, format_table, load_data, mean_and_spread, parser,
+                                            plt, train)
 from mlp_scratch.model import MLP
 from mlp_scratch.schedules import CosineWarmRestarts
 from mlp_scratch.validation import check_number, check_positive_int
@@ -218,6 +218,7 @@ def _plot_cyclic_run(output, cyclic, constant, snapshot_epochs, steps, title):
     output.figure(fig, "cyclic_lr")
 
 
+@command
 def main(argv=None):
     p = parser("Model ensembles: seed ensembles, snapshot ensembles (cosine with warm restarts) and averaged "
                "parameters (end-of-epoch snapshots, SWA/EMA).", "experiments/ensembles")

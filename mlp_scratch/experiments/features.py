@@ -16,7 +16,7 @@ import math
 import numpy as np
 from matplotlib.colors import LogNorm
 
-from mlp_scratch.experiments.common import (METHODS, Output, add_data_arguments, check_method, format_table,
+from mlp_scratch.experiments.common import (METHODS, Output, add_data_arguments, check_method, command, format_table,
                                             load_data, parser, plt, train)
 from mlp_scratch.validation import check_positive_int
 
@@ -142,6 +142,7 @@ def _plot_confusion(output, matrix, names, rows, test_acc, title):
     output.figure(fig, "confusion_matrix")
 
 
+@command
 def main(argv=None):
     p = parser("Learned features: a trained MLP's first-layer weights as images, and its confusion matrix on the "
                "test set.", "experiments/features")

@@ -15,7 +15,7 @@ what it costs."""
 import numpy as np
 
 from mlp_scratch.experiments.common import (FIRST_ORDER, METHODS, Output, add_data_arguments, batches_per_epoch,
-                                            check_method, format_table, load_data, parser, plt, smooth, train)
+                                            check_method, command, format_table, load_data, parser, plt, smooth, train)
 from mlp_scratch.model import ACTIVATIONS, MLP, check_init
 from mlp_scratch.validation import check_positive_int
 
@@ -181,6 +181,7 @@ def finish_training_axes(loss_ax, acc_ax, histories, loss_xlabel):
         ax.legend(fontsize=8)
 
 
+@command
 def main(argv=None):
     p = parser("Weight initialization in a deep network (ReLU by default): a small fixed std, "
                "Xavier, He and a large fixed std. Histograms and statistics of the hidden activations at "

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.optimize import minimize
 
-from mlp_scratch.experiments.common import METHODS, Output, format_table, make_method, parser, plt
+from mlp_scratch.experiments.common import METHODS, Output, command, format_table, make_method, parser, plt
 from mlp_scratch.validation import check_positive_int
 
 PATH_METHODS = [*METHODS, "newton"]
@@ -286,6 +286,7 @@ def _plot_losses(output, surface, paths):
     output.figure(fig, f"{surface.name}_loss")
 
 
+@command
 def main(argv=None):
     p = parser("Paths of every optimizer on 2-D surfaces (ill-conditioned quadratic, saddle, Rosenbrock, "
                "tilted double well): contour plots, loss per step, a table of end points.", "experiments/paths",

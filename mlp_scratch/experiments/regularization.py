@@ -16,7 +16,8 @@ Every number describes the network at the END of training (the trainer's best-va
 parameters would add early stopping, a regularizer of its own, to each run)."""
 import numpy as np
 
-from mlp_scratch.experiments.common import Output, add_data_arguments, format_table, load_data, parser, plt, train
+from mlp_scratch.experiments.common import (Output, add_data_arguments, command, format_table, load_data, parser,
+                                            plt, train)
 from mlp_scratch.optim import make_optimizer
 
 KINDS = ("none", "l2", "l1", "weight_decay", "dropout")
@@ -159,6 +160,7 @@ def _plot_against_strength(output, rows, name, key, kinds, **axes):
     output.figure(fig, name)
 
 
+@command
 def main(argv=None):
     p = parser("Overfit a small training set with a wide network, then regularize it with L2, L1, AdamW weight "
                "decay and dropout over grids of strengths: train/validation gaps, weight sizes, figures.",

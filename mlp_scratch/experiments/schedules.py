@@ -7,7 +7,7 @@ length so that each one makes sense at any number of epochs (see ``schedule_sett
 import numpy as np
 
 from mlp_scratch.experiments.common import (FIRST_ORDER, Output, add_data_arguments, batches_per_epoch,
-                                            check_method, format_table, load_data, parser, plt, smooth, train)
+                                            check_method, command, format_table, load_data, parser, plt, smooth, train)
 from mlp_scratch.schedules import make_schedule
 
 SCHEDULES = ["constant", "step", "exponential", "inverse-time", "cosine", "warmup-cosine", "warmup-constant"]
@@ -138,6 +138,7 @@ def _plot(output, histories, per_epoch, title):
     output.figure(fig, "val_accuracy")
 
 
+@command
 def main(argv=None):
     p = parser("Compare learning-rate schedules (constant, step, exponential, 1/t, cosine, linear warm-up) with one "
                "optimizer on one data set: learning rate, loss and accuracy curves, a summary table.",

@@ -19,8 +19,8 @@ from matplotlib.lines import Line2D
 
 from mlp_scratch.cli import SGD_DEFAULTS
 from mlp_scratch.experiments.common import (FIRST_ORDER, METHODS, Output, add_data_arguments, add_sweep_arguments,
-                                            check_method, format_table, load_data, optimizer_default, parser, plt,
-                                            ranking_key, sweep_options, train)
+                                            check_method, command, format_table, load_data, optimizer_default, parser,
+                                            plt, ranking_key, sweep_options, train)
 from mlp_scratch.experiments.sweep import Sweep
 from mlp_scratch.experiments.trials import MEASURED, STATUS_COLUMNS, outcome
 from mlp_scratch.optim import make_optimizer
@@ -221,6 +221,7 @@ def _plot_marginals(output, trials, best, penalty, title):
     output.figure(fig, "marginals")
 
 
+@command
 def main(argv=None):
     p = parser("Random search over the learning rate and L2 strength (or weight decay), log-uniform, coarse "
                "then fine; writes every trial, a scatter plot and the best configuration (best_config.json, "

@@ -44,7 +44,7 @@ import numpy as np
 
 from mlp_scratch import datasets
 from mlp_scratch.datasets.sources import load_image_set
-from mlp_scratch.experiments.common import (METHODS, Output, batches_per_epoch, format_table, make_method,
+from mlp_scratch.experiments.common import (METHODS, Output, batches_per_epoch, command, format_table, make_method,
                                             mean_and_spread, parser, plt, train)
 from mlp_scratch.model import MLP
 
@@ -387,6 +387,7 @@ def _plot(output, summary, targets, strategies, source, source_acc):
     output.figure(fig, "transfer")
 
 
+@command
 def main(argv=None):
     p = parser("Transfer learning: pretrain on a source task, then compare a new last layer, fine-tuning the "
                "top layers, fine-tuning everything and training from scratch on similar and different target "
