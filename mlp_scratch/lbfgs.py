@@ -23,8 +23,8 @@ class LBFGS:
     The trainer runs one L-BFGS iteration per "epoch", with dropout off (its random masks would make
     the objective change from one evaluation to the next). Frozen elements are held by bounds.
     SciPy works in float64: use a float64 model for tight convergence (a float32 model is evaluated
-    at SciPy's point rounded to float32). Batch-norm running averages follow every evaluation,
-    line-search trials included.
+    at SciPy's point rounded to float32). Batch norm's running averages are set to the training
+    set's statistics at each accepted iterate; the line search's trial points leave them alone.
     """
     full_batch = True
     lr = None
@@ -48,14 +48,29 @@ class LBFGS:
         X = check_features(X, model.input_dim, model.dtype)  # once, not at every evaluation
         y = check_labels(y, X.shape[0], model.num_classes)
 
+        # Trial points of the line search leave batch norm's running averages alone: each
+        # evaluation's statistics go to a scratch array, and an accepted iterate's become the
+        # running averages (the whole training set's statistics, so evaluation mode computes
+        # what the objective did).
+        statistics = np.zeros_like(model.running)
+        evaluated = {"theta": None}
+
         def objective(theta):
             model.flat_params[:] = theta
-            loss = model.forward_backward_checked(X, y, np.uint64(0), dropout=0.0)
+            loss = model.forward_backward_checked(X, y, np.uint64(0), dropout=0.0, statistics=statistics)
             if not np.isfinite(loss):
                 raise NonFiniteLoss(loss)
+            evaluated["theta"] = theta.copy()
             return loss, model.flat_grads.astype(np.float64)
 
+        def accept(theta):
+            if not np.array_equal(theta, evaluated["theta"]):  # SciPy accepts its last evaluation as a rule
+                objective(theta)
+            model.flat_params[:] = theta
+            model.running[:] = statistics
+
         def after_iteration(intermediate_result):  # SciPy passes the result only under this name
+            accept(intermediate_result.x)
             if callback is not None:
                 callback(float(intermediate_result.fun))
 
@@ -70,7 +85,7 @@ class LBFGS:
                           options={"maxiter": max_iter, "maxcor": self.history_size, "gtol": self.tol,
                                    # a few evaluations per iteration for the line search, with room to spare
                                    "ftol": self.ftol, "maxfun": 20 * max_iter + 20})
-        model.flat_params[:] = result.x
+        accept(result.x)
         return result
 
     def state_dict(self):

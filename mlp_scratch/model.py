@@ -209,12 +209,16 @@ class MLP:
         y = check_labels(y, X.shape[0], self.num_classes)
         return self.forward_backward_checked(X, y, np.uint64(check_seed("seed", seed)), dropout)
 
-    def forward_backward_checked(self, X, y, seed, dropout=None):
+    def forward_backward_checked(self, X, y, seed, dropout=None, statistics=None):
         """forward_backward on data already checked (check_features, check_labels) and a uint64
-        seed: for callers that check their data once and pass over it many times (L-BFGS)."""
+        seed: for callers that check their data once and pass over it many times (L-BFGS).
+        ``statistics``, an array shaped as ``running``, receives the batch's batch-norm statistics
+        (as running averages of momentum 1) and the running averages stay as they are."""
         if self.batchnorm and X.shape[0] < 2:
             raise ValueError("batch norm needs at least 2 samples per training batch, got 1")
         net = self.network(dropout)
+        if statistics is not None:
+            net = net._replace(running=statistics, bn_momentum=self.dtype.type(1.0))
         work = self.workspace(X.shape[0])
         with threads.pools(self.flat_params.size):
             data_loss, penalty = network.forward_backward(X, y, net, work, seed)
