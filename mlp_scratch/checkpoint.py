@@ -16,6 +16,7 @@ import zipfile
 import numpy as np
 
 from mlp_scratch.model import MLP
+from mlp_scratch.validation import check_features
 
 FORMAT_VERSION = 1
 
@@ -120,6 +121,7 @@ class Predictor:
 
     def transform(self, X):
         """The preprocessing the model was trained with, fitted then, applied to X."""
+        X = check_features(X, self.model.input_dim, self.model.dtype)
         return X if self.preprocessing is None else self.preprocessing.transform(X, self.model.dtype)
 
     def predict(self, X):

@@ -17,6 +17,7 @@ import contextlib
 import numbers
 import os
 import threading
+import warnings
 
 import numba
 
@@ -57,7 +58,11 @@ def _fixed_by_environment():
     (scripts/thread_settings.py compares settings that way); unset, each call picks them."""
     value = os.environ.get("MLP_SCRATCH_KERNEL_THREADS", "")
     if value:
-        _settings["kernels"] = check_threads("MLP_SCRATCH_KERNEL_THREADS", int(value) if value.isdigit() else value)
+        try:
+            _settings["kernels"] = check_threads("MLP_SCRATCH_KERNEL_THREADS", int(value) if value.isdigit() else value)
+        except ValueError as error:  # at import: a warning, so that even --help still runs
+            warnings.warn(f"{error}; ignored (each call picks its threads): unset it or give a thread count",
+                          stacklevel=2)
 
 
 _fixed_by_environment()

@@ -8,6 +8,7 @@ overfitting cell runs on random data. Relative errors near 1e-7 or below mean th
 is right; elements whose true gradient is ~0 (the bias before batch norm) or a ReLU kink within h of
 the point give larger ones, as the course's notebooks explain.
 """
+import argparse
 import os
 import pathlib
 import time
@@ -252,9 +253,17 @@ def overfit():
     print(f"final training accuracy: {solver.train_acc_history[-1]:.2f}  (100% is the goal)")
 
 
+SECTIONS = {"fully-connected": fully_connected_nets, "update-rules": update_rules,
+            "normalization": normalization_layers, "dropout": dropout, "overfit": overfit}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--only", nargs="+", choices=list(SECTIONS), default=list(SECTIONS),
+                        help="run only these groups of cells (default: all, in this order)")
+    for name in parser.parse_args(argv).only:
+        SECTIONS[name]()
+
+
 if __name__ == "__main__":
-    fully_connected_nets()
-    update_rules()
-    normalization_layers()
-    dropout()
-    overfit()
+    main()

@@ -331,3 +331,51 @@ def test_an_interrupted_run_names_the_command_that_resumes_it(tmp_path, monkeypa
         out = tmp_path / prog.split()[0]
         assert main(["train", "--epochs", "2", "--quiet", "--out", str(out)], prog=prog) == 0
         assert f"continue it with: {prog} --resume {out}" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("script", sorted(path.name for path in (ROOT / "scripts").glob("*.py")))
+def test_every_script_answers_help_without_running(script):
+    result = subprocess.run([sys.executable, str(ROOT / "scripts" / script), "--help"], capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 0 and result.stdout.startswith("usage:") and "===" not in result.stdout
+
+
+def test_a_bad_kernel_thread_variable_is_a_warning_not_a_crash():
+    env = {**__import__("os").environ, "MLP_SCRATCH_KERNEL_THREADS": "abc"}
+    result = subprocess.run([sys.executable, str(ROOT / "scripts" / "train.py"), "--help"], capture_output=True,
+                            text=True, env=env, timeout=120)
+    assert result.returncode == 0 and "usage:" in result.stdout and "Traceback" not in result.stderr
+    assert "MLP_SCRATCH_KERNEL_THREADS must be an integer in [1," in result.stderr
+    assert "ignored (each call picks its threads): unset it or give a thread count" in result.stderr
+
+
+def test_ctrl_c_while_starting_or_loading_data_is_one_line(tmp_path, monkeypatch, capsys):
+    import builtins
+
+    from mlp_scratch import launch
+
+    real_import = builtins.__import__
+
+    def interrupted_import(name, *args, **kwargs):
+        if name == "mlp_scratch.cli":
+            raise KeyboardInterrupt
+        return real_import(name, *args, **kwargs)
+    monkeypatch.setattr(builtins, "__import__", interrupted_import)
+    assert launch.main(["train"], prog="python scripts/train.py") == 130
+    assert capsys.readouterr().err == "python scripts/train.py: interrupted while starting; nothing was written\n"
+    monkeypatch.setattr(builtins, "__import__", real_import)
+
+    def interrupted_load(*args, **kwargs):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(datasets, "load", interrupted_load)
+    assert main(["train", "--out", str(tmp_path / "run")]) == 130
+    assert capsys.readouterr().err == "mlp-scratch train: interrupted\n"
+    assert not (tmp_path / "run" / "config.json").exists()
+
+
+def test_predictor_names_a_wrong_number_of_features(tmp_path):
+    out = tmp_path / "run"
+    assert main(["train", "--epochs", "1", "--hidden-sizes", "8", "--quiet", "--out", str(out)]) == 0
+    predictor = checkpoint.Predictor.load(out / "best_model.npz")
+    with pytest.raises(ValueError, match=r"X must have 64 features \(columns\), got 10"):
+        predictor.predict(np.zeros((3, 10)))
