@@ -44,8 +44,9 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         Further optimizer hyperparameters, e.g. ``{"momentum": 0.9, "nesterov": True}``.
     schedule : str or None, and schedule_params : dict or None
         A learning-rate schedule of mlp_scratch.schedules by name, e.g. "cosine" with {"t_max": 50}.
-    batch_size : int, default=200
-        Clipped to the number of samples.
+    batch_size : int or "auto", default="auto"
+        "auto" is min(200, n_samples), as in scikit-learn; a larger integer than the number of
+        samples is clipped to it, with a warning.
     max_iter : int, default=200
         Epochs (passes over the data).
     tol : float, default=1e-4, and n_iter_no_change : int, default=10
@@ -80,8 +81,8 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
 
     def __init__(self, hidden_layer_sizes=(100,), *, activation="relu", batchnorm=False, dropout=0.0, l2=1e-4, l1=0.0,
                  loss="softmax", init="he", optimizer="adam", lr=1e-3, optimizer_params=None, schedule=None,
-                 schedule_params=None, batch_size=200, max_iter=200, tol=1e-4, n_iter_no_change=10, early_stopping=False,
-                 validation_fraction=0.1, warm_start=False, dtype=None, random_state=None, verbose=False):
+                 schedule_params=None, batch_size="auto", max_iter=200, tol=1e-4, n_iter_no_change=10,
+                 early_stopping=False, validation_fraction=0.1, warm_start=False, dtype=None, random_state=None, verbose=False):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.batchnorm = batchnorm
@@ -135,7 +136,11 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         if self.early_stopping and self.validation_fraction == 0:
             raise ValueError("validation_fraction must be above 0 with early_stopping=True (it holds out that "
                              "fraction for validation), got 0.0")
-        check_positive_int("batch_size", self.batch_size)
+        if isinstance(self.batch_size, str):
+            if self.batch_size != "auto":
+                raise ValueError(f"batch_size must be a positive integer or 'auto', got {self.batch_size!r}")
+        else:
+            check_positive_int("batch_size", self.batch_size)
         sizes = self.hidden_layer_sizes
         return [sizes] if isinstance(sizes, (int, np.integer)) else list(sizes)
 
@@ -199,7 +204,8 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         clock, shuffling stream, schedule); with ``stop_early``, scikit-learn's stopping rule."""
         validating = self.early_stopping and stop_early
         data = self._split(X, y) if validating else SimpleNamespace(X_train=X, y_train=y, X_val=None, y_val=None)
-        trainer = Trainer(self.model_, self.optimizer_, epochs=self.n_iter_ + epochs, batch_size=self.batch_size,
+        batch_size = min(200, len(data.X_train)) if isinstance(self.batch_size, str) else self.batch_size
+        trainer = Trainer(self.model_, self.optimizer_, epochs=self.n_iter_ + epochs, batch_size=batch_size,
                           schedule=self._schedule(), seed=self._seed, restore_best=validating, train_eval_samples=0,
                           log=print if self.verbose else None)
         without_improvement = 0

@@ -227,9 +227,9 @@ class MLP:
     def scores(self, X):
         """Evaluation-mode class scores (N, C): running batch-norm averages, no dropout."""
         X = check_features(X, self.input_dim, self.dtype)
-        return self._scores_checked(X)
+        return self.scores_checked(X)
 
-    def _scores_checked(self, X):
+    def scores_checked(self, X):
         out = np.empty((X.shape[0], self.num_classes), self.dtype)
         rows = max(0 if self._work is None else len(self._work.scores), EVAL_ROWS)
         for start in range(0, X.shape[0], rows):
@@ -266,7 +266,7 @@ class MLP:
         """Mean accuracy on (X, y)."""
         X = check_features(X, self.input_dim, self.dtype)
         y = check_labels(y, X.shape[0], self.num_classes)
-        return float(np.mean(np.argmax(self._scores_checked(X), axis=1) == y))
+        return float(np.mean(np.argmax(self.scores_checked(X), axis=1) == y))
 
     def evaluate(self, X, y):
         """(data loss, accuracy) in evaluation mode."""
@@ -276,7 +276,7 @@ class MLP:
     def evaluate_checked(self, X, y):
         """evaluate on data already checked (check_features, check_labels): for callers that
         check their data once and evaluate it every epoch (the trainer)."""
-        scores = self._scores_checked(X)
+        scores = self.scores_checked(X)
         dscores = np.empty_like(scores)
         row_loss = np.empty(X.shape[0], np.float64)
         loss = data_loss(LOSSES[self.loss_name], scores, y, dscores, row_loss)

@@ -2,6 +2,7 @@
 Full-batch optimizers (L-BFGS) run one of their iterations per epoch instead."""
 import math
 import time
+import warnings
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -61,7 +62,7 @@ class Trainer:
     Parameters
     ----------
     epochs, batch_size : int
-        A batch size above the number of training samples is clipped to it (with a message).
+        A batch size above the number of training samples is clipped to it (with a warning).
         With a full-batch optimizer (L-BFGS) an epoch is one of its iterations.
     schedule : callable or None
         ``schedule(lr0, epoch, iteration)`` gives each step's learning rate from the optimizer's
@@ -125,6 +126,7 @@ class Trainer:
         model = self.model
         X = check_features(data.X_train, model.input_dim, model.dtype, "X_train")
         y = check_labels(data.y_train, X.shape[0], model.num_classes, "y_train")
+        warn_if_too_few(y, model.num_classes)
         validation = None
         if data.X_val is not None:
             X_val = check_features(data.X_val, model.input_dim, model.dtype, "X_val")
@@ -132,6 +134,7 @@ class Trainer:
         self._rng = np.random.default_rng(self.seed)
         subset = np.sort(self._rng.permutation(len(X))[:self.train_eval_samples]) if self.train_eval_samples else []
         self._eval_sets = ((X[subset], y[subset]) if len(subset) else None, validation)
+        self._covers_all = len(subset) == len(X)  # the epochs' evaluation sees every training row
         self.history = History()
         self._best = (model.flat_params.copy(), model.running.copy())
         self._on_epoch_end = on_epoch_end
@@ -141,6 +144,10 @@ class Trainer:
             if self.full_batch:
                 raise ValueError("resume: a full-batch (L-BFGS) run cannot be resumed; start it again")
             step, elapsed = self._load_state(resume)
+        # The parameters to fall back on after a divergence: those of the last epoch whose evaluation
+        # was finite (first the starting ones), and the starting ones.
+        self._finite = (model.flat_params.copy(), model.running.copy())
+        self._start_params = (model.flat_params.copy(), model.running.copy())
         self._start = time.perf_counter() - elapsed
         try:
             with threads.subnormals_flushed(model.flat_params.size):
@@ -154,9 +161,33 @@ class Trainer:
         except KeyboardInterrupt:
             self.history.stop_reason = f"{INTERRUPTED} after {len(self.history.epochs)} epochs"
             self.log("stopped: " + self.history.stop_reason)
+        if self.history.stop_reason.startswith(NON_FINITE):
+            model.flat_params[:], model.running[:] = self._finite
         if self.restore_best and validation is not None:
             model.flat_params[:], model.running[:] = self._best
+        self._hand_back_finite([X] + ([validation[0]] if validation else []))
         return self.history
+
+    def _hand_back_finite(self, sets):
+        """Never hand back a model whose predictions on its training or validation data are not
+        finite: parameters whose forward pass overflows there count as divergence, and the last
+        ones whose evaluation was finite come back (or the starting ones)."""
+        model = self.model
+
+        def predicts_finite():
+            return all(np.isfinite(model.scores_checked(X)).all() for X in sets)
+
+        evaluated = self._covers_all and np.array_equal(model.flat_params, self._finite[0])
+        if evaluated or predicts_finite():
+            return
+        self.history.stop_reason = (f"{NON_FINITE} in the predictions after epoch {len(self.history.epochs)}: the "
+                                    f"parameters grew too large for {model.dtype} (the forward pass overflows); "
+                                    f"lower the learning rate")
+        self.log("stopped: " + self.history.stop_reason)
+        for params, running in (self._finite, self._start_params):
+            model.flat_params[:], model.running[:] = params, running
+            if predicts_finite():
+                return
 
     def state_dict(self):
         """The run's state at the end of an epoch, beyond the model's and optimizer's: epoch and
@@ -198,7 +229,7 @@ class Trainer:
         y = check_labels(y, X.shape[0], self.model.num_classes, "y_train")
         return EpochRunner(self.model, self.optimizer, X, y, batch_size=self.batch_size, schedule=self.schedule,
                            augment=self.augment, seed=self.seed,
-                           rng=np.random.default_rng(self.seed) if rng is None else rng, log=self.log)
+                           rng=np.random.default_rng(self.seed) if rng is None else rng)
 
     def _fit_full_batch(self, X, y):
         if self.model.dropout > 0:
@@ -224,6 +255,11 @@ class Trainer:
         train, validation = self._eval_sets
         train_loss, train_acc = self.model.evaluate_checked(*train) if train else (None, None)
         val_loss, val_acc = self.model.evaluate_checked(*validation) if validation else (None, None)
+        for name, loss in (("training", train_loss), ("validation", val_loss)):
+            if loss is not None and not math.isfinite(loss):
+                raise Stop(f"{NON_FINITE} ({loss}) on the {name} data after epoch {epoch}: the parameters grew too "
+                           f"large for {self.model.dtype} (the forward pass overflows); lower the learning rate")
+        self._finite[0][:], self._finite[1][:] = self.model.flat_params, self.model.running
         record = {"epoch": epoch, "lr": lr, "batch_loss": batch_loss, "train_loss": train_loss,
                   "train_acc": train_acc, "val_loss": val_loss, "val_acc": val_acc,
                   "time": time.perf_counter() - self._start}
@@ -240,6 +276,19 @@ class Trainer:
         self.log(f"epoch {epoch:3d}/{self.epochs}  {text}{lr_text}  {record['time']:.1f}s")
         if self._on_epoch_end is not None:
             self._on_epoch_end(self)
+
+
+FEW_PER_CLASS = 5  # fewer training samples than this many per class, on average: a warning
+
+
+def warn_if_too_few(y, n_classes):
+    """Warn when the training set is too small to learn from: fewer than FEW_PER_CLASS samples per
+    class on average, or classes without any."""
+    missing = int(np.sum(np.bincount(y, minlength=n_classes) == 0))
+    if len(y) < FEW_PER_CLASS * n_classes or missing:
+        warnings.warn(f"the training set has {len(y)} samples for {n_classes} classes"
+                      f"{f' ({missing} of them have none)' if missing else ''}: too few to learn them; train on "
+                      f"more samples (at least {FEW_PER_CLASS} per class)", stacklevel=3)
 
 
 def batch_bounds(n_samples, batch_size, batchnorm):
@@ -261,11 +310,12 @@ class EpochRunner:
 
     CHUNK = 64
 
-    def __init__(self, model, optimizer, X, y, *, batch_size, schedule, augment, seed, rng, log):
+    def __init__(self, model, optimizer, X, y, *, batch_size, schedule, augment, seed, rng):
         self.model, self.optimizer, self.X, self.y, self.rng = model, optimizer, X, y, rng
         self.schedule = schedule
         if batch_size > len(X):
-            log(f"batch_size {batch_size} is larger than the {len(X)} training samples; using {len(X)}")
+            warnings.warn(f"batch_size {batch_size} is larger than the {len(X)} training samples: every step "
+                          f"uses all {len(X)} (full batch)", stacklevel=3)
             batch_size = len(X)
         if model.batchnorm and batch_size < 2:
             raise ValueError(f"batch_size must be at least 2 with batch norm (a batch's statistics need two "

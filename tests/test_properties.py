@@ -30,6 +30,7 @@ INVALID = {
 }
 
 
+@pytest.mark.filterwarnings("ignore:the training set has", "ignore:batch_size")  # tiny sets on purpose
 @settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(n=st.integers(2, 60), d=st.integers(1, 12), classes=st.integers(2, 5),
        hidden=st.lists(st.integers(1, 70), max_size=3), batchnorm=st.booleans(), dropout=st.floats(0, 0.9),
