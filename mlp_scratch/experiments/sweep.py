@@ -176,8 +176,7 @@ class _ResultsFile:
     def add(self, key, row):
         self.rows[key] = row
         if self.path is not None:
-            if self._fresh:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.path.parent.mkdir(parents=True, exist_ok=True)
             with open(self.path, "w" if self._fresh else "a") as f:
                 self._fresh = False
                 f.write(json.dumps({**json.loads(key), "row": row}, default=plain_json) + "\n")
