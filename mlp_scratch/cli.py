@@ -14,7 +14,7 @@ except ModuleNotFoundError:  # Python 3.10
 from tqdm import tqdm
 
 from mlp_scratch import checkpoint, datasets, threads
-from mlp_scratch.model import ACTIVATIONS, INITS, LOSSES, MLP, check_init
+from mlp_scratch.model import ACTIVATIONS, DEFAULT_ALPHA, INITS, LOSSES, MLP, check_init
 from mlp_scratch.optim import METHODS, make_optimizer
 from mlp_scratch.runs import lock_folder, remove_run_files, save_config, save_epoch, save_run
 from mlp_scratch.schedules import SCHEDULES, make_schedule
@@ -174,15 +174,17 @@ def resumed_args(args, given):
                                  "quiet": args.quiet, "threads": args.threads, "resume": folder, "overwrite": True})
 
 
-def resolved_options(optimizer, schedule):
-    """The optimizer's and the schedule's options as they ran (defaults filled in), by option name."""
+def resolved_options(args, optimizer, schedule):
+    """The options whose defaults depend on others (the activation's alpha, the optimizer's and the
+    schedule's options) as the run used them, by option name."""
+    alpha = DEFAULT_ALPHA.get(args.activation) if args.activation_alpha is None else args.activation_alpha
     state = optimizer.state_dict()
     ran = {"lr": state["lr"], **state["hyperparameters"]}
     options = {name: list(ran[name]) if name == "betas" else ran[name] for name in OPTIMIZER_OPTIONS if name in ran}
     inner = getattr(schedule, "schedule", schedule)  # the schedule behind a warm-up
     accepted = inspect.signature(type(inner).__init__).parameters
     options.update({name: getattr(inner, name) for name in SCHEDULE_OPTIONS if name in accepted})
-    return options
+    return {"activation_alpha": alpha, **options}
 
 
 def train(args, given=(), prog="python scripts/train.py"):
@@ -232,7 +234,7 @@ def train_in(out, args, prog):
         f"{optimizer}, {schedule}{', ' + repr(augment) if augment else ''}; run folder {out}")
     options = {k: (str(v) if isinstance(v, pathlib.Path) else v) for k, v in vars(args).items()
                if k not in ("resume", "config")}
-    config = {"command": "train", **options, **resolved_options(optimizer, schedule), "out": str(out)}
+    config = {"command": "train", **options, **resolved_options(args, optimizer, schedule), "out": str(out)}
     preprocessing = data.meta["preprocessing"]
     save_config(out, config)
     history = trainer.fit(data, on_epoch_end=lambda t: save_epoch(out, t, preprocessing), resume=resume)

@@ -264,7 +264,8 @@ def test_two_runs_never_share_a_run_folder(tmp_path):
     for name in ("checkpoint.npz", "best_model.npz"):
         model, metadata, _ = checkpoint.load(out / name)
         assert model.hidden_sizes == [16]
-    assert checkpoint.load(out / "checkpoint.npz")[1]["trainer"]["epoch"] == epochs
+    # a Ctrl-C between an epoch's checkpoint and its history leaves the checkpoint an epoch behind
+    assert checkpoint.load(out / "checkpoint.npz")[1]["trainer"]["epoch"] in (epochs - 1, epochs)
 
 
 def test_overwrite_removes_the_earlier_runs_files_first(tmp_path, capsys):
@@ -298,11 +299,13 @@ def test_resume_refuses_options_that_change_the_run(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("options, expected, unused", [
-    ([], {"lr": 0.05, "momentum": 0.9, "dampening": 0.0, "nesterov": False, "weight_decay": 0.0}, ["betas", "rho"]),
+    ([], {"lr": 0.05, "momentum": 0.9, "dampening": 0.0, "nesterov": False, "weight_decay": 0.0},
+     ["betas", "rho", "activation_alpha"]),
     (["--optimizer", "adam", "--schedule", "step", "--step-size", "2"],
      {"lr": 0.001, "betas": [0.9, 0.999], "eps": 1e-8, "weight_decay": 0.0, "amsgrad": False, "step_size": 2,
       "gamma": 0.1}, ["momentum", "alpha"]),
-    (["--optimizer", "lbfgs", "--no-batchnorm"], {"history_size": 10, "tol": 1e-5}, ["lr", "momentum"]),
+    (["--optimizer", "lbfgs", "--no-batchnorm", "--activation", "leaky_relu"],
+     {"history_size": 10, "tol": 1e-5, "activation_alpha": 0.01}, ["lr", "momentum"]),
 ])
 def test_config_json_holds_the_resolved_options_and_repeats_the_run(tmp_path, options, expected, unused):
     first = tmp_path / "first"
