@@ -12,16 +12,22 @@ works at a time, in one of two ways per compiled call (threads_for picks by the 
 
 ``set_threads`` sets the threads the package may use (``blas``) or fixes the kernels' count.
 ``subnormals_flushed`` sets every thread of both pools to treat subnormal floats as 0 while training.
+
+Other processes take cores too: a pool thread that waits for a core another process runs on holds
+every parallel call up (784-512-512-10 fell to a fraction of its idle speed beside one busy
+process on 2 cores). So the package follows the machine's load (``follow_load``): at most every
+LOAD_INTERVAL seconds it reads the cores that other processes kept busy and uses only the others.
 """
 import contextlib
 import numbers
 import os
 import threading
+import time
 import warnings
 
 import numba
 
-_settings = {"kernels": None, "blas": None, "generation": 0}
+_settings = {"kernels": None, "blas": None, "free": None, "generation": 0}
 _local = threading.local()
 # threadpoolctl is imported where it is first needed (its import takes 20 ms of every start-up),
 # and its ThreadpoolController made once (that takes milliseconds).
@@ -74,8 +80,62 @@ def available_cores():
 
 
 def budget():
-    """The threads the package may use: the BLAS setting, by default the cores."""
-    return min(_settings["blas"] or available_cores(), numba.config.NUMBA_NUM_THREADS)
+    """The threads the package may use: the BLAS setting, by default the cores, and at most the
+    cores that other processes leave free."""
+    return min(_settings["blas"] or available_cores(), _settings["free"] or available_cores(),
+               numba.config.NUMBA_NUM_THREADS)
+
+
+# -- other processes' load ---------------------------------------------------------------------------
+LOAD_INTERVAL = 0.25  # seconds between readings: /proc/stat counts in 10 ms ticks
+
+
+class OtherLoad:
+    """The cores that other processes kept busy since the last reading: the machine's busy time
+    (/proc/stat) minus this process's CPU time, over the wall time. None where /proc/stat is missing."""
+
+    def __init__(self):
+        self.last = self.read()
+
+    @staticmethod
+    def read():
+        try:
+            with open("/proc/stat") as f:
+                user, nice, system, idle, iowait, irq, softirq, steal = map(int, f.readline().split()[1:9])
+        except (OSError, ValueError):
+            return None
+        busy = (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+        return busy, time.process_time(), time.perf_counter()
+
+    def cores(self):
+        """The busy cores of others since the last call (or since this was made), and start anew."""
+        now, last = self.read(), self.last
+        self.last = now
+        if last is None or now is None or now[2] <= last[2]:
+            return None
+        (busy0, own0, wall0), (busy1, own1, wall1) = last, now
+        return max(0.0, (busy1 - busy0) - (own1 - own0)) / (wall1 - wall0)
+
+
+_load = {"monitor": OtherLoad(), "next": 0.0}  # read from import on, so that the first call has a reading
+
+
+def follow_load():
+    """At most every LOAD_INTERVAL seconds: take the cores that other processes keep busy out of the
+    budget (``budget``), and hold BLAS to it. Returns the free cores (None: no reading)."""
+    now = time.monotonic()
+    if now < _load["next"]:
+        return _settings["free"]
+    _load["next"] = now + LOAD_INTERVAL
+    others = _load["monitor"].cores()
+    if others is None:
+        return _settings["free"]
+    free = max(1, min(available_cores(), round(available_cores() - others)))
+    if free != (_settings["free"] or available_cores()):
+        _settings["free"] = free
+        _settings["generation"] += 1
+        blas_threads(budget())
+    return free
 
 
 def kernel_threads():
@@ -127,6 +187,7 @@ def apply(parameters=None):
     that follows, and return them. ``parameters`` as threads_for takes them; None, for a call
     without matrix products (an optimizer's update, an element-wise layer), keeps the threads of the
     thread's last call with products, so that an update after a step runs in the step's mode."""
+    follow_load()
     if parameters is not None or getattr(_local, "generation", -1) != _settings["generation"]:
         _local.threads = threads_for(parameters or 0)
         _local.generation = _settings["generation"]

@@ -1,5 +1,6 @@
 """Measuring: interleaved rounds, other processes' load, start-up times, the machine, the report."""
 import argparse
+import contextlib
 import datetime
 import importlib.metadata
 import json
@@ -13,7 +14,7 @@ import time
 import numpy as np
 from numba.core import event
 
-from mlp_scratch.threads import available_cores, kernel_threads
+from mlp_scratch.threads import OtherLoad, available_cores, kernel_threads
 from mlp_scratch.validation import check_positive_int
 
 from .configs import (BASELINE, BUSY, CONFIGS, LIMIT, N_SAMPLES, OURS, PAUSE, QUICK, ROUNDS, SIDES, VERSIONS, Skip,
@@ -59,30 +60,30 @@ def measure(config, names, n_samples, rounds, threads, pause=PAUSE, log=print):
     return {name: results[name] for name in names}, other_load.cores()
 
 
-class OtherLoad:
-    """Cores kept busy by other processes while measuring (from /proc/stat, minus this process's
-    CPU time): on a small machine another job's threads make every OpenMP pool here collapse, so
-    the report says when the figures were taken on a busy machine. None where /proc/stat is missing."""
+@contextlib.contextmanager
+def busy_neighbours(n):
+    """``n`` other processes that each keep a core busy, for the block: a browser tab, another run,
+    a shared notebook runtime."""
+    processes = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(n)]
+    try:
+        time.sleep(0.5)  # started, and seen by the package's load readings
+        yield
+    finally:
+        for process in processes:
+            process.kill()
+            process.wait()
 
-    def __init__(self):
-        self.start = self.read()
 
-    @staticmethod
-    def read():
-        try:
-            with open("/proc/stat") as f:
-                user, nice, system, idle, iowait, irq, softirq, steal = map(int, f.readline().split()[1:9])
-        except (OSError, ValueError):
-            return None
-        busy = (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
-        return busy, time.process_time(), time.perf_counter()
-
-    def cores(self):
-        end = self.read()
-        if self.start is None or end is None:
-            return None
-        (busy0, own0, wall0), (busy1, own1, wall1) = self.start, end
-        return max(0.0, (busy1 - busy0) - (own1 - own0)) / (wall1 - wall0)
+def neighbour_table(idle, busy, n):
+    """Each side's samples/s beside ``n`` busy processes, and as a fraction of its idle speed."""
+    header = f"  {'side':<14} {'idle':>10} {f'{n} busy':>10} {'of idle':>8} {'ours/side':>10}"
+    lines = [header, "  " + "-" * (len(header) - 2)]
+    for name, r in busy.items():
+        if r["status"] != "ok" or idle[name]["status"] != "ok":
+            continue
+        lines.append(f"  {name:<14} {kilo(idle[name]['samples_per_s']):>10} {kilo(r['samples_per_s']):>10} "
+                     f"{100 * r['of_idle']:>7.0f}% {times_x(r['ours_over_side']):>10}")
+    return "\n".join(lines)
 
 
 def skipped(name, reason, log):
@@ -226,6 +227,9 @@ def parse_args(argv):
                              f"spinning (default {PAUSE})")
     parser.add_argument("--quick", action="store_true",
                         help="fewer rounds and fewer samples per epoch: under two minutes")
+    parser.add_argument("--neighbour", type=int, default=0, metavar="N",
+                        help="measure each config again beside N processes that keep a core busy each, and report "
+                             "each side's fraction of its idle speed")
     parser.add_argument("--no-startup", dest="startup", action="store_false", help="skip the start-up timing")
     parser.add_argument("--json", metavar="PATH", help="write every figure and the machine's description here")
     parser.add_argument("--real-data", action="store_true",
@@ -248,6 +252,8 @@ def parse_args(argv):
         from mlp_scratch.threads import set_threads
         set_threads(blas=check_positive_int("--threads", args.threads))
         check_positive_int("--epochs", args.epochs)
+        if args.neighbour:
+            check_positive_int("--neighbour", args.neighbour)
     except ValueError as error:
         parser.error(str(error))
     return args
@@ -287,6 +293,16 @@ def main(argv=None):
         print(table(results))
         if other is not None and other > BUSY:
             print(f"  WARNING: other processes kept {other:.2f} cores busy meanwhile: these figures are noisy")
+        if args.neighbour:
+            print(f"  again beside {args.neighbour} busy process(es):")
+            with busy_neighbours(args.neighbour):
+                busy, other = measure(config, sides, args.samples, args.rounds, args.threads, args.pause)
+            for side, result in busy.items():
+                if result["status"] == "ok" and results[side]["status"] == "ok":
+                    result["of_idle"] = result["samples_per_s"] / results[side]["samples_per_s"]
+            report["configs"][name]["neighbour"] = {"processes": args.neighbour, "other_processes_cores": other,
+                                                    "sides": busy}
+            print(neighbour_table(results, busy, args.neighbour))
         print()
     if args.startup:
         report["startup"] = measure_startup()
