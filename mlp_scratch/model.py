@@ -184,7 +184,7 @@ class MLP:
         keep = 1.0 - (self.dropout if dropout is None else dropout)
         return Network(self.layout, self.flat_params, self.flat_grads, self.running, self._batch_stats,
                        self.act_alpha, LOSSES[self.loss_name], cast(self.l1), cast(self.l2), cast(keep),
-                       cast(self.bn_momentum), cast(self.bn_eps))
+                       cast(self.bn_momentum), cast(self.bn_eps), threads.blocks_for(self.flat_params.size))
 
     def workspace(self, n):
         """Activation and gradient buffers for batches of up to n rows, allocated once and grown

@@ -27,7 +27,9 @@ import warnings
 
 import numba
 
-_settings = {"kernels": None, "blas": None, "free": None, "generation": 0}
+from mlp_scratch.validation import check_bool
+
+_settings = {"kernels": None, "blas": None, "free": None, "follow": True, "generation": 0}
 _local = threading.local()
 # threadpoolctl is imported where it is first needed (its import takes 20 ms of every start-up),
 # and its ThreadpoolController made once (that takes milliseconds).
@@ -45,17 +47,21 @@ def check_threads(name, value):
     return value
 
 
-def set_threads(blas=None, kernels=None):
+def set_threads(blas=None, kernels=None, follow_load=None):
     """Set the threads the package uses: ``blas``, the cores it may use (default: all), and
-    ``kernels``, the compiled kernels' threads (default: chosen per call, see ``threads_for``)."""
+    ``kernels``, the compiled kernels' threads (default: chosen per call, see ``threads_for``);
+    ``follow_load``, whether to leave the cores that other processes keep busy (default: True)."""
     for name, value in (("blas", blas), ("kernels", kernels)):
         if value is not None:
             check_threads(f"{name} threads", value)
     if kernels is not None:
         _settings["kernels"] = kernels
-    if blas is not None:
-        _settings["blas"] = blas
-        blas_threads(blas)
+    if follow_load is not None:
+        _settings["follow"] = check_bool("follow_load", follow_load)
+        _settings["free"] = None
+    if blas is not None or follow_load is not None:
+        _settings["blas"] = blas or _settings["blas"]
+        blas_threads(budget())
     _settings["generation"] += 1
 
 
@@ -79,11 +85,11 @@ def available_cores():
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
 
 
-def budget():
+def budget(idle=False):
     """The threads the package may use: the BLAS setting, by default the cores, and at most the
-    cores that other processes leave free."""
-    return min(_settings["blas"] or available_cores(), _settings["free"] or available_cores(),
-               numba.config.NUMBA_NUM_THREADS)
+    cores that other processes leave free (``idle``: as if they left all)."""
+    cores = min(_settings["blas"] or available_cores(), numba.config.NUMBA_NUM_THREADS)
+    return cores if idle else min(cores, _settings["free"] or cores)
 
 
 # -- other processes' load ---------------------------------------------------------------------------
@@ -124,7 +130,7 @@ def follow_load():
     """At most every LOAD_INTERVAL seconds: take the cores that other processes keep busy out of the
     budget (``budget``), and hold BLAS to it. Returns the free cores (None: no reading)."""
     now = time.monotonic()
-    if now < _load["next"]:
+    if now < _load["next"] or not _settings["follow"]:
         return _settings["free"]
     _load["next"] = now + LOAD_INTERVAL
     others = _load["monitor"].cores()
@@ -151,6 +157,13 @@ def threads_for(parameters):
     as long as the parameters, gains most from the second core; a small model's many short kernels
     spend more on waking it than they save."""
     return _settings["kernels"] or (budget() if parameters >= POOL_PARAMETERS else 1)
+
+
+def blocks_for(parameters):
+    """The blocks that a large product of a model (or layer) of ``parameters`` parameters is cut into
+    (kernels/blas/products.py): its kernel threads on an idle machine. On a busy one fewer threads
+    compute the same blocks in turn, so the bits do not depend on other processes' load."""
+    return _settings["kernels"] or (budget(idle=True) if parameters >= POOL_PARAMETERS else 1)
 
 
 def blas_threads(n):

@@ -1,6 +1,7 @@
 """Compiled kernels are cached in a folder keyed by the kernels' sources: numba's cache does not
 notice edits to a helper in another file, so any edit to kernels/ starts a fresh cache. Property
-tests draw fixed examples unless HYPOTHESIS_PROFILE=explore."""
+tests draw fixed examples unless HYPOTHESIS_PROFILE=explore. The package does not follow other
+processes' load here (tests/test_threads.py tests that), so no test's thread count depends on it."""
 import hashlib
 import os
 import pathlib
@@ -22,3 +23,7 @@ else:
     settings.register_profile("ci", derandomize=True)
     settings.register_profile("explore", derandomize=False)
     settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+from mlp_scratch import threads  # noqa: E402 (after NUMBA_CACHE_DIR is set)
+
+threads.set_threads(follow_load=False)

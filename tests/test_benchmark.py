@@ -88,8 +88,22 @@ def test_quick_run_writes_json(tmp_path, capsys):
     assert "--quick" in out and "of limit" in out and str(path) in out
 
 
+def test_neighbour_runs_each_config_again_beside_busy_processes(tmp_path, capsys):
+    path = tmp_path / "bench.json"
+    assert main(["--configs", "small", "--rounds", "2", "--samples", "256", "--sides", "mlp-scratch", "numpy",
+                 "--pause", "0", "--no-startup", "--neighbour", "1", "--json", str(path)]) == 0
+    small = json.loads(path.read_text())["configs"]["small"]
+    neighbour = small["neighbour"]
+    assert neighbour["processes"] == 1 and neighbour["other_processes_cores"] > 0.5
+    for side in ("mlp-scratch", "numpy"):
+        busy, idle = neighbour["sides"][side], small["sides"][side]
+        assert busy["of_idle"] == busy["samples_per_s"] / idle["samples_per_s"]
+    assert "again beside 1 busy process(es)" in capsys.readouterr().out
+
+
 def test_bad_arguments_are_refused(capsys):
-    for argv in (["--rounds", "1"], ["--threads", "0"], ["--pause", "-1"], ["--configs", "huge"], ["--samples", "100"]):
+    for argv in (["--rounds", "1"], ["--threads", "0"], ["--pause", "-1"], ["--configs", "huge"], ["--samples", "100"],
+                 ["--neighbour", "-1"]):
         with pytest.raises(SystemExit):
             main(argv)
         assert "error" in capsys.readouterr().err

@@ -86,3 +86,74 @@ def test_a_bad_kernel_thread_count_in_the_environment_is_named_and_ignored(value
                          capture_output=True, text=True, env={**os.environ, "MLP_SCRATCH_KERNEL_THREADS": value})
     assert run.returncode == 0 and run.stdout == "None\n"
     assert f"MLP_SCRATCH_KERNEL_THREADS must be an integer in [1, {numba.config.NUMBA_NUM_THREADS}], got" in run.stderr
+
+
+class FixedLoad:
+    """A load monitor that reports ``cores`` busy in other processes."""
+
+    def __init__(self, cores):
+        self.value = cores
+
+    def cores(self):
+        return self.value
+
+
+@pytest.fixture
+def following(monkeypatch):
+    """Load following on, with a monitor the test sets; off again afterwards."""
+    monitor = FixedLoad(0.0)
+    monkeypatch.setitem(threads._load, "monitor", monitor)
+    threads.set_threads(follow_load=True)
+    yield monitor
+    threads.set_threads(follow_load=False)
+
+
+def follow(monitor, cores):
+    monitor.value = cores
+    threads._load["next"] = 0.0  # a reading is due
+    return threads.follow_load()
+
+
+@TWO
+def test_cores_that_other_processes_keep_busy_are_left_to_them(following):
+    cores = threads.available_cores()
+    assert follow(following, 0.1) == cores and threads.budget() == cores and blas_limits() == [cores]
+    assert follow(following, cores - 0.6) == 1
+    assert threads.budget() == 1 and blas_limits() == [1] and threads.threads_for(10 ** 6) == 1
+    assert threads.blocks_for(10 ** 6) == cores  # the products' blocks stay as on an idle machine
+    follow(following, 0.6)  # until the next reading, nothing changes
+    threads._load["next"] = float("inf")
+    assert threads.follow_load() == 1
+    assert follow(following, 0.2) == cores and threads.budget() == cores and blas_limits() == [cores]
+
+
+@TWO
+def test_the_load_reading_sees_a_busy_process():
+    monitor = threads.OtherLoad()
+    neighbour = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        monitor.cores()
+        import time
+        time.sleep(0.6)
+        assert monitor.cores() > 0.8
+    finally:
+        neighbour.kill()
+        neighbour.wait()
+
+
+@TWO
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_a_busy_machine_trains_to_the_same_bits(following, dtype):
+    """Fewer threads compute the same product blocks: 784-100-10 at batch 64, whose products round
+    differently when cut into 1 and 2 blocks."""
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((640, 784)).astype(dtype), rng.integers(0, 10, 640)
+    trained = []
+    for busy_cores in (0.0, threads.available_cores() - 0.6):
+        follow(following, busy_cores)
+        threads._load["next"] = float("inf")
+        model = MLP(784, [100], 10, batchnorm=True, dropout=0.5, dtype=dtype, seed=0)
+        Trainer(model, Adam(lr=1e-3), batch_size=64, log=None).epoch_runner(X, y).run(1)
+        trained.append(model.flat_params.copy())
+    assert threads.threads_for(model.flat_params.size) == 1  # the second run's kernels ran on one thread
+    np.testing.assert_array_equal(trained[0], trained[1])

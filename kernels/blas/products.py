@@ -22,7 +22,6 @@ from llvmlite import ir
 from numba import _helperlib, njit, prange, types
 from numba.core import cgutils
 from numba.extending import intrinsic
-from numba.np.ufunc.parallel import _iget_num_threads
 
 # numba's C helper behind np.dot: numba_xxgemm(kind, transa, transb, m, n, k, &alpha, a, lda, b, ldb,
 # &beta, c, ldc), column-major, forwarding to SciPy's sgemm or dgemm (kind 's' or 'd').
@@ -130,13 +129,12 @@ def block(length, parts, part):
 
 
 @njit(parallel=True, cache=True)
-def matmul(a, b, out):
-    """out = a @ b, shapes (m, k) @ (k, n) -> (m, n): one BLAS call on one kernel thread or below
-    SPLIT multiply-adds, else one block of out's longer side per kernel thread."""
+def matmul(a, b, out, parts):
+    """out = a @ b, shapes (m, k) @ (k, n) -> (m, n): one BLAS call below SPLIT multiply-adds or
+    for ``parts`` 1, else ``parts`` blocks of out's longer side, one BLAS call each, spread over the
+    kernel threads. ``parts`` is the threads of an idle machine (mlp_scratch/threads.py, blocks_for):
+    where a busy one leaves fewer, they compute the same blocks in turn, to the same bits."""
     m, n = out.shape
-    # _iget_num_threads: numba.get_num_threads() in a form numba can cache (the public one calls
-    # through a ctypes pointer, which stops the caching)
-    parts = _iget_num_threads()
     if parts == 1 or m * n * a.shape[1] < SPLIT:
         gemm(a, b, out)
         return

@@ -20,29 +20,30 @@ def add_row_vector(out, b):
 
 
 @njit(cache=True)
-def affine_forward(x, W, b, out):
+def affine_forward(x, W, b, out, parts):
     """out = x @ W + b. Shapes: x (N, D), W (D, M), b (M,), out (N, M); all C-contiguous, one dtype.
+    ``parts``: the blocks of the product (products.matmul).
 
     An empty b means no bias (a layer followed by batch norm, whose beta makes a bias redundant).
     """
-    matmul(x, W, out)
+    matmul(x, W, out, parts)
     if b.shape[0] > 0:
         add_row_vector(out, b)
 
 
 @njit(cache=True)
-def affine_backward_params(x, dout, dW, db):
+def affine_backward_params(x, dout, dW, db, parts):
     """dW = x.T @ dout, db = sum of dout over the batch (skipped when db is empty, as b is).
     Shapes: x (N, D), dout (N, M)."""
-    matmul(x.T, dout, dW)
+    matmul(x.T, dout, dW, parts)
     if db.shape[0] > 0:
         column_sums(dout, db)
 
 
 @njit(cache=True)
-def affine_backward_input(dout, W, dx):
+def affine_backward_input(dout, W, dx, parts):
     """dx = dout @ W.T. Skipped for the first layer, whose input needs no gradient."""
-    matmul(dout, W.T, dx)
+    matmul(dout, W.T, dx, parts)
 
 
 @njit(parallel=True, fastmath=FASTMATH, cache=True)

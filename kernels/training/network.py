@@ -37,6 +37,7 @@ class Network(NamedTuple):
     keep: float              # dropout's keep probability
     bn_momentum: float
     bn_eps: float
+    blocks: int              # the blocks of each large product (kernels/blas/products.py, matmul)
 
 
 class Workspace(NamedTuple):
@@ -61,7 +62,7 @@ def forward_eval(X, net, acts, scores):
         this = layer(layout, l)
         m = this.d_out
         a = block(acts, n, this.act, m)
-        affine_forward(x, weights(params, this), vector(params, this.b, m), a)
+        affine_forward(x, weights(params, this), vector(params, this.b, m), a, net.blocks)
         if this.gamma >= 0:
             running_mean, running_var = statistics(running, this)
             batchnorm_forward_eval(a, vector(params, this.gamma, m), vector(params, this.beta, m), net.bn_eps,
@@ -69,7 +70,7 @@ def forward_eval(X, net, acts, scores):
         activation_forward(this.activation, net.act_alpha[l], a, a)
         x = a
     out = layer(layout, last)
-    affine_forward(x, weights(params, out), vector(params, out.b, out.d_out), scores)
+    affine_forward(x, weights(params, out), vector(params, out.b, out.d_out), scores, net.blocks)
 
 
 @njit(cache=True)
@@ -121,12 +122,12 @@ def forward_backward(X, y, net, work, seed):
     for l in range(last):
         this = layer(layout, l)
         a = block(acts, n, this.act, this.d_out)
-        affine_forward(x, weights(params, this), vector(params, this.b, this.d_out), a)
+        affine_forward(x, weights(params, this), vector(params, this.b, this.d_out), a, net.blocks)
         hidden_forward_train(this, params, running, stats, acts, n, act_alpha[l], net.bn_eps, net.bn_momentum,
                              threshold, scale, derive_seed(seed, l))
         x = output(acts, n, this, True)
     out = layer(layout, last)
-    affine_forward(x, weights(params, out), vector(params, out.b, out.d_out), scores)
+    affine_forward(x, weights(params, out), vector(params, out.b, out.d_out), scores, net.blocks)
     loss = data_loss(net.loss, scores, y, dscores, work.row_loss)
 
     penalty = 0.0
@@ -135,7 +136,7 @@ def forward_backward(X, y, net, work, seed):
         this = layer(layout, l)
         W, dW = weights(params, this), weights(grads, this)
         x = X if l == 0 else output(acts, n, layer(layout, l - 1), True)
-        affine_backward_params(x, dout, dW, vector(grads, this.b, this.d_out))
+        affine_backward_params(x, dout, dW, vector(grads, this.b, this.d_out), net.blocks)
         if net.l1 > 0 or net.l2 > 0:
             penalty += weight_penalty(W, net.l1, net.l2, dW, work.l2_rows)
         if l == 0:
@@ -144,7 +145,7 @@ def forward_backward(X, y, net, work, seed):
         h = layer(layout, l - 1)
         m = h.d_out
         dx = block(grad_a if l % 2 == 0 else grad_b, n, 0, m)
-        affine_backward_input(dout, W, dx)
+        affine_backward_input(dout, W, dx, net.blocks)
         if h.drop >= 0 and h.activation == RELU:
             relu_dropout_backward(dx, block(acts, n, h.drop, m), scale, dx)
         else:

@@ -68,7 +68,7 @@ def affine_forward(x, w, b):
                          f"b {b2.shape} do not fit: expected w (D, M) and b (M,) with D = {x2.shape[1]}")
     out = np.empty((x2.shape[0], w2.shape[1]), dtype)
     with threads.pools(w2.size):
-        affine.affine_forward(x2, w2, b2, out)
+        affine.affine_forward(x2, w2, b2, out, threads.blocks_for(w2.size))
     return out, (x, w, b)
 
 
@@ -93,9 +93,10 @@ def affine_backward(dout, cache):
     if dout2.shape != (x2.shape[0], w2.shape[1]):
         raise ValueError(f"affine_backward: dout must have shape {(x2.shape[0], w2.shape[1])}, got {dout2.shape}")
     dx, dw, db = np.empty_like(x2), np.empty_like(w2), np.empty(w2.shape[1], dtype)
+    blocks = threads.blocks_for(w2.size)
     with threads.pools(w2.size):
-        affine.affine_backward_params(x2, dout2, dw, db)
-        affine.affine_backward_input(dout2, w2, dx)
+        affine.affine_backward_params(x2, dout2, dw, db, blocks)
+        affine.affine_backward_input(dout2, w2, dx, blocks)
     return dx.reshape(np.shape(x)), dw, db
 
 
