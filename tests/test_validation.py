@@ -8,7 +8,7 @@ from mlp_scratch.cs231n.data_utils import get_CIFAR10_data
 from mlp_scratch.cs231n.fc_net import FullyConnectedNet
 from mlp_scratch.experiments.paths import optimizer_paths
 from mlp_scratch.experiments.search import hyperparameter_search
-from mlp_scratch.validation import check_positive_int
+from mlp_scratch.validation import all_finite, check_positive_int
 
 
 @pytest.mark.parametrize("value", [1, 7, np.int64(3), np.uint8(2)])
@@ -68,3 +68,16 @@ def test_counts_are_checked_before_any_work(tmp_path, call, message):
 def test_bad_arguments_name_themselves(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_all_finite_finds_any_nan_or_infinity(dtype):
+    X = np.full((5, 7), np.finfo(dtype).max, dtype)
+    X[0, 0] = np.finfo(dtype).min
+    assert all_finite(X) and all_finite(np.zeros((0, 3), dtype)) and all_finite(np.arange(6).reshape(2, 3))
+    for row, column in [(0, 0), (4, 6), (2, 3)]:
+        for value in (np.nan, np.inf, -np.inf):
+            Y = X.copy()
+            Y[row, column] = value
+            assert not all_finite(Y) and not all_finite(np.asfortranarray(Y))
+            assert not all_finite(Y[:, column % 2::2])  # a strided view that holds it

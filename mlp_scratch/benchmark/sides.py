@@ -39,6 +39,44 @@ class Ours(Side):
         self.runner.run(epoch)
 
 
+class TrainerFit(Side):
+    """Trainer.fit for one epoch on a new model each round, set-up included (the data's checks, the
+    model's initialization, the final check of its predictions): what a user of the Python API times."""
+    name = "trainer.fit"
+
+    def prepare(self, config, X, y, threads):
+        from types import SimpleNamespace
+        self.config, self.data = config, SimpleNamespace(X_train=X, y_train=y, X_val=None, y_val=None)
+
+    def run_epoch(self, epoch):
+        from mlp_scratch import Trainer
+        from mlp_scratch.optim import Adam
+        Trainer(self.config.mlp(), Adam(lr=LR, betas=BETAS, eps=EPS), epochs=1, batch_size=self.config.batch_size,
+                seed=0, train_eval_samples=0, log=None).fit(self.data)
+
+
+class Estimator(Side):
+    """mlp_scratch.MLPClassifier.fit for one epoch (max_iter=1), a new fit each round, set-up
+    included: what a scikit-learn user times. The same network (l2 = 0) as the other sides."""
+    name = "estimator"
+
+    def prepare(self, config, X, y, threads):
+        self.config, self.X, self.y = config, X, y
+
+    def run_epoch(self, epoch):
+        import warnings
+
+        from sklearn.exceptions import ConvergenceWarning
+
+        from mlp_scratch import MLPClassifier
+        c = self.config
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)  # one epoch of max_iter=1 "did not converge"
+            MLPClassifier(c.hidden_sizes, batchnorm=c.batchnorm, dropout=c.dropout, l2=0.0, optimizer="adam", lr=LR,
+                          optimizer_params={"betas": BETAS, "eps": EPS}, batch_size=c.batch_size, max_iter=1,
+                          random_state=0, dtype="float32").fit(self.X, self.y)
+
+
 class TorchEager(Side):
     """nn.Sequential on the CPU, torch.optim.Adam, batches by indexing a per-epoch randperm."""
     name = "torch"
@@ -213,7 +251,8 @@ class StepLimit(Side):
         return seconds + time.perf_counter() - start
 
 
-SIDE_CLASSES = {cls.name: cls for cls in (Ours, TorchEager, TorchCompiled, Jax, Sklearn, Numpy, StepLimit)}
+SIDE_CLASSES = {cls.name: cls for cls in (Ours, TrainerFit, Estimator, TorchEager, TorchCompiled, Jax, Sklearn, Numpy,
+                                          StepLimit)}
 
 
 def import_or_skip(module):
