@@ -273,6 +273,33 @@ class MLP:
         X = check_features(X, self.input_dim, self.dtype)
         return self.evaluate_checked(X, check_labels(y, X.shape[0], self.num_classes))
 
+    def score_bound(self, input_bound):
+        """An upper bound on the 2-norm of evaluation-mode scores, and of every partial sum on the
+        way to them, for an input of 2-norm at most ``input_bound`` (float64; inf where it overflows).
+        Layer by layer: |x @ W + b| <= |W|_F |x| + |b|; batch norm scales by at most
+        max |gamma| / sqrt(var + eps) after subtracting the mean, then adds beta; the activations
+        grow a value by at most their slope (leaky ReLU's and ELU's alpha, where above 1), sigmoid
+        is at most 1."""
+        def norm(name):
+            return float(np.linalg.norm(self.params[name].astype(np.float64))) if name in self.params else 0.0
+
+        bound = float(input_bound)
+        with np.errstate(over="ignore", invalid="ignore"):
+            for l, name in enumerate(self.activation, start=1):
+                bound = norm(f"W{l}") * bound + norm(f"b{l}")
+                if f"gamma{l}" in self.params:
+                    var = self.running_stats()[f"running_var{l}"].astype(np.float64)
+                    scale = float(np.max(np.abs(self.params[f"gamma{l}"]) / np.sqrt(np.maximum(var, 0) + self.bn_eps)))
+                    mean = float(np.linalg.norm(self.running_stats()[f"running_mean{l}"].astype(np.float64)))
+                    bound = scale * (bound + mean) + norm(f"beta{l}")
+                if name == "sigmoid":
+                    bound = np.sqrt(self.params[f"W{l}"].shape[1])
+                elif name in ("leaky_relu", "elu"):
+                    bound *= max(1.0, float(self.act_alpha[l - 1]))
+            last = len(self.activation) + 1
+            bound = norm(f"W{last}") * bound + norm(f"b{last}")
+        return bound if np.isfinite(bound) else np.inf
+
     def evaluate_checked(self, X, y):
         """evaluate on data already checked (check_features, check_labels): for callers that
         check their data once and evaluate it every epoch (the trainer)."""

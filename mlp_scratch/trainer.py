@@ -176,9 +176,13 @@ class Trainer:
         finite: parameters whose forward pass overflows there count as divergence, and the last
         ones whose evaluation was finite come back (or the starting ones)."""
         model = self.model
+        # no score can reach this: the forward pass need not run (the margin covers its rounding)
+        safe = np.finfo(model.dtype).max / 1e3
+        input_bounds = [np.sqrt(X.shape[1]) * max(abs(float(X.max())), abs(float(X.min()))) for X in sets]
 
         def predicts_finite():
-            return all(np.isfinite(model.scores_checked(X)).all() for X in sets)
+            return all(model.score_bound(bound) < safe or np.isfinite(model.scores_checked(X)).all()
+                       for X, bound in zip(sets, input_bounds))
 
         evaluated = self._covers_all and np.array_equal(model.flat_params, self._finite[0])
         if evaluated or predicts_finite():

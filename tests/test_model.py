@@ -129,3 +129,21 @@ def test_pickle_keeps_views_into_the_flat_buffers():
     np.testing.assert_array_equal(copy.running, model.running)
     copy.params["W1"][0, 0] = 42.0
     assert copy.flat_params[0] == 42.0
+
+
+@pytest.mark.parametrize("activation", ["relu", "leaky_relu", "elu", "tanh", "sigmoid"])
+@pytest.mark.parametrize("batchnorm", [False, True])
+def test_score_bound_holds_for_every_row(activation, batchnorm):
+    """The bound the trainer uses to skip its final check of the predictions: never below the
+    scores' norm, for weights scaled up and batch-norm statistics moved away from 0 and 1."""
+    rng = np.random.default_rng(7)
+    model = MLP(12, [20, 15], 4, activation=activation, activation_alpha=2.5 if activation in ("leaky_relu", "elu")
+                else None, batchnorm=batchnorm, dtype="float64", seed=1)
+    model.flat_params[:] *= 3.0
+    for name, view in model.running_stats().items():
+        view[:] = rng.uniform(0.01, 2.0, view.shape) if name.startswith("running_var") else rng.normal(0, 3, view.shape)
+    X = rng.normal(0, 4, (500, 12))
+    norms = np.linalg.norm(model.scores(X), axis=1)
+    bound = model.score_bound(np.linalg.norm(X, axis=1).max())
+    assert np.all(norms <= bound)
+    assert bound < np.finfo(np.float32).max / 1e30  # far below overflow, so the trainer skips its check

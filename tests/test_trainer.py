@@ -239,3 +239,13 @@ def test_too_few_samples_per_class_and_a_batch_larger_than_the_data_are_warned_a
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         Trainer(MLP(64, [8], 10), SGD(lr=0.01), epochs=1, batch_size=16, log=None).fit(small_set(digits, 50))
+
+
+def test_the_final_check_skips_the_forward_pass_where_no_score_can_overflow(digits, monkeypatch):
+    model = MLP(64, [32], 10, batchnorm=True, seed=0)
+    passes = []
+    scores_checked = model.scores_checked
+    monkeypatch.setattr(model, "scores_checked", lambda X: passes.append(len(X)) or scores_checked(X))
+    history = Trainer(model, SGD(lr=0.05), epochs=2, log=None, train_eval_samples=0).fit(
+        Dataset(digits.X_train, digits.y_train, None, None, digits.X_test, digits.y_test, {}))
+    assert history.stop_reason == "completed" and passes == []
