@@ -208,6 +208,7 @@ def train(args, given=(), prog="python scripts/train.py"):
 
 
 def train_in(out, args, prog):
+    """The run itself, in the folder ``out`` that ``train`` holds."""
     log = None if args.quiet else tqdm.write  # tqdm.write keeps the progress bar below the lines
     data = datasets.load(args.dataset, n_train=args.n_train, n_val=args.n_val, n_test=args.n_test,
                          per_class=args.per_class, preprocessing=args.preprocessing, data_dir=args.data_dir,

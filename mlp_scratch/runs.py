@@ -65,6 +65,7 @@ def lock_folder(folder, flag="--out"):
         raise ValueError(f"{flag} {folder} is a file, not a folder; choose a folder's path")
     folder.mkdir(parents=True, exist_ok=True)
     with open(folder / LOCK_FILE, "a+") as file:
+        file.seek(0)  # Windows locks bytes from the position: always the first
         if not _try_lock(file):
             file.seek(0)
             holder = file.read().strip() or "unknown"

@@ -50,6 +50,11 @@ def non_finite(loss, epoch, iteration):
     return f"{NON_FINITE} ({loss}) at epoch {epoch}, iteration {iteration}: lower the learning rate or check the data"
 
 
+def overflowing(where, dtype):
+    return (f"{NON_FINITE} {where}: the parameters grew too large for {dtype} (the forward pass overflows); lower "
+            f"the learning rate")
+
+
 def silent(line):
     """The log of a quiet trainer (a named function, so that trainers pickle)."""
 
@@ -176,7 +181,9 @@ class Trainer:
         finite: parameters whose forward pass overflows there count as divergence, and the last
         ones whose evaluation was finite come back (or the starting ones)."""
         model = self.model
-        # no score can reach this: the forward pass need not run (the margin covers its rounding)
+        if self._covers_all and np.array_equal(model.flat_params, self._finite[0]):
+            return  # the last epoch's evaluation saw every row
+        # Below this no score can be: the forward pass need not run (the margin covers its rounding).
         safe = np.finfo(model.dtype).max / 1e3
         input_bounds = [np.sqrt(X.shape[1]) * max(abs(float(X.max())), abs(float(X.min()))) for X in sets]
 
@@ -184,12 +191,10 @@ class Trainer:
             return all(model.score_bound(bound) < safe or np.isfinite(model.scores_checked(X)).all()
                        for X, bound in zip(sets, input_bounds))
 
-        evaluated = self._covers_all and np.array_equal(model.flat_params, self._finite[0])
-        if evaluated or predicts_finite():
+        if predicts_finite():
             return
-        self.history.stop_reason = (f"{NON_FINITE} in the predictions after epoch {len(self.history.epochs)}: the "
-                                    f"parameters grew too large for {model.dtype} (the forward pass overflows); "
-                                    f"lower the learning rate")
+        self.history.stop_reason = overflowing(f"in the predictions after epoch {len(self.history.epochs)}",
+                                               model.dtype)
         self.log("stopped: " + self.history.stop_reason)
         for params, running in (self._finite, self._start_params):
             model.flat_params[:], model.running[:] = params, running
@@ -266,8 +271,7 @@ class Trainer:
         val_loss, val_acc = self.model.evaluate_checked(*validation) if validation else (None, None)
         for name, loss in (("training", train_loss), ("validation", val_loss)):
             if loss is not None and not math.isfinite(loss):
-                raise Stop(f"{NON_FINITE} ({loss}) on the {name} data after epoch {epoch}: the parameters grew too "
-                           f"large for {self.model.dtype} (the forward pass overflows); lower the learning rate")
+                raise Stop(overflowing(f"({loss}) on the {name} data after epoch {epoch}", self.model.dtype))
         self._finite[0][:], self._finite[1][:] = self.model.flat_params, self.model.running
         record = {"epoch": epoch, "lr": lr, "batch_loss": batch_loss, "train_loss": train_loss,
                   "train_acc": train_acc, "val_loss": val_loss, "val_acc": val_acc,

@@ -26,12 +26,12 @@ def test_affine_gradients():
 
     def forward(x, W, b):
         out = np.empty((6, 4))
-        affine.affine_forward(x, W, b, out)
+        affine.affine_forward(x, W, b, out, 1)
         return out
 
     dx, dW, db = np.empty_like(x), np.empty_like(W), np.empty_like(b)
-    affine.affine_backward_params(x, dout, dW, db)
-    affine.affine_backward_input(dout, W, dx)
+    affine.affine_backward_params(x, dout, dW, db, 1)
+    affine.affine_backward_input(dout, W, dx, 1)
     assert rel_error(dx, eval_numerical_gradient_array(lambda v: forward(v, W, b), x, dout)) < 1e-7
     assert rel_error(dW, eval_numerical_gradient_array(lambda v: forward(x, v, b), W, dout)) < 1e-7
     assert rel_error(db, eval_numerical_gradient_array(lambda v: forward(x, W, v), b, dout)) < 1e-7

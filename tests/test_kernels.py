@@ -30,11 +30,11 @@ def test_affine(dtype, n, m):
     d = 9
     x, W, b, dout = rand(rng, (n, d), dtype), rand(rng, (d, m), dtype), rand(rng, m, dtype), rand(rng, (n, m), dtype)
     out = np.empty((n, m), dtype)
-    affine.affine_forward(x, W, b, out)
+    affine.affine_forward(x, W, b, out, 1)
     np.testing.assert_allclose(out, ref.affine_forward(x, W, b), **TOL[dtype])
     dx, dW, db = np.empty_like(x), np.empty_like(W), np.empty_like(b)
-    affine.affine_backward_params(x, dout, dW, db)
-    affine.affine_backward_input(dout, W, dx)
+    affine.affine_backward_params(x, dout, dW, db, 1)
+    affine.affine_backward_input(dout, W, dx, 1)
     for got, want in zip((dx, dW, db), ref.affine_backward(x, W, dout)):
         np.testing.assert_allclose(got, want, **TOL[dtype])
 
@@ -60,23 +60,24 @@ PRODUCTS = [(1, 1, 1), (1, 5, 1), (5, 1, 3), (3, 7, 1), (0, 3, 4), (3, 4, 0), (3
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("m,k,n", PRODUCTS)
 @pytest.mark.parametrize("layout", ["nn", "tn", "nt", "tt", "blocks"])
-def test_matmul_matches_numpy_on_one_and_two_threads(dtype, m, k, n, layout):
+def test_matmul_matches_numpy_in_one_and_two_blocks_on_one_and_two_threads(dtype, m, k, n, layout):
     rng = np.random.default_rng(m * k + n)
     a = operand(rng, (m, k), dtype, layout[0] == "t", 3 * (layout == "blocks"))
     b = operand(rng, (k, n), dtype, layout[1] == "t", 5 * (layout == "blocks"))
     expected = a.astype(np.float64) @ b.astype(np.float64)
     results = []
-    for threads in (1, 2):
+    for parts, threads in ((1, 1), (2, 1), (2, 2)):
         out = np.full((m, n + 2), np.nan, dtype)  # a block of columns: rows with a stride
         numba.set_num_threads(threads)
         with blas_threads(1):
-            products.matmul(a, b, out[:, 1:n + 1])
+            products.matmul(a, b, out[:, 1:n + 1], parts)
         assert np.isnan(out[:, [0, -1]]).all(), "wrote outside its block"
         results.append(out[:, 1:n + 1])
     numba.set_num_threads(1)
     tol = {np.float64: dict(rtol=1e-12, atol=1e-12), np.float32: dict(rtol=1e-4, atol=1e-4)}[dtype]
     for got in results:
         np.testing.assert_allclose(got, expected, **tol)
+    np.testing.assert_array_equal(results[1], results[2])  # the same blocks whichever threads compute them
 
 
 @pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="needs 2 threads")
@@ -90,7 +91,7 @@ def test_split_matmul_is_its_blocks_whichever_thread_runs_them(dtype, m, k, n):
     out, blocks = np.empty((m, n), dtype), np.empty((m, n), dtype)
     numba.set_num_threads(2)
     with blas_threads(1):
-        products.matmul(a, b, out)
+        products.matmul(a, b, out, 2)
         numba.set_num_threads(1)
         for part in range(2):
             if n >= m:
@@ -107,7 +108,7 @@ def test_unsplit_matmul_is_numbas_own_product(dtype):
     rng = np.random.default_rng(2)
     a, b = rand(rng, (128, 512), dtype), rand(rng, (512, 10), dtype)
     out, expected = np.empty((128, 10), dtype), np.empty((128, 10), dtype)
-    products.matmul(a, b, out)
+    products.matmul(a, b, out, 2)  # below SPLIT: one call whatever the blocks asked
     numba_dot(a, b, expected)
     np.testing.assert_array_equal(out, expected)
 
@@ -118,7 +119,7 @@ import numpy as np
 from mlp_scratch.kernels.blas import products
 a = np.arange(6, dtype=np.float32).reshape(2, 3)
 out = np.empty((2, 2), np.float32)
-products.matmul(a, np.ascontiguousarray(a.T), out)  # numba's first call loads its registries
+products.matmul(a, np.ascontiguousarray(a.T), out, 1)  # numba's first call loads its registries
 from mlp_scratch.threads import set_threads
 from threadpoolctl import threadpool_info
 set_threads(blas=1)

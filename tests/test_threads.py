@@ -103,7 +103,7 @@ def following(monkeypatch):
     """Load following on, with a monitor the test sets; off again afterwards."""
     monitor = FixedLoad(0.0)
     monkeypatch.setitem(threads._load, "monitor", monitor)
-    threads.set_threads(follow_load=True)
+    threads.set_threads(blas=threads.available_cores(), follow_load=True)
     yield monitor
     threads.set_threads(follow_load=False)
 
