@@ -69,6 +69,16 @@ def test_batchnorm_gradients(backward):
     check_norm_layer(layers.batchnorm_forward, backward, {"mode": "train"})
 
 
+def test_batchnorm_backward_staged_and_closed_form_agree():
+    """Two computations of one gradient: the staged graph (NumPy) and the closed form (compiled)."""
+    rng = np.random.default_rng(5)
+    x, gamma, beta, dout = (rng.standard_normal((64, 40)) * 3 + 1, rng.standard_normal(40), rng.standard_normal(40),
+                            rng.standard_normal((64, 40)))
+    _, cache = layers.batchnorm_forward(x, gamma, beta, {"mode": "train"})
+    for staged, closed in zip(layers.batchnorm_backward(dout, cache), layers.batchnorm_backward_alt(dout, cache)):
+        np.testing.assert_allclose(staged, closed, rtol=1e-11, atol=1e-12)
+
+
 def test_layernorm_gradients():
     check_norm_layer(layers.layernorm_forward, layers.layernorm_backward, {})
 
@@ -135,11 +145,24 @@ def test_dropout_preserves_the_mean_and_test_mode_is_the_identity(p):
     np.testing.assert_array_equal(out_test, x)
 
 
-def test_dropout_masks_come_from_the_seed():
+def test_a_seeded_dropout_mask_is_the_courses():
+    """The course's dropout_forward with dropout_param["seed"]: np.random.seed(seed), then
+    mask = (np.random.rand(*x.shape) < p) / p; its backward multiplies by the same mask."""
+    x, dout = np.random.randn(20, 30) + 10, np.random.randn(20, 30)
+    for seed, p in ((123, 0.5), (231, 0.25), (0, 0.9)):
+        out, cache = layers.dropout_forward(x, {"mode": "train", "p": p, "seed": seed})
+        after = np.random.rand()
+        np.random.seed(seed)
+        mask = (np.random.rand(*x.shape) < p) / p
+        np.testing.assert_array_equal(out, x * mask)
+        assert after == np.random.rand()  # NumPy's generator is left where the course's code leaves it
+        np.testing.assert_array_equal(layers.dropout_backward(dout, cache), dout * mask)
+    with pytest.raises(ValueError, match=r'dropout_param\["seed"\] must be below 2\*\*32'):
+        layers.dropout_forward(x, {"mode": "train", "p": 0.5, "seed": 2 ** 32})
+
+
+def test_unseeded_dropout_masks_follow_numpys_generator():
     x = np.ones((20, 30))
-    first = layers.dropout_forward(x, {"mode": "train", "p": 0.5, "seed": 123})[0]
-    np.testing.assert_array_equal(first, layers.dropout_forward(x, {"mode": "train", "p": 0.5, "seed": 123})[0])
-    assert not np.array_equal(first, layers.dropout_forward(x, {"mode": "train", "p": 0.5, "seed": 124})[0])
     np.random.seed(0)
     a = layers.dropout_forward(x, {"mode": "train", "p": 0.5})[0]
     b = layers.dropout_forward(x, {"mode": "train", "p": 0.5})[0]
@@ -457,7 +480,7 @@ def test_get_cifar10_data_layout_and_clipping(tmp_path):
     assert X_train[5, 2, 7, 1] == images[5, 1 * 1024 + 2 * 32 + 7]  # rows are R, G, B planes: channels last here
     with pytest.warns(UserWarning, match="holds 60 training images"):
         data = get_CIFAR10_data(num_training=100, num_validation=10, num_test=10, subtract_mean=False,
-                                data_dir=tmp_path)
+                                data_dir=tmp_path, split="random")
     assert data["X_train"].shape == (50, 3, 32, 32) and data["X_val"].shape == (10, 3, 32, 32)
     rows = {images[i].tobytes(): i for i in range(60)}
     for X, y in ((data["X_train"], data["y_train"]), (data["X_val"], data["y_val"])):  # channels first, as raw rows
@@ -466,6 +489,25 @@ def test_get_cifar10_data_layout_and_clipping(tmp_path):
     assert not set(map(bytes, data["X_train"].reshape(50, -1))) & set(map(bytes, data["X_val"].reshape(10, -1)))
     with pytest.raises(ValueError, match="num_validation"):
         get_CIFAR10_data(num_training=10, num_validation=60, data_dir=tmp_path)
+
+
+def test_get_cifar10_data_reads_the_courses_folder_in_the_courses_order(tmp_path, monkeypatch):
+    """As the course's function: the first num_training images, the next num_validation, the first
+    num_test test images, the training split's mean image subtracted, channels first."""
+    images = write_cifar(tmp_path / "cs231n" / "datasets" / "cifar-10-batches-py", 60, 20)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MLP_SCRATCH_DATA", raising=False)
+    data = get_CIFAR10_data(num_training=40, num_validation=15, num_test=5)
+    X = images.astype(np.float64).reshape(-1, 3, 32, 32)
+    mean_image = X[:40].mean(axis=0)
+    np.testing.assert_array_equal(data["X_train"], X[:40] - mean_image)
+    np.testing.assert_array_equal(data["X_val"], X[40:55] - mean_image)
+    np.testing.assert_array_equal(data["y_train"], np.arange(40) % 10)
+    np.testing.assert_array_equal(data["y_val"], np.arange(40, 55) % 10)
+    assert data["X_test"].shape == (5, 3, 32, 32) and list(data["y_test"]) == [0, 1, 2, 3, 4]
+    with pytest.raises(ValueError, match="split must be one of"):
+        get_CIFAR10_data(split="shuffled")
+
 
 def cifar_folder():
     """The real CIFAR-10 folder: MLP_SCRATCH_DATA, else ../shared/data beside the repository."""

@@ -7,8 +7,8 @@ convolutional helpers (``conv_relu_*``, ``conv_bn_relu_*``, ``conv_relu_pool_*``
 layers, which this package does not have.
 """
 from .layers import *  # noqa: F401,F403 - the course's layer_utils exposes the layers too
-from .layers import (__all__ as _layers, affine_backward, affine_forward, batchnorm_backward, batchnorm_forward,
-                     layernorm_backward, layernorm_forward, relu_backward, relu_forward)
+from .layers import (__all__ as _layers, affine_backward, affine_forward, batchnorm_backward_alt,
+                     batchnorm_forward, layernorm_backward, layernorm_forward, relu_backward, relu_forward)
 
 __all__ = ["affine_relu_forward", "affine_relu_backward", "affine_bn_relu_forward", "affine_bn_relu_backward",
            "affine_ln_relu_forward", "affine_ln_relu_backward", *_layers]
@@ -71,7 +71,7 @@ def affine_bn_relu_forward(x, w, b, gamma, beta, bn_param):
 def affine_bn_relu_backward(dout, cache):
     """Backward pass for affine -> batch norm -> ReLU: returns (dx, dw, db, dgamma, dbeta).
     db is computed although it is zero up to rounding: batch norm removes any constant shift."""
-    return _affine_norm_relu_backward(batchnorm_backward, dout, cache)
+    return _affine_norm_relu_backward(batchnorm_backward_alt, dout, cache)
 
 
 def affine_ln_relu_forward(x, w, b, gamma, beta, ln_param):

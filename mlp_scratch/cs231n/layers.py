@@ -13,7 +13,7 @@ import numpy as np
 
 from mlp_scratch import threads
 from mlp_scratch.kernels.layers import activations, affine, batchnorm, dropout, layernorm, losses
-from mlp_scratch.validation import check_seed
+from mlp_scratch.validation import check_int
 
 __all__ = ["affine_forward", "affine_backward", "relu_forward", "relu_backward", "batchnorm_forward",
            "batchnorm_backward", "batchnorm_backward_alt", "layernorm_forward", "layernorm_backward",
@@ -209,6 +209,17 @@ def batchnorm_forward(x, gamma, beta, bn_param):
     return out, cache
 
 
+def _batchnorm_cache(name, dout, cache):
+    if cache is None:
+        raise ValueError(f"{name} needs the cache of a training-mode batchnorm_forward "
+                         "(test mode returns None: it has no gradient path through batch statistics)")
+    xhat, gamma, inv_std = cache
+    dout = _c(dout, xhat.dtype)
+    if dout.shape != xhat.shape:
+        raise ValueError(f"{name}: dout must have shape {xhat.shape}, got {dout.shape}")
+    return dout, xhat, gamma, inv_std
+
+
 def batchnorm_backward(dout, cache):
     """Backward pass for batch normalization.
 
@@ -221,27 +232,42 @@ def batchnorm_backward(dout, cache):
     - dgamma: Gradient with respect to scale parameter gamma, of shape (D,)
     - dbeta: Gradient with respect to shift parameter beta, of shape (D,)
 
-    The course asks for the staged computational-graph form here and the simplified one in
-    ``batchnorm_backward_alt``; they are the same function, so both call our one kernel
-    (kernels/layers/batchnorm.py ``batchnorm_backward``, the simplified form).
+    The staged form the course asks for here: backward through the computational graph of the
+    forward pass (mean, x - mean, its square, variance, sqrt(var + eps), its inverse, xhat,
+    gamma * xhat + beta), one node at a time, in NumPy. ``batchnorm_backward_alt`` is the
+    simplified closed form.
     """
-    if cache is None:
-        raise ValueError("batchnorm_backward needs the cache of a training-mode batchnorm_forward "
-                         "(test mode returns None: it has no gradient path through batch statistics)")
-    xhat, gamma, inv_std = cache
-    dout = _c(dout, xhat.dtype)
-    if dout.shape != xhat.shape:
-        raise ValueError(f"batchnorm_backward: dout must have shape {xhat.shape}, got {dout.shape}")
-    dx, dgamma, dbeta = np.empty_like(dout), np.empty_like(gamma), np.empty_like(gamma)
-    threads.apply()
-    batchnorm.batchnorm_backward(dout, xhat, gamma, inv_std, dx, dgamma, dbeta)
+    dout, xhat, gamma, inv_std = _batchnorm_cache("batchnorm_backward", dout, cache)
+    N = dout.shape[0]
+    xmu, sqrtvar = xhat / inv_std, 1 / inv_std  # x - mean and sqrt(var + eps), from the cache
+    dbeta = dout.sum(axis=0)
+    dgamma = (dout * xhat).sum(axis=0)
+    dxhat = dout * gamma
+    dinv_std = (dxhat * xmu).sum(axis=0)       # xhat = xmu * inv_std
+    dxmu = dxhat * inv_std
+    dsqrtvar = -dinv_std / sqrtvar ** 2         # inv_std = 1 / sqrtvar
+    dvar = 0.5 * inv_std * dsqrtvar             # sqrtvar = sqrt(var + eps)
+    dsq = np.full_like(dout, 1 / N) * dvar      # var = mean(sq)
+    dxmu += 2 * xmu * dsq                       # sq = xmu ** 2
+    dmean = -dxmu.sum(axis=0)                   # xmu = x - mean
+    dx = dxmu + np.full_like(dout, 1 / N) * dmean  # mean = mean(x)
     return dx, dgamma, dbeta
 
 
 def batchnorm_backward_alt(dout, cache):
-    """Alternative backward pass for batch normalization (the simplified form); same inputs and
-    outputs as batchnorm_backward, and the same kernel."""
-    return batchnorm_backward(dout, cache)
+    """Alternative backward pass for batch normalization: the simplified closed form, same inputs
+    and outputs as batchnorm_backward,
+
+        dx = gamma * inv_std / N * (N * dout - dbeta - xhat * dgamma),
+
+    in one compiled kernel (kernels/layers/batchnorm.py ``batchnorm_backward``), which the networks
+    of this module use.
+    """
+    dout, xhat, gamma, inv_std = _batchnorm_cache("batchnorm_backward_alt", dout, cache)
+    dx, dgamma, dbeta = np.empty_like(dout), np.empty_like(gamma), np.empty_like(gamma)
+    threads.apply()
+    batchnorm.batchnorm_backward(dout, xhat, gamma, inv_std, dx, dgamma, dbeta)
+    return dx, dgamma, dbeta
 
 
 # -- layer normalization --------------------------------------------------------------------------
@@ -314,13 +340,14 @@ def dropout_forward(x, dropout_param):
 
     Outputs:
     - out: Array of the same shape as x.
-    - cache: (p, seed, mode) from which dropout_backward redraws the same mask.
+    - cache: (p, seed, mode, mask) for dropout_backward.
 
-    The mask is our kernel's (kernels/layers/dropout.py): element k of x (row-major) is kept when a
-    counter-based hash of (seed, k) is below p, so a given seed always gives the same mask, and
-    the mask is redrawn in the backward pass instead of stored. Without a seed, each call draws a
-    fresh one from NumPy's global generator (so ``np.random.seed`` makes runs repeatable, as in the
-    course, though the masks themselves differ from the course's ``np.random.rand(*x.shape) < p``).
+    With a seed the mask is the course's: ``np.random.seed(seed)``, then ``np.random.rand(*x.shape)
+    < p``, so seeded cells print the course's numbers (and leave NumPy's global generator where the
+    course's code does). Without one, our kernel's (kernels/layers/dropout.py): element k of x
+    (row-major) is kept when a counter-based hash of (seed, k) is below p, with a seed drawn from
+    NumPy's global generator (``np.random.seed`` makes runs repeatable, as in the course); the
+    mask is redrawn in the backward pass instead of stored.
     """
     p, mode = dropout_param["p"], dropout_param["mode"]
     if mode not in ("train", "test"):
@@ -328,17 +355,21 @@ def dropout_forward(x, dropout_param):
     if not 0 < p <= 1:
         raise ValueError(f'dropout_param["p"] is the keep probability and must be in (0, 1], got {p!r}')
     if mode == "test":
-        return np.array(x, copy=True), (p, None, mode)
-    if "seed" in dropout_param:
-        seed = np.uint64(check_seed('dropout_param["seed"]', dropout_param["seed"]))
-    else:
-        seed = np.random.randint(0, 2 ** 64, dtype=np.uint64)
+        return np.array(x, copy=True), (p, None, mode, None)
     dtype = _dtype(x)
+    if "seed" in dropout_param:
+        seed = check_int('dropout_param["seed"]', dropout_param["seed"], low=0)
+        if seed >= 2 ** 32:
+            raise ValueError(f'dropout_param["seed"] must be below 2**32 (NumPy\'s np.random.seed), got {seed}')
+        np.random.seed(seed)
+        mask = ((np.random.rand(*np.shape(x)) < p) / p).astype(dtype)
+        return np.asarray(x, dtype) * mask, (p, None, mode, mask)
+    seed = np.random.randint(0, 2 ** 64, dtype=np.uint64)
     x2 = _rows(x, dtype)
     out = np.empty_like(x2)
     threads.apply()
     dropout.dropout_forward(x2, dtype.type(p), seed, out)
-    return out.reshape(np.shape(x)), (p, seed, mode)
+    return out.reshape(np.shape(x)), (p, seed, mode, None)
 
 
 def dropout_backward(dout, cache):
@@ -346,12 +377,14 @@ def dropout_backward(dout, cache):
 
     Inputs:
     - dout: Upstream derivatives, of any shape
-    - cache: (p, seed, mode) from dropout_forward.
+    - cache: (p, seed, mode, mask) from dropout_forward.
     """
-    p, seed, mode = cache
+    p, seed, mode, mask = cache
     if mode == "test":
         return np.array(dout, copy=True)
     dtype = _dtype(dout)
+    if mask is not None:
+        return np.asarray(dout, dtype) * mask
     dout2 = _rows(dout, dtype)
     dx = np.empty_like(dout2)
     threads.apply()
