@@ -1,7 +1,10 @@
 """Figures of a training run."""
+import os
+
 import matplotlib
 
-matplotlib.use("Agg")  # files only: works without a display
+if "MPLBACKEND" not in os.environ:  # a notebook's kernel sets it, for figures inline
+    matplotlib.use("Agg")  # files only: works without a display
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402

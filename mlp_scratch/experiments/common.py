@@ -13,18 +13,15 @@ import pathlib
 import sys
 import time
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")  # files only: works without a display
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from mlp_scratch import datasets  # noqa: E402
-from mlp_scratch.model import MLP  # noqa: E402
-from mlp_scratch.experiments.trials import MEASURED  # noqa: E402
-from mlp_scratch.optim import OPTIMIZERS, make_optimizer  # noqa: E402
-from mlp_scratch.runs import plain_json, write_text  # noqa: E402
-from mlp_scratch.trainer import Trainer, batch_bounds  # noqa: E402
+from mlp_scratch import datasets
+from mlp_scratch.experiments.trials import MEASURED
+from mlp_scratch.model import MLP
+from mlp_scratch.optim import OPTIMIZERS, make_optimizer
+from mlp_scratch.plots import plt  # pyplot on the backend the package picks (files, or a notebook's)
+from mlp_scratch.runs import plain_json, write_text
+from mlp_scratch.trainer import Trainer, batch_bounds
 
 
 def optimizer_default(optimizer, option):
