@@ -14,11 +14,34 @@ def test_there_are_notebooks():
     assert len(NOTEBOOKS) >= 5
 
 
+@pytest.fixture(scope="module")
+def this_python(tmp_path_factory):
+    """A Jupyter kernel of the interpreter running the tests (a "python3" found elsewhere on the
+    machine may be another Python without this package)."""
+    import json
+    import os
+    import sys
+
+    folder = tmp_path_factory.mktemp("jupyter")
+    spec = folder / "kernels" / "mlp-scratch-tests"
+    spec.mkdir(parents=True)
+    spec.joinpath("kernel.json").write_text(json.dumps({
+        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "the tests' Python", "language": "python"}))
+    previous = os.environ.get("JUPYTER_PATH")
+    os.environ["JUPYTER_PATH"] = os.pathsep.join(filter(None, [str(folder), previous]))
+    yield "mlp-scratch-tests"
+    if previous is None:
+        del os.environ["JUPYTER_PATH"]
+    else:
+        os.environ["JUPYTER_PATH"] = previous
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: path.stem)
-def test_notebook_runs(path, tmp_path):
+def test_notebook_runs(path, tmp_path, this_python):
     notebook = nbformat.read(path, as_version=4)
     assert all(cell.get("outputs", []) == [] for cell in notebook.cells), "commit notebooks without outputs"
-    nbclient.NotebookClient(notebook, timeout=600, kernel_name="python3",
+    nbclient.NotebookClient(notebook, timeout=600, kernel_name=this_python,
                             resources={"metadata": {"path": str(tmp_path)}}).execute()
     if any("plt.show()" in cell.source for cell in notebook.cells):
         shown = [output for cell in notebook.cells for output in cell.get("outputs", [])]
