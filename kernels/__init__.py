@@ -9,10 +9,15 @@
 
 numba's cache checks only the file that defines a function, not the helpers it calls from other
 files, so after an edit to any kernel the whole in-tree cache is dropped (see ``_drop_stale_cache``).
+The first compile of a process says so once on stderr (``CompileNotice``): a fresh install's first
+run compiles for half a minute, and should not look hung.
 """
 import hashlib
 import os
 import pathlib
+import sys
+
+from numba.core import event
 
 
 def _drop_stale_cache():
@@ -41,3 +46,26 @@ def _drop_stale_cache():
 
 
 _drop_stale_cache()
+
+
+COMPILE_NOTICE = ("mlp-scratch: compiling kernels, once per install (and per dtype): about half a minute on "
+                  "2 cores; later runs load them from numba's cache")
+
+
+class CompileNotice(event.Listener):
+    """Prints COMPILE_NOTICE at the first compile of one of these kernels in this process (numba
+    announces compiles, not loads from its cache)."""
+
+    def __init__(self):
+        self.said = False
+
+    def on_start(self, ev):
+        if not self.said and ev.data["dispatcher"].py_func.__module__.startswith(__name__ + "."):
+            self.said = True
+            print(COMPILE_NOTICE, file=sys.stderr, flush=True)
+
+    def on_end(self, ev):
+        pass
+
+
+event.register("numba:compile", CompileNotice())

@@ -27,7 +27,12 @@ print(json.dumps(digests))
 
 
 def test_a_run_that_compiled_its_kernels_equals_a_run_that_loaded_them(tmp_path):
+    """... and the one that compiled said so, once."""
+    from mlp_scratch.kernels import COMPILE_NOTICE
+
     env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "cache")}  # empty: the first run compiles
-    first, second = (json.loads(subprocess.run([sys.executable, "-c", TRAIN], env=env, check=True,
-                                               capture_output=True, text=True).stdout) for _ in range(2))
+    compiled, loaded = (subprocess.run([sys.executable, "-c", TRAIN], env=env, check=True, capture_output=True,
+                                       text=True) for _ in range(2))
+    first, second = json.loads(compiled.stdout), json.loads(loaded.stdout)
     assert len(first) == 9 and first == second
+    assert compiled.stderr.count(COMPILE_NOTICE) == 1 and COMPILE_NOTICE not in loaded.stderr
