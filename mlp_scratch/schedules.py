@@ -156,19 +156,28 @@ class LinearWarmup(Schedule):
 class ReduceLROnPlateau(Schedule):
     """Per epoch, driven by the validation loss (torch's ReduceLROnPlateau, mode "min", relative
     threshold): after ``patience`` epochs without a loss below best * (1 - threshold), multiply the
-    learning rate by ``factor`` (not below ``min_lr``), then wait ``cooldown`` epochs."""
+    learning rate by ``factor`` (not below ``min_lr``; and not at all when that would change it by
+    ``eps`` or less), then wait ``cooldown`` epochs."""
     per = "epoch"
 
-    def __init__(self, factor=0.1, patience=10, threshold=1e-4, cooldown=0, min_lr=0.0):
+    def __init__(self, factor=0.1, patience=10, threshold=1e-4, cooldown=0, min_lr=0.0, eps=1e-8):
         self.factor = check_number("factor", factor, low=0, high=1, low_open=True, high_open=True)
         self.patience = check_int("patience", patience, low=0)
         self.threshold = check_number("threshold", threshold, low=0, high=1, high_open=True)
         self.cooldown = check_int("cooldown", cooldown, low=0)
         self.min_lr = check_number("min_lr", min_lr, low=0)
+        self.eps = check_number("eps", eps, low=0)
         self.scale, self.best, self.bad_epochs, self.cooldown_left = 1.0, math.inf, 0, 0
+        self.lr0 = None  # the learning rate it scales, as of the last call
 
     def __call__(self, lr0, epoch, iteration):
+        self.lr0 = lr0
         return max(lr0 * self.scale, self.min_lr)
+
+    def _changes_enough(self, scale):
+        if self.lr0 is None:
+            return True
+        return max(self.lr0 * self.scale, self.min_lr) - max(self.lr0 * scale, self.min_lr) > self.eps
 
     def observe(self, val_loss):
         if val_loss < self.best * (1 - self.threshold):
@@ -179,7 +188,8 @@ class ReduceLROnPlateau(Schedule):
             self.cooldown_left -= 1
             self.bad_epochs = 0
         elif self.bad_epochs > self.patience:
-            self.scale *= self.factor
+            if self._changes_enough(self.scale * self.factor):
+                self.scale *= self.factor
             self.cooldown_left, self.bad_epochs = self.cooldown, 0
 
 

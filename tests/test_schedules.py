@@ -75,6 +75,22 @@ def test_reduce_on_plateau_follows_torch():
         assert opt.param_groups[0]["lr"] == pytest.approx(lr)
 
 
+def test_reduce_on_plateau_stops_where_a_cut_would_change_the_rate_by_eps_or_less():
+    """torch's rule: new = max(old * factor, min_lr), applied only if old - new > eps (1e-8)."""
+    ours, got = ReduceLROnPlateau(factor=0.1, patience=0), []
+    for epoch in range(6):
+        got.append(ours(1e-6, epoch, 0))
+        ours.observe(1.0)  # never better than the first epoch
+    assert got == pytest.approx([1e-6, 1e-6, 1e-7, 1e-8, 1e-8, 1e-8], rel=1e-12, abs=0)
+    torch = pytest.importorskip("torch")
+    weight = torch.nn.Parameter(torch.zeros(1))
+    opt = torch.optim.SGD([weight], lr=1e-6)
+    reference = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.1, patience=0)
+    for lr in got:
+        assert opt.param_groups[0]["lr"] == pytest.approx(lr, rel=1e-12, abs=0)
+        reference.step(1.0)
+
+
 def test_bad_schedule_arguments():
     with pytest.raises(ValueError, match="schedule must be one of"):
         make_schedule("linear")
