@@ -93,3 +93,16 @@ def test_bad_names_are_refused(tmp_path):
         paths.optimizer_paths(tmp_path, methods=["adamax"])
     with pytest.raises(ValueError, match="lrs"):
         paths.optimizer_paths(tmp_path, lrs={"lbfgs": 0.1})
+
+
+def test_sgd_takes_momentums_steps_unless_tuned(tmp_path):
+    """The lecture's comparison by default (equal learning rates: momentum gains), the tuned one on
+    request (SGD at its own larger rate wins on this surface)."""
+    def final(tuned):
+        rows = paths.optimizer_paths(tmp_path / str(tuned), surfaces=["quadratic"], methods=["sgd", "momentum"],
+                                     tuned=tuned, log=lambda line: None)
+        return {row["method"]: (row["lr"], row["final_loss"]) for row in rows}
+    equal, tuned = final(False), final(True)
+    lrs = SURFACES["quadratic"].lrs
+    assert equal["sgd"][0] == equal["momentum"][0] == lrs["momentum"] and tuned["sgd"][0] == lrs["sgd"]
+    assert equal["momentum"][1] < 0.2 * equal["sgd"][1] and tuned["sgd"][1] < 0.1 * tuned["momentum"][1]
