@@ -14,7 +14,7 @@ except ModuleNotFoundError:  # Python 3.10
 from tqdm import tqdm
 
 from mlp_scratch import checkpoint, datasets, threads
-from mlp_scratch.model import ACTIVATIONS, DEFAULT_ALPHA, INITS, LOSSES, MLP, check_init
+from mlp_scratch.model import ACTIVATIONS, DEFAULT_ALPHA, DROPOUT_MODES, INITS, LOSSES, MLP, check_init
 from mlp_scratch.optim import METHODS, make_optimizer
 from mlp_scratch.runs import lock_folder, remove_run_files, save_config, save_epoch, save_run
 from mlp_scratch.schedules import SCHEDULES, make_schedule
@@ -57,6 +57,9 @@ def add_train_arguments(parser):
                        help="batch normalization after each hidden affine layer (default: on)")
     model.add_argument("--dropout", type=float, default=0.0,
                        help="probability of DROPPING a hidden unit, in [0, 1) (default: 0, off)")
+    model.add_argument("--dropout-mode", default="inverted", choices=DROPOUT_MODES,
+                       help="inverted: kept units scaled by 1 / (1 - dropout) in training (default); classic: "
+                            "outputs scaled by 1 - dropout at test time")
     model.add_argument("--l2", type=float, default=1e-4,
                        help="L2 strength: adds 0.5 * l2 * sum(W**2) to the loss (default: 1e-4)")
     model.add_argument("--l1", type=float, default=0.0,
@@ -219,7 +222,7 @@ def train_in(out, args, prog):
     augment = datasets.Augmentation.default_for(data.meta, args.noise_std, **warp_and_jitter) if args.augment else None
     model = MLP(data.n_features, args.hidden_sizes, data.n_classes, activation=args.activation,
                 activation_alpha=args.activation_alpha, batchnorm=args.batchnorm,
-                dropout=args.dropout, l2=args.l2, l1=args.l1, loss=args.loss, init=check_init(args.init),
+                dropout=args.dropout, dropout_mode=args.dropout_mode, l2=args.l2, l1=args.l1, loss=args.loss, init=check_init(args.init),
                 dtype=args.dtype, seed=args.seed)
     optimizer = make_optimizer(args.optimizer, **given_options(args, METHODS[args.optimizer], OPTIMIZER_OPTIONS))
     schedule = make_schedule(args.schedule, warmup=args.warmup,

@@ -14,6 +14,7 @@ LOSSES = {"softmax": SOFTMAX, "svm": SVM}
 ACTIVATIONS = {"relu": RELU, "leaky_relu": LEAKY_RELU, "elu": ELU, "tanh": TANH, "sigmoid": SIGMOID}
 DEFAULT_ALPHA = {"leaky_relu": 0.01, "elu": 1.0}  # torch's defaults; the others take none
 INITS = ("he", "xavier")
+DROPOUT_MODES = ("inverted", "classic")
 # Rows per chunk when scoring a large X: bounds the activation workspace (784-512-512 in float32:
 # 6 MB) while keeping the matrix products large enough for BLAS to run at full speed.
 EVAL_ROWS = 1024
@@ -64,8 +65,11 @@ class MLP:
     activation_alpha : float or None
         The leaky ReLU's negative slope (default 0.01) or ELU's alpha (default 1.0).
     dropout : float in [0, 1)
-        The probability of DROPPING a hidden unit in training (inverted dropout: kept units are
-        scaled by 1 / (1 - dropout)); 0 disables it. Test mode is the identity.
+        The probability of DROPPING a hidden unit in training; 0 disables it.
+    dropout_mode : "inverted" (default) or "classic"
+        Inverted dropout scales kept units by 1 / (1 - dropout) in training and leaves test mode the
+        identity; classic dropout leaves kept units as they are and scales a dropout layer's output
+        by 1 - dropout at test time. Both give each unit its training-time expectation at test time.
     l2 : float >= 0
         Adds 0.5 * l2 * sum(W**2) over the weight matrices (not biases, gamma or beta) to the loss.
     l1 : float >= 0
@@ -82,7 +86,7 @@ class MLP:
     """
 
     def __init__(self, input_dim, hidden_sizes, num_classes, *, activation="relu", activation_alpha=None,
-                 batchnorm=False, dropout=0.0,
+                 batchnorm=False, dropout=0.0, dropout_mode="inverted",
                  l2=0.0, l1=0.0, loss="softmax", init="he", dtype="float32", seed=0,
                  bn_momentum=0.1, bn_eps=1e-5):
         self.input_dim = check_positive_int("input_dim", input_dim)
@@ -106,6 +110,7 @@ class MLP:
         self.act_alpha = np.array([DEFAULT_ALPHA.get(name, 0.0) if self.activation_alpha is None
                                    else self.activation_alpha for name in self.activation] or [0.0])
         self.dropout = check_number("dropout", dropout, low=0, high=1, high_open=True)
+        self.dropout_mode = check_choice("dropout_mode", dropout_mode, DROPOUT_MODES)
         self.l2 = check_number("l2", l2, low=0)
         self.l1 = check_number("l1", l1, low=0)
         self.loss_name = check_choice("loss", loss, LOSSES)
@@ -141,7 +146,7 @@ class MLP:
         return dict(input_dim=self.input_dim, hidden_sizes=list(self.hidden_sizes),
                     num_classes=self.num_classes, activation=list(self.activation),
                     activation_alpha=self.activation_alpha, batchnorm=self.batchnorm, dropout=self.dropout,
-                    l2=self.l2, l1=self.l1, loss=self.loss_name, init=self.init, dtype=self.dtype.name,
+                    dropout_mode=self.dropout_mode, l2=self.l2, l1=self.l1, loss=self.loss_name, init=self.init, dtype=self.dtype.name,
                     seed=self.seed, bn_momentum=self.bn_momentum, bn_eps=self.bn_eps)
 
     def running_stats(self):
@@ -182,8 +187,12 @@ class MLP:
         settings in its dtype. ``dropout`` overrides the model's rate (full-batch methods use 0)."""
         cast = self.dtype.type
         keep = 1.0 - (self.dropout if dropout is None else dropout)
+        # The training scale stays float64, 1 / keep as the kernels compute it from keep in the model's dtype.
+        classic = self.dropout_mode == "classic"
+        train_scale = 1.0 if classic else 1.0 / float(cast(keep))
         return Network(self.layout, self.flat_params, self.flat_grads, self.running, self._batch_stats,
                        self.act_alpha, LOSSES[self.loss_name], cast(self.l1), cast(self.l2), cast(keep),
+                       train_scale, cast(1.0 - self.dropout if classic else 1.0),
                        cast(self.bn_momentum), cast(self.bn_eps), threads.blocks_for(self.flat_params.size))
 
     def workspace(self, n):

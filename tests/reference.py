@@ -125,7 +125,7 @@ def svm_loss(scores, y):
 
 
 def mlp_loss(params, X, y, n_hidden, batchnorm, keep_prob, seed, l2, loss, eps=1e-5, l1=0.0, activation="relu",
-             alpha=0.0):
+             alpha=0.0, dropout_mode="inverted"):
     """Training-mode loss of the whole network, written as plainly as the lecture writes it."""
     h = X
     for l in range(1, n_hidden + 1):
@@ -134,7 +134,8 @@ def mlp_loss(params, X, y, n_hidden, batchnorm, keep_prob, seed, l2, loss, eps=1
             h = (h - h.mean(0)) / np.sqrt(h.var(0) + eps) * params[f"gamma{l}"] + params[f"beta{l}"]
         h = ACTIVATIONS[activation][0](h, alpha)
         if keep_prob < 1:
-            h = h * dropout_mask(h.shape, keep_prob, derive_seed(seed, l - 1)) / keep_prob
+            h = h * dropout_mask(h.shape, keep_prob, derive_seed(seed, l - 1))
+            h = h if dropout_mode == "classic" else h / keep_prob  # classic scales at test time instead
     out = n_hidden + 1
     scores = h @ params[f"W{out}"] + params[f"b{out}"]
     data_loss = (softmax_loss if loss == "softmax" else svm_loss)(scores, y)[0]

@@ -112,6 +112,8 @@ CASES = [
     dict(hidden_sizes=[10, 7], batchnorm=False, dropout=0.3, l2=0.0, loss="softmax", activation="elu"),
     dict(hidden_sizes=[10, 7], batchnorm=True, dropout=0.0, l2=0.0, loss="softmax", activation="leaky_relu",
          activation_alpha=0.2),
+    dict(hidden_sizes=[10, 7], batchnorm=True, dropout=0.3, l2=0.1, loss="softmax", dropout_mode="classic"),
+    dict(hidden_sizes=[9], batchnorm=False, dropout=0.4, l2=0.0, loss="svm", activation="tanh", dropout_mode="classic"),
 ]
 
 
@@ -142,5 +144,6 @@ def test_model_loss_equals_the_plain_numpy_network(case):
     loss = model.forward_backward(X, y, seed=7)
     want = ref.mlp_loss(model.params, X, y, len(case["hidden_sizes"]), case["batchnorm"],
                         1 - case["dropout"], np.uint64(7), case["l2"], case["loss"], l1=case.get("l1", 0.0),
-                        activation=case.get("activation", "relu"), alpha=model.act_alpha[0])
+                        activation=case.get("activation", "relu"), alpha=model.act_alpha[0],
+                        dropout_mode=case.get("dropout_mode", "inverted"))
     assert loss == pytest.approx(want, rel=1e-12)

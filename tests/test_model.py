@@ -147,3 +147,40 @@ def test_score_bound_holds_for_every_row(activation, batchnorm):
     bound = model.score_bound(np.linalg.norm(X, axis=1).max())
     assert np.all(norms <= bound)
     assert bound < np.finfo(np.float32).max / 1e30  # far below overflow, so the trainer skips its check
+
+
+@pytest.mark.parametrize("mode", ["inverted", "classic"])
+def test_test_time_scores_are_the_expectation_of_training_time_scores(mode):
+    """One hidden layer: the scores are linear in the dropped units, so their mean over many masks
+    is the test-time scores, in both dropout modes (the masks are fixed seeds: no chance)."""
+    rng = np.random.default_rng(3)
+    X, y = rng.standard_normal((8, 5)), rng.integers(0, 3, 8)
+    model = MLP(5, [40], 3, dropout=0.4, dropout_mode=mode, dtype="float64", seed=2)
+    samples = []
+    for seed in range(4000):
+        model.forward_backward(X, y, seed=seed)
+        samples.append(model.workspace(8).scores[:8].copy())
+    samples = np.array(samples)
+    standard_error = samples.std(axis=0) / np.sqrt(len(samples))
+    assert np.all(np.abs(samples.mean(axis=0) - model.scores(X)) < 4 * standard_error)
+
+
+def test_classic_and_inverted_dropout_train_alike():
+    from mlp_scratch import SGD, Trainer, datasets
+
+    data = datasets.load("digits", seed=0)
+    accuracy = {}
+    for mode in ("inverted", "classic"):
+        model = MLP(64, [100], 10, dropout=0.5, dropout_mode=mode, seed=0)
+        accuracy[mode] = Trainer(model, SGD(lr=0.05, momentum=0.9), epochs=10, log=None).fit(data).best_val_acc
+    assert min(accuracy.values()) > 0.93 and abs(accuracy["classic"] - accuracy["inverted"]) < 0.02, accuracy
+
+
+def test_classic_dropout_is_refused_with_a_full_batch_method():
+    from mlp_scratch import Trainer
+    from mlp_scratch.lbfgs import LBFGS
+
+    with pytest.raises(ValueError, match="dropout_mode='inverted'"):
+        Trainer(MLP(4, [5], 2, dropout=0.5, dropout_mode="classic"), LBFGS())
+    with pytest.raises(ValueError, match="dropout_mode must be one of"):
+        MLP(4, [5], 2, dropout_mode="vanilla")

@@ -35,6 +35,8 @@ class Network(NamedTuple):
     l1: float
     l2: float
     keep: float              # dropout's keep probability
+    train_scale: float       # float64: dropout's kept units times this in training (inverted: 1 / keep; classic: 1)
+    test_scale: float        # and a dropout layer's output times this at test time (inverted: 1; classic: keep)
     bn_momentum: float
     bn_eps: float
     blocks: int              # the blocks of each large product (kernels/blas/products.py, matmul)
@@ -68,6 +70,8 @@ def forward_eval(X, net, acts, scores):
             batchnorm_forward_eval(a, vector(params, this.gamma, m), vector(params, this.beta, m), net.bn_eps,
                                    running_mean, running_var, statistics(stats, this)[1], a)
         activation_forward(this.activation, net.act_alpha[l], a, a)
+        if this.drop >= 0 and net.test_scale != 1:
+            a *= net.test_scale
         x = a
     out = layer(layout, last)
     affine_forward(x, weights(params, out), vector(params, out.b, out.d_out), scores, net.blocks)
@@ -117,7 +121,8 @@ def forward_backward(X, y, net, work, seed):
     n = X.shape[0]
     scores, dscores = work.scores[:n], work.dscores[:n]
     last = len(layout.d_in) - 1
-    threshold, scale = mask_parameters(net.keep)
+    threshold = mask_parameters(net.keep)[0]
+    scale = net.train_scale
     x = X
     for l in range(last):
         this = layer(layout, l)
