@@ -222,7 +222,8 @@ def train_in(out, args, prog):
     augment = datasets.Augmentation.default_for(data.meta, args.noise_std, **warp_and_jitter) if args.augment else None
     model = MLP(data.n_features, args.hidden_sizes, data.n_classes, activation=args.activation,
                 activation_alpha=args.activation_alpha, batchnorm=args.batchnorm,
-                dropout=args.dropout, dropout_mode=args.dropout_mode, l2=args.l2, l1=args.l1, loss=args.loss, init=check_init(args.init),
+                dropout=args.dropout, dropout_mode=args.dropout_mode, l2=args.l2, l1=args.l1, loss=args.loss,
+                init=check_init(args.init),
                 dtype=args.dtype, seed=args.seed)
     optimizer = make_optimizer(args.optimizer, **given_options(args, METHODS[args.optimizer], OPTIMIZER_OPTIONS))
     schedule = make_schedule(args.schedule, warmup=args.warmup,

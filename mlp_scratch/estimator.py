@@ -82,7 +82,8 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
     def __init__(self, hidden_layer_sizes=(100,), *, activation="relu", batchnorm=False, dropout=0.0, l2=1e-4, l1=0.0,
                  loss="softmax", init="he", optimizer="adam", lr=1e-3, optimizer_params=None, schedule=None,
                  schedule_params=None, batch_size="auto", max_iter=200, tol=1e-4, n_iter_no_change=10,
-                 early_stopping=False, validation_fraction=0.1, warm_start=False, dtype=None, random_state=None, verbose=False):
+                 early_stopping=False, validation_fraction=0.1, warm_start=False, dtype=None, random_state=None,
+                 verbose=False):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.batchnorm = batchnorm

@@ -146,8 +146,8 @@ class MLP:
         return dict(input_dim=self.input_dim, hidden_sizes=list(self.hidden_sizes),
                     num_classes=self.num_classes, activation=list(self.activation),
                     activation_alpha=self.activation_alpha, batchnorm=self.batchnorm, dropout=self.dropout,
-                    dropout_mode=self.dropout_mode, l2=self.l2, l1=self.l1, loss=self.loss_name, init=self.init, dtype=self.dtype.name,
-                    seed=self.seed, bn_momentum=self.bn_momentum, bn_eps=self.bn_eps)
+                    dropout_mode=self.dropout_mode, l2=self.l2, l1=self.l1, loss=self.loss_name, init=self.init,
+                    dtype=self.dtype.name, seed=self.seed, bn_momentum=self.bn_momentum, bn_eps=self.bn_eps)
 
     def running_stats(self):
         """{'running_mean1': ..., 'running_var1': ..., ...}: views into ``running``."""

@@ -117,8 +117,8 @@ class Trainer:
         if augment is not None and self.full_batch:
             raise ValueError(f"augment needs mini-batches; {optimizer!r} is full-batch")
         if self.full_batch and model.dropout > 0 and model.dropout_mode == "classic":
-            raise ValueError(f"{optimizer!r} trains without dropout, but a model with dropout_mode='classic' scales its "
-                             f"outputs at test time for the dropout it trained with: use dropout_mode='inverted'")
+            raise ValueError(f"{optimizer!r} trains without dropout, but a model with dropout_mode='classic' scales "
+                             f"its outputs at test time for the dropout it trained with: use dropout_mode='inverted'")
         self.augment = augment
         self.history = History()
         self._runner = None
