@@ -5,6 +5,7 @@ import numpy as np
 from mlp_scratch import threads
 from mlp_scratch.kernels.training import optimizers as kernels
 from mlp_scratch.lbfgs import LBFGS
+from mlp_scratch.random_search import RandomSearch
 from mlp_scratch.validation import check_bool, check_int, check_number
 
 
@@ -257,7 +258,7 @@ OPTIMIZERS = {"sgd": SGD, "adagrad": Adagrad, "rmsprop": RMSprop, "adadelta": Ad
 
 
 # Everything the trainer accepts: the per-element optimizers and full-batch L-BFGS.
-METHODS = {**OPTIMIZERS, "lbfgs": LBFGS}
+METHODS = {**OPTIMIZERS, "lbfgs": LBFGS, "random-search": RandomSearch}
 
 
 def make_optimizer(name, **kwargs):

@@ -128,3 +128,27 @@ def test_lbfgs_with_batchnorm_keeps_its_training_accuracy(digits):
     history = Trainer(model, LBFGS(), epochs=100, log=None).fit(digits)
     train_acc = [epoch["train_acc"] for epoch in history.epochs]
     assert min(train_acc[10:]) > 0.97, train_acc
+
+
+def test_random_search_keeps_the_best_candidate_and_only_that(digits):
+    """The lecture's baseline: the loss of the kept parameters never rises, the model ends with
+    the best candidate (its loss is the last one reported), frozen elements never move, and it
+    stays far from a gradient method after as many passes."""
+    from mlp_scratch.random_search import RandomSearch
+
+    X, y = digits.X_train[:300].astype(np.float64), digits.y_train[:300]
+    model = MLP(64, [16], 10, dtype="float64", seed=0)
+    frozen = np.zeros(model.flat_params.size, bool)
+    frozen[:50] = True
+    start = model.flat_params.copy()
+    search = RandomSearch(step=0.05, seed=1)
+    search.set_masks(frozen=frozen)
+    losses = []
+    search.minimize(model, X, y, 200, callback=losses.append)
+    assert all(b <= a for a, b in zip(losses, losses[1:])) and losses[-1] < losses[0]
+    assert model.forward_backward(X, y) == pytest.approx(losses[-1], rel=1e-12)
+    np.testing.assert_array_equal(model.flat_params[:50], start[:50])
+    gradient = MLP(64, [16], 10, dtype="float64", seed=0)
+    Trainer(gradient, LBFGS(), epochs=200, log=None, restore_best=False).fit(
+        datasets.Dataset(X, y, None, None, X, y, {}))
+    assert gradient.forward_backward(X, y) < 0.1 * losses[-1]

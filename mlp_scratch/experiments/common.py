@@ -42,10 +42,12 @@ METHODS = {
     "adam": ("adam", {}, optimizer_default("adam", "lr")),
     "adamw": ("adamw", {}, optimizer_default("adamw", "lr")),
     "lbfgs": ("lbfgs", {}, None),
+    "random-search": ("random-search", {}, None),
 }
 
 
-FIRST_ORDER = [name for name, (_, _, lr) in METHODS.items() if lr is not None]  # L-BFGS has no learning rate
+FIRST_ORDER = [name for name, (_, _, lr) in METHODS.items() if lr is not None]
+FULL_BATCH = [name for name in METHODS if name not in FIRST_ORDER]  # no learning rate; an iteration per epoch
 
 
 def check_method(method, first_order=False):
@@ -66,8 +68,8 @@ def check_methods(names):
 def make_method(name, lr=None):
     """The optimizer a method name stands for, at ``lr`` (default: the method's own)."""
     optimizer, options, default_lr = METHODS[check_method(name)]
-    if optimizer == "lbfgs":
-        return make_optimizer("lbfgs")
+    if name in FULL_BATCH:
+        return make_optimizer(optimizer)
     return make_optimizer(optimizer, lr=default_lr if lr is None else lr, **options)
 
 

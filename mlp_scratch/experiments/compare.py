@@ -1,12 +1,12 @@
 """Experiment 1: compare training methods on one data set, several seeds each.
 
 Every method trains the same architecture from the same initializations (one per seed) for the
-same number of epochs; L-BFGS, which is full-batch, runs ``lbfgs_iterations`` iterations (each
-costs about one pass over the training set). Learning rates are the methods' own, given, or picked
+same number of epochs; the full-batch methods, L-BFGS and random search (the lecture's baseline),
+run ``lbfgs_iterations`` iterations (each costs about one pass over the training set). Learning rates are the methods' own, given, or picked
 by a short search on the validation set."""
 import numpy as np
 
-from mlp_scratch.experiments.common import (METHODS, Output, add_data_arguments, add_sweep_arguments,
+from mlp_scratch.experiments.common import (FULL_BATCH, METHODS, Output, add_data_arguments, add_sweep_arguments,
                                             batches_per_epoch, check_methods, command, format_table, load_data,
                                             mean_and_spread, parser, plt, ranking_key, smooth, sweep_options, train)
 from mlp_scratch.experiments.sweep import Sweep
@@ -59,8 +59,9 @@ def compare_optimizers(data, out, *, methods=tuple(METHODS), lrs=None, lr_search
     if not seeds:
         raise ValueError("seeds must name at least one seed, got none")
     lrs = dict(lrs or {})
-    if "lbfgs" in lrs:
-        raise ValueError("lrs: lbfgs has no learning rate (it searches its step along each direction)")
+    for method in FULL_BATCH:
+        if method in lrs:
+            raise ValueError(f"lrs: {method} has no learning rate (it chooses its own steps)")
     if lrs:
         check_methods(list(lrs))
     output = Output(out)
@@ -81,7 +82,7 @@ def compare_optimizers(data, out, *, methods=tuple(METHODS), lrs=None, lr_search
         for method in unset:
             lrs[method] = lrs.get(method) or METHODS[method][2]
         configs = [{"method": m, "lr": lrs.get(m), "seed": seed,
-                    "epochs": (lbfgs_iterations or 10 * epochs) if m == "lbfgs" else epochs, **settings}
+                    "epochs": (lbfgs_iterations or 10 * epochs) if m in FULL_BATCH else epochs, **settings}
                    for m in methods for seed in seeds]
         rows = sweep.run(seed_trial, configs, report=lambda c, row: log(
             f"{c['method']:9s} seed {c['seed']}: {outcome(row, _test_result)}"))
@@ -118,7 +119,7 @@ def _plot_curves(output, trials, methods, per_epoch, title):
     colors = dict(zip(methods, plt.cm.tab10(np.linspace(0, 1, 10))))
     curves = {}
     for t in trials:
-        passes = np.arange(1, len(t["iteration_loss"]) + 1) / (1 if t["method"] == "lbfgs" else per_epoch)
+        passes = np.arange(1, len(t["iteration_loss"]) + 1) / (1 if t["method"] in FULL_BATCH else per_epoch)
         curves.setdefault(t["method"], []).append((passes, np.asarray(t["iteration_loss"]), t["epochs"], t["val_accs"]))
     fig, ax = plt.subplots(figsize=(8, 5))
     for method in methods:
@@ -126,7 +127,7 @@ def _plot_curves(output, trials, methods, per_epoch, title):
         length = min((len(r[1]) for r in runs), default=0)
         if length == 0:
             continue
-        window = max(1, per_epoch // 5) if method != "lbfgs" else 1
+        window = 1 if method in FULL_BATCH else max(1, per_epoch // 5)
         smoothed = np.array([smooth(r[1][:length], window) for r in runs])
         x = runs[0][0][:length]
         ax.plot(x, smoothed.mean(axis=0), color=colors[method], label=method)
@@ -183,7 +184,8 @@ def main(argv=None):
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--l2", type=float, default=1e-4)
     p.add_argument("--batchnorm", action="store_true")
-    p.add_argument("--lbfgs-iterations", type=int, help="default: 10 x --epochs")
+    p.add_argument("--lbfgs-iterations", type=int,
+                   help="iterations of the full-batch methods, L-BFGS and random search (default: 10 x --epochs)")
     add_sweep_arguments(p)
     args = p.parse_args(argv)
     lrs = {method: float(lr) for method, lr in args.lr}

@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.optimize import minimize
 
-from mlp_scratch.experiments.common import METHODS, Output, command, format_table, make_method, parser, plt
+from mlp_scratch.experiments.common import FIRST_ORDER, Output, command, format_table, make_method, parser, plt
 from mlp_scratch.validation import check_positive_int
 
-PATH_METHODS = [*METHODS, "newton"]
+PATH_METHODS = [*FIRST_ORDER, "lbfgs", "newton"]
 COLUMNS = ["surface", "method", "lr", "steps", "final_x", "final_y", "final_loss", "distance_to_minimum", "stop"]
 NEWTON_TOLERANCE = 1e-12  # Newton stops at a critical point; the other methods run all their steps
 LOSS_FLOOR = 1e-16  # f - f_min below this is drawn at this height on the log axis

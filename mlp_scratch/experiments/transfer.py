@@ -44,8 +44,8 @@ import numpy as np
 
 from mlp_scratch import datasets
 from mlp_scratch.datasets.sources import load_image_set
-from mlp_scratch.experiments.common import (METHODS, Output, batches_per_epoch, command, format_table, make_method,
-                                            mean_and_spread, parser, plt, train)
+from mlp_scratch.experiments.common import (FULL_BATCH, METHODS, Output, batches_per_epoch, command, format_table,
+                                            make_method, mean_and_spread, parser, plt, train)
 from mlp_scratch.model import MLP
 
 STRATEGIES = {
@@ -187,7 +187,7 @@ def transfer_model(pretrained, num_classes, seed=0):
 
 def steps_to_epochs(steps, data, batch_size, method, batchnorm):
     """Epochs that give at least ``steps`` optimizer steps (L-BFGS: one iteration per epoch)."""
-    if method == "lbfgs":
+    if method in FULL_BATCH:
         return steps
     return max(1, math.ceil(steps / batches_per_epoch(data, batch_size, batchnorm)))
 
