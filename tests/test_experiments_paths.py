@@ -106,3 +106,18 @@ def test_sgd_takes_momentums_steps_unless_tuned(tmp_path):
     lrs = SURFACES["quadratic"].lrs
     assert equal["sgd"][0] == equal["momentum"][0] == lrs["momentum"] and tuned["sgd"][0] == lrs["sgd"]
     assert equal["momentum"][1] < 0.2 * equal["sgd"][1] and tuned["sgd"][1] < 0.1 * tuned["momentum"][1]
+
+
+def test_several_starts_show_basins_momentum_and_newtons_saddle(tmp_path):
+    """On the double well: gradient descent ends in the basin it starts in (the saddle at x ~ 0.127
+    divides them), momentum rolls from the far right over the ridge into the global minimum, and
+    Newton's method ends on the saddle from starts near it."""
+    rows = paths.several_starts(tmp_path, methods=["sgd", "momentum", "newton"], starts=9, log=lambda line: None)
+    saddle = SURFACES["double_well"].points["saddle point"][0]
+    for row in (r for r in rows if r["method"] == "sgd"):
+        assert row["reached"] == ("global minimum" if row["start_x"] < saddle else "local minimum"), row
+    assert any(r["method"] == "momentum" and r["start_x"] > saddle and r["reached"] == "global minimum" for r in rows)
+    assert any(r["method"] == "newton" and r["reached"] == "saddle point" for r in rows)
+    columns, table = read_csv(tmp_path / "starts.csv")
+    assert columns == paths.STARTS_COLUMNS and len(table) == 27
+    assert_png(tmp_path / "double_well_starts.png")

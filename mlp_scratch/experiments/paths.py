@@ -224,6 +224,77 @@ def optimizer_paths(out, *, surfaces=tuple(SURFACES), methods=tuple(PATH_METHODS
     return rows
 
 
+STARTS_COLUMNS = ["surface", "method", "lr", "start_x", "start_y", "final_x", "final_y", "final_loss", "reached"]
+REACHED = 0.05  # an end point this close to a marked critical point has reached it
+
+
+def reached(surface, end):
+    """The marked critical point (global or local minimum, saddle) that ``end`` lies on, or "none"."""
+    near = [(float(np.hypot(*(np.asarray(end) - np.asarray(point)))), name) for name, point in surface.points.items()]
+    distance, name = min(near, default=(np.inf, "none"))
+    return name if distance < REACHED else "none"
+
+
+def several_starts(out, *, surface="double_well", methods=("sgd", "momentum", "adam"), starts=9, lrs=None,
+                   steps=None, tuned=False, log=print):
+    """Each method from ``starts`` points across ``surface``'s box (evenly spaced in x, at the
+    default start's y), for ``steps`` (default: 4 times the surface's, so that plain SGD settles),
+    to the critical point each reaches: gradient descent ends in the basin it starts in, momentum can
+    roll over a low ridge, Newton's method is drawn to the saddle as much as to the minima. Writes
+    starts.csv/.json and <surface>_starts.png (one panel per method, each start coloured by where it
+    ends). Returns the rows."""
+    surface = SURFACES[check_names("surface", [surface], SURFACES)[0]]
+    methods = check_names("methods", methods, PATH_METHODS)
+    check_positive_int("starts", starts)
+    lrs = dict(lrs or {})
+    x0, x1, _, _ = surface.box
+    begins = [(float(x), float(surface.start[1])) for x in np.linspace(x0, x1, starts + 2)[1:-1]]
+    rows = []
+    for method in methods:
+        lr = None if method == "lbfgs" else float(lrs.get(method, default_lr(surface, method, tuned)))
+        for begin in begins:
+            path, _ = run_path(surface, method, lr, begin, steps or 4 * surface.steps)
+            rows.append({"surface": surface.name, "method": method, "lr": lr, "start_x": begin[0], "start_y": begin[1],
+                         "final_x": float(path[-1][0]), "final_y": float(path[-1][1]),
+                         "final_loss": surface.f(path[-1]), "reached": reached(surface, path[-1])})
+    output = Output(out)
+    _plot_starts(output, surface, methods, rows)
+    output.table("starts", rows, STARTS_COLUMNS)
+    log(format_table(rows, STARTS_COLUMNS, title=f"{len(begins)} starts on {surface.name}"))
+    return rows
+
+
+def _plot_starts(output, surface, methods, rows):
+    x0, x1, y0, y1 = surface.box
+    X, Y = np.meshgrid(np.linspace(x0, x1, 300), np.linspace(y0, y1, 300))
+    columns = min(3, len(methods))
+    grid = -(-len(methods) // columns)
+    fig, axes = plt.subplots(grid, columns, figsize=(4.6 * columns, 4.2 * grid + 0.8), squeeze=False)
+    colors = {"global minimum": "tab:red", "local minimum": "tab:orange", "saddle point": "black", "none": "0.6"}
+    for ax in axes.flat[len(methods):]:
+        ax.set_visible(False)
+    for ax, method in zip(axes.flat, methods):
+        ax.contour(X, Y, surface.value(X, Y), levels=25, colors="0.75", linewidths=0.6)
+        for row in (r for r in rows if r["method"] == method):
+            color = colors.get(row["reached"], "0.6")
+            ax.annotate("", xy=(row["final_x"], row["final_y"]), xytext=(row["start_x"], row["start_y"]),
+                        arrowprops=dict(arrowstyle="->", color=color, lw=1.2))
+            ax.plot(row["start_x"], row["start_y"], "o", color=color, ms=6)
+        for name, point in surface.points.items():
+            marker, color = POINT_STYLES[name]
+            ax.plot(*point, marker, color=color, ms=13, mec="black")
+        ax.set(xlim=(x0, x1), ylim=(y0, y1), title=method, xlabel="x", aspect="equal")
+    for row in axes:
+        row[0].set_ylabel("y")
+    handles = [plt.Line2D([], [], marker="o", ls="", color=color, label=f"reaches the {name}" if name != "none"
+                          else "reaches neither") for name, color in colors.items()
+               if name in {r["reached"] for r in rows}]
+    fig.legend(handles=handles, loc="lower center", ncol=len(handles))
+    fig.suptitle(f"Where each start ends on {surface.name.replace('_', ' ')}: {surface.formula}")
+    fig.tight_layout(rect=(0, 0.06, 1, 0.95))
+    output.figure(fig, f"{surface.name}_starts")
+
+
 def _row(surface, method, lr, path, stop):
     end = path[-1]
     distance = np.nan if surface.minimum is None else float(np.hypot(*(end - np.asarray(surface.minimum))))
@@ -308,8 +379,13 @@ def main(argv=None):
                    help="a method's learning rate on every surface (repeat for several; newton: a step factor)")
     p.add_argument("--tuned", action="store_true",
                    help="plain SGD at its own tuned learning rate (default: momentum's, to compare their steps)")
+    p.add_argument("--starts", type=int, default=9,
+                   help="on the double well, each method also runs from this many starts across it (0: none)")
     args = p.parse_args(argv)
-    optimizer_paths(args.out, surfaces=args.surfaces, methods=args.methods,
-                    lrs={method: float(lr) for method, lr in args.lr}, start=args.start, steps=args.steps,
-                    tuned=args.tuned)
+    lrs = {method: float(lr) for method, lr in args.lr}
+    optimizer_paths(args.out, surfaces=args.surfaces, methods=args.methods, lrs=lrs, start=args.start,
+                    steps=args.steps, tuned=args.tuned)
+    if args.starts and "double_well" in args.surfaces:
+        several_starts(args.out, methods=[m for m in args.methods if m != "lbfgs"] or ["sgd"], starts=args.starts,
+                       lrs=lrs, steps=args.steps, tuned=args.tuned)
     print(f"results in {args.out}")
