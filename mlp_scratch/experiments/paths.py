@@ -386,6 +386,6 @@ def main(argv=None):
     optimizer_paths(args.out, surfaces=args.surfaces, methods=args.methods, lrs=lrs, start=args.start,
                     steps=args.steps, tuned=args.tuned)
     if args.starts and "double_well" in args.surfaces:
-        several_starts(args.out, methods=[m for m in args.methods if m != "lbfgs"] or ["sgd"], starts=args.starts,
-                       lrs=lrs, steps=args.steps, tuned=args.tuned)
+        several_starts(args.out, methods=args.methods, starts=args.starts, lrs=lrs, steps=args.steps,
+                       tuned=args.tuned)
     print(f"results in {args.out}")
