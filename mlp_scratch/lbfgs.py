@@ -2,14 +2,15 @@
 loss and flat gradient, as scikit-learn's MLPClassifier does."""
 import numpy as np
 
-from mlp_scratch.validation import check_features, check_labels, check_number, check_positive_int
+from mlp_scratch.full_batch import FullBatchMethod, training_loss
+from mlp_scratch.validation import check_number, check_positive_int
 
 
 class NonFiniteLoss(Exception):
     """Raised inside the objective to stop SciPy on a NaN or infinite loss."""
 
 
-class LBFGS:
+class LBFGS(FullBatchMethod):
     """Limited-memory BFGS over the whole training set (no mini-batches, no learning rate).
 
     Parameters
@@ -26,38 +27,27 @@ class LBFGS:
     at SciPy's point rounded to float32). Batch norm's running averages are set to the training
     set's statistics at each accepted iterate; the line search's trial points leave them alone.
     """
-    full_batch = True
-    lr = None
 
     def __init__(self, history_size=10, tol=1e-5, ftol=2.2e-9):
         self.history_size = check_positive_int("history_size", history_size)
         self.tol = check_number("tol", tol, low=0)
         self.ftol = check_number("ftol", ftol, low=0)
-        self.frozen = None
 
-    def set_masks(self, decay=None, frozen=None):
-        """Weight decay does not apply (use the model's l2); frozen elements stay where they are.
-        A mask left as None keeps its current value, as with the other optimizers."""
-        if frozen is not None:
-            self.frozen = np.asarray(frozen, bool)
+    def hyperparameters(self):
+        return {"history_size": self.history_size, "tol": self.tol, "ftol": self.ftol}
 
     def minimize(self, model, X, y, max_iter, callback=None):
         """Minimize the model's training loss on (X, y) in place; ``callback(loss)`` after each
         iteration. Returns SciPy's OptimizeResult."""
         from scipy.optimize import Bounds, minimize  # 0.3 s to import: only when L-BFGS runs
-        X = check_features(X, model.input_dim, model.dtype)  # once, not at every evaluation
-        y = check_labels(y, X.shape[0], model.num_classes)
-
-        # Trial points of the line search leave batch norm's running averages alone: each
-        # evaluation's statistics go to a scratch array, and an accepted iterate's become the
-        # running averages (the whole training set's statistics, so evaluation mode computes
-        # what the objective did).
-        statistics = np.zeros_like(model.running)
+        # Trial points of the line search leave batch norm's running averages alone; an accepted
+        # iterate's statistics (the whole training set's) become them, so that evaluation mode
+        # computes what the objective did.
+        training_loss_at, statistics = training_loss(model, X, y)
         evaluated = {"theta": None}
 
         def objective(theta):
-            model.flat_params[:] = theta
-            loss = model.forward_backward_checked(X, y, np.uint64(0), dropout=0.0, statistics=statistics)
+            loss = training_loss_at(theta)
             if not np.isfinite(loss):
                 raise NonFiniteLoss(loss)
             evaluated["theta"] = theta.copy()
@@ -87,14 +77,3 @@ class LBFGS:
                                    "ftol": self.ftol, "maxfun": 20 * max_iter + 20})
         accept(result.x)
         return result
-
-    def state_dict(self):
-        """The same shape as the first-order optimizers' (no state survives between runs)."""
-        return {"lr": None, "hyperparameters": {"history_size": self.history_size, "tol": self.tol,
-                                                "ftol": self.ftol}, "steps": 0, "state": {}}
-
-    def load_state_dict(self, state):
-        vars(self).update(state["hyperparameters"])
-
-    def __repr__(self):
-        return f"LBFGS(history_size={self.history_size}, tol={self.tol}, ftol={self.ftol})"

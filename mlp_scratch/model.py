@@ -292,14 +292,14 @@ class MLP:
         def norm(name):
             return float(np.linalg.norm(self.params[name].astype(np.float64))) if name in self.params else 0.0
 
-        bound = float(input_bound)
+        bound, running = float(input_bound), self.running_stats()
         with np.errstate(over="ignore", invalid="ignore"):
             for l, name in enumerate(self.activation, start=1):
                 bound = norm(f"W{l}") * bound + norm(f"b{l}")
                 if f"gamma{l}" in self.params:
-                    var = self.running_stats()[f"running_var{l}"].astype(np.float64)
+                    var = running[f"running_var{l}"].astype(np.float64)
                     scale = float(np.max(np.abs(self.params[f"gamma{l}"]) / np.sqrt(np.maximum(var, 0) + self.bn_eps)))
-                    mean = float(np.linalg.norm(self.running_stats()[f"running_mean{l}"].astype(np.float64)))
+                    mean = float(np.linalg.norm(running[f"running_mean{l}"].astype(np.float64)))
                     bound = scale * (bound + mean) + norm(f"beta{l}")
                 if name == "sigmoid":
                     bound = np.sqrt(self.params[f"W{l}"].shape[1])

@@ -1,41 +1,36 @@
 """Random local search over the weights: the lecture's first strategy, and its warning ("a very bad
 idea"): no gradient, only the loss. A baseline for the optimizer comparison, to show how far it
 stays from the gradient methods."""
+from types import SimpleNamespace
+
 import numpy as np
 
-from mlp_scratch.validation import check_features, check_labels, check_number, check_seed
+from mlp_scratch.full_batch import FullBatchMethod, training_loss
+from mlp_scratch.validation import check_number, check_seed
 
 
-class RandomSearch:
+class RandomSearch(FullBatchMethod):
     """Full batch, one candidate per iteration: the best parameters so far plus ``step`` times
     standard normal noise in every element (frozen ones stay), kept if its training loss (data loss
     + penalty, training mode, no dropout) is lower. Batch norm's running averages are set to the
     training set's statistics of each kept candidate, as with L-BFGS."""
-    full_batch = True
-    lr = None
 
     def __init__(self, step=1e-2, seed=0):
         self.step = check_number("step", step, low=0, low_open=True)
         self.seed = check_seed("seed", seed)
-        self.frozen = None
 
-    def set_masks(self, decay=None, frozen=None):
-        """Weight decay does not apply (use the model's l2); frozen elements stay where they are."""
-        if frozen is not None:
-            self.frozen = np.asarray(frozen, bool)
+    def hyperparameters(self):
+        return {"step": self.step, "seed": self.seed}
 
     def minimize(self, model, X, y, max_iter, callback=None):
         """``max_iter`` candidates from the model's parameters, which end as the best one;
         ``callback(best loss)`` after each. Returns (success, message, x) as SciPy's result does."""
-        from types import SimpleNamespace
-        X = check_features(X, model.input_dim, model.dtype)
-        y = check_labels(y, X.shape[0], model.num_classes)
+        training_loss_at, statistics = training_loss(model, X, y)
         rng = np.random.default_rng(self.seed)
-        statistics, kept_statistics = np.zeros_like(model.running), model.running.copy()
+        kept_statistics = model.running.copy()
 
         def loss(params):
-            model.flat_params[:] = params
-            value = model.forward_backward_checked(X, y, np.uint64(0), dropout=0.0, statistics=statistics)
+            value = training_loss_at(params)
             return value if np.isfinite(value) else np.inf
 
         best = model.flat_params.copy()
@@ -51,13 +46,3 @@ class RandomSearch:
             if callback is not None:
                 callback(float(best_loss))
         return SimpleNamespace(success=False, message=f"{max_iter} random candidates tried", x=best)
-
-    def state_dict(self):
-        """The same shape as the other optimizers' (no state survives between runs)."""
-        return {"lr": None, "hyperparameters": {"step": self.step, "seed": self.seed}, "steps": 0, "state": {}}
-
-    def load_state_dict(self, state):
-        vars(self).update(state["hyperparameters"])
-
-    def __repr__(self):
-        return f"RandomSearch(step={self.step}, seed={self.seed})"

@@ -14,7 +14,7 @@ from mlp_scratch.kernels.training.loop import Batches, Steps, train_steps
 from mlp_scratch.lbfgs import NonFiniteLoss
 from mlp_scratch.schedules import as_schedule
 from mlp_scratch.validation import (check_bool, check_features, check_int, check_labels, check_positive_int,
-                                    check_seed)
+                                    check_seed, largest_magnitude)
 
 
 @dataclass
@@ -188,7 +188,7 @@ class Trainer:
             return  # the last epoch's evaluation saw every row
         # Below this no score can be: the forward pass need not run (the margin covers its rounding).
         safe = np.finfo(model.dtype).max / 1e3
-        input_bounds = [np.sqrt(X.shape[1]) * max(abs(float(X.max())), abs(float(X.min()))) for X in sets]
+        input_bounds = [np.sqrt(X.shape[1]) * largest_magnitude(X) for X in sets]
 
         def predicts_finite():
             return all(model.score_bound(bound) < safe or np.isfinite(model.scores_checked(X)).all()

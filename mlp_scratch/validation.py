@@ -86,12 +86,17 @@ def check_features(X, n_features, dtype, name="X"):
 
 
 def all_finite(X):
-    """Whether no value of X is NaN or infinite: NaN makes the maximum NaN, and an infinity the
-    maximum or the minimum infinite (two reductions read X without a temporary: 4.5 ms for MNIST's
-    training images against 6.8 for np.isfinite(X).all())."""
-    if X.dtype.kind not in "fc" or X.size == 0:
-        return True
-    return bool(np.isfinite(X.max()) and np.isfinite(X.min()))
+    """Whether no value of X is NaN or infinite."""
+    return X.dtype.kind not in "fc" or bool(np.isfinite(largest_magnitude(X)))
+
+
+def largest_magnitude(X):
+    """max |x| over X (0 for an empty X): NaN if X holds a NaN, which makes the maximum NaN, and
+    infinite if it holds an infinity. Two reductions read X without a temporary: 4.5 ms for MNIST's
+    training images against 6.8 for np.isfinite(X).all()."""
+    if X.size == 0:
+        return 0.0
+    return max(float(abs(X.max())), float(abs(X.min())))
 
 
 def check_labels(y, n_samples, n_classes, name="y"):
