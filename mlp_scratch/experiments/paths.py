@@ -181,10 +181,13 @@ def run_path(surface, method, lr, start, steps):
     return first_order_path(surface, method, lr, start, steps)
 
 
-def default_lr(surface, method, tuned):
-    """A method's learning rate on ``surface``: its own tuned one, or for plain SGD (unless
-    ``tuned``) momentum's, so that SGD and momentum take steps of one size."""
-    return surface.lrs["momentum" if method == "sgd" and not tuned else method]
+def path_lr(surface, method, lrs, tuned):
+    """A method's learning rate on ``surface``: given in ``lrs``, else its own tuned one, or for
+    plain SGD (unless ``tuned``) momentum's, so that SGD and momentum take steps of one size. None
+    for L-BFGS, whose line search picks its steps."""
+    if method == "lbfgs":
+        return None
+    return float(lrs.get(method, surface.lrs["momentum" if method == "sgd" and not tuned else method]))
 
 
 def optimizer_paths(out, *, surfaces=tuple(SURFACES), methods=tuple(PATH_METHODS), lrs=None, start=None,
@@ -192,7 +195,7 @@ def optimizer_paths(out, *, surfaces=tuple(SURFACES), methods=tuple(PATH_METHODS
     """Every method's path on every surface; writes paths.csv (one row per path), paths.json (the
     points) and, per surface, <surface>.png (contours and paths) and <surface>_loss.png. ``lrs``
     (method -> lr), ``start`` (x, y) and ``steps`` override each surface's defaults; ``tuned`` gives
-    plain SGD its own tuned rate instead of momentum's (``default_lr``). Returns the rows."""
+    plain SGD its own tuned rate instead of momentum's (``path_lr``). Returns the rows."""
     surfaces = [SURFACES[name] for name in check_names("surfaces", surfaces, SURFACES)]
     methods = check_names("methods", methods, PATH_METHODS)
     lrs = dict(lrs or {})
@@ -211,7 +214,7 @@ def optimizer_paths(out, *, surfaces=tuple(SURFACES), methods=tuple(PATH_METHODS
         begin = tuple(float(v) for v in (start or surface.start))
         paths = {}
         for method in methods:
-            lr = None if method == "lbfgs" else float(lrs.get(method, default_lr(surface, method, tuned)))
+            lr = path_lr(surface, method, lrs, tuned)
             path, stop = run_path(surface, method, lr, begin, steps or surface.steps)
             paths[method] = (lr, path)
             rows.append(_row(surface, method, lr, path, stop))
@@ -251,7 +254,7 @@ def several_starts(out, *, surface="double_well", methods=("sgd", "momentum", "a
     begins = [(float(x), float(surface.start[1])) for x in np.linspace(x0, x1, starts + 2)[1:-1]]
     rows = []
     for method in methods:
-        lr = None if method == "lbfgs" else float(lrs.get(method, default_lr(surface, method, tuned)))
+        lr = path_lr(surface, method, lrs, tuned)
         for begin in begins:
             path, _ = run_path(surface, method, lr, begin, steps or 4 * surface.steps)
             rows.append({"surface": surface.name, "method": method, "lr": lr, "start_x": begin[0], "start_y": begin[1],
