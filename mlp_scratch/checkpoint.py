@@ -10,6 +10,7 @@ as ``extra``. Writes are atomic: a crash mid-write leaves the previous file inta
 """
 import json
 import os
+import pathlib
 import tempfile
 import zipfile
 
@@ -51,8 +52,8 @@ def save(path, model, optimizer=None, preprocessing=None, extra=None, trainer=No
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; a checkpoint is an ordinary file
         os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
+    except BaseException:  # a Ctrl-C can land after os.replace has moved tmp: then nothing is left to delete
+        pathlib.Path(tmp).unlink(missing_ok=True)
         raise
 
 

@@ -382,3 +382,21 @@ def test_predictor_names_a_wrong_number_of_features(tmp_path):
     predictor = checkpoint.Predictor.load(out / "best_model.npz")
     with pytest.raises(ValueError, match=r"X must have 64 features \(columns\), got 10"):
         predictor.predict(np.zeros((3, 10)))
+
+
+def test_a_ctrl_c_just_after_a_checkpoint_is_written_keeps_it_and_stays_a_ctrl_c(tmp_path, monkeypatch):
+    """The interrupt must reach the trainer as an interrupt (it stops cleanly), not as a failure
+    to delete a temporary file that os.replace has already moved into place."""
+    import os
+
+    model, path = MLP(4, [3], 2, seed=0), tmp_path / "checkpoint.npz"
+    replace = os.replace
+
+    def replace_then_interrupt(source, target):
+        replace(source, target)
+        raise KeyboardInterrupt
+    monkeypatch.setattr(checkpoint.os, "replace", replace_then_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        checkpoint.save(path, model)
+    np.testing.assert_array_equal(checkpoint.load(path)[0].flat_params, model.flat_params)
+    assert [p.name for p in tmp_path.iterdir()] == ["checkpoint.npz"]
