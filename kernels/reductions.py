@@ -1,4 +1,5 @@
 """Sums whose order is fixed, so that results do not depend on the number of threads."""
+import numpy as np
 from numba import njit, prange
 
 from .config import BLOCK, FASTMATH
@@ -12,6 +13,18 @@ def ordered_sum(values):
     for v in values:
         total += v
     return total
+
+
+@njit(parallel=True, fastmath=FASTMATH, cache=True)
+def sum_of_squares(a, rows):
+    """sum(a**2) in float64: each row's sum into rows[i] (row-parallel), then the rows in order."""
+    for i in prange(a.shape[0]):
+        total = 0.0
+        for j in range(a.shape[1]):
+            v = np.float64(a[i, j])
+            total += v * v
+        rows[i] = total
+    return ordered_sum(rows[:a.shape[0]])
 
 
 @njit(parallel=True, fastmath=FASTMATH, cache=True)

@@ -14,10 +14,12 @@ except ModuleNotFoundError:  # Python 3.10
 from tqdm import tqdm
 
 from mlp_scratch import checkpoint, datasets, threads
+from mlp_scratch.diagnostics import HISTOGRAM_SAMPLES, Diagnostics
 from mlp_scratch.model import ACTIVATIONS, DEFAULT_ALPHA, DROPOUT_MODES, INITS, LOSSES, MLP, check_init
 from mlp_scratch.optim import METHODS, make_optimizer
 from mlp_scratch.runs import lock_folder, remove_run_files, save_config, save_epoch, save_run
 from mlp_scratch.schedules import SCHEDULES, make_schedule
+from mlp_scratch.tensorboard import TensorBoard
 from mlp_scratch.trainer import INTERRUPTED, Trainer
 
 SGD_DEFAULTS = {"lr": 0.05, "momentum": 0.9}  # the command line's defaults for sgd: a run that trains well
@@ -119,6 +121,22 @@ def add_train_arguments(parser):
                      help="continue the run in RUN_DIR from its last finished epoch, with its own options "
                           "(--epochs may extend it); ends exactly as an uninterrupted run would")
     run.add_argument("--quiet", action="store_true", help="print only the final result")
+    watch = parser.add_argument_group("watching the network learn", "per-layer diagnostics (mlp_scratch.diagnostics)")
+    watch.add_argument("--diagnostics", nargs="?", const="epoch", type=interval, metavar="N",
+                       help="per-layer statistics each epoch (or every N steps): update/weight ratios, norms, "
+                            "activations, dead units, batch norm's gamma and beta; diagnostics.csv, diagnostics.png "
+                            "and histograms.png in the run folder, and warnings in plain words")
+    watch.add_argument("--histograms", type=int, nargs="+", metavar="EPOCH",
+                       help="with --diagnostics: epochs whose activation and gradient histograms to keep "
+                            "(default: the first, middle and last)")
+    watch.add_argument("--tensorboard", type=pathlib.Path, metavar="DIR",
+                       help="write TensorBoard event files into DIR (losses, accuracies, learning rate, the "
+                            "diagnostics, histograms); view them with: tensorboard --logdir DIR")
+
+
+def interval(text):
+    """--diagnostics' value: "epoch" or a number of steps."""
+    return text if text == "epoch" else int(text)
 
 
 OPTIMIZER_OPTIONS = ["lr", "momentum", "dampening", "nesterov", "weight_decay", "betas", "eps", "amsgrad",
@@ -140,10 +158,11 @@ def given_options(args, cls, names):
     return {name: tuple(v) if name == "betas" else v for name, v in given.items()}
 
 
-PATH_OPTIONS = ("out", "data_dir", "resume")
+PATH_OPTIONS = ("out", "data_dir", "resume", "tensorboard")
 WARP_AND_JITTER = ("rotate", "scale", "shear", "brightness", "contrast", "saturation")
 # Options that may differ from the run's own on --resume: none of them changes what the run computes.
-RESUMABLE_OPTIONS = ("epochs", "quiet", "threads", "data_dir", "resume", "config")
+WATCH_OPTIONS = ("diagnostics", "histograms", "tensorboard")
+RESUMABLE_OPTIONS = ("epochs", "quiet", "threads", "data_dir", "resume", "config", *WATCH_OPTIONS)
 
 
 def flag_name(name):
@@ -173,8 +192,10 @@ def resumed_args(args, given):
     if conflicts:
         raise ValueError(f"--resume {folder} continues the run with its own options; these differ from it: "
                          f"{'; '.join(conflicts)}. Drop them, or start a new run with --out")
+    watch = {name: getattr(args, name) for name in WATCH_OPTIONS if name in given}
     return argparse.Namespace(**{**saved, "epochs": saved["epochs"] if args.epochs is None else args.epochs,
-                                 "quiet": args.quiet, "threads": args.threads, "resume": folder, "overwrite": True})
+                                 "quiet": args.quiet, "threads": args.threads, "resume": folder, "overwrite": True,
+                                 **watch})
 
 
 def resolved_options(args, optimizer, schedule):
@@ -228,8 +249,11 @@ def train_in(out, args, prog):
     optimizer = make_optimizer(args.optimizer, **given_options(args, METHODS[args.optimizer], OPTIMIZER_OPTIONS))
     schedule = make_schedule(args.schedule, warmup=args.warmup,
                              **given_options(args, SCHEDULES[args.schedule], SCHEDULE_OPTIONS))
+    if args.histograms and not args.diagnostics:
+        raise ValueError("--histograms needs --diagnostics")
+    diagnostics = Diagnostics(args.diagnostics, args.histograms or "auto") if args.diagnostics else None
     trainer = Trainer(model, optimizer, epochs=args.epochs, batch_size=args.batch_size, schedule=schedule,
-                      seed=args.seed, augment=augment, log=log, progress=not args.quiet)
+                      seed=args.seed, augment=augment, log=log, progress=not args.quiet, diagnostics=diagnostics)
     resume = None
     if args.resume is not None:
         resume = checkpoint.restore_training(out / "checkpoint.npz", model, optimizer)
@@ -242,7 +266,23 @@ def train_in(out, args, prog):
     config = {"command": "train", **options, **resolved_options(args, optimizer, schedule), "out": str(out)}
     preprocessing = data.meta["preprocessing"]
     save_config(out, config)
-    history = trainer.fit(data, on_epoch_end=lambda t: save_epoch(out, t, preprocessing), resume=resume)
+    board = None
+    if args.tensorboard is not None:
+        try:
+            board = TensorBoard(args.tensorboard, data.X_train[:HISTOGRAM_SAMPLES])
+        except ImportError as error:
+            raise ValueError(f"--tensorboard: {error}") from None
+
+    def after_epoch(trainer):
+        save_epoch(out, trainer, preprocessing)
+        if board is not None:
+            board(trainer)
+
+    try:
+        history = trainer.fit(data, on_epoch_end=after_epoch, resume=resume)
+    finally:
+        if board is not None:
+            board.close()
     results = {"test_acc": model.score(data.X_test, data.y_test), "best_epoch": history.best_epoch,
                "best_val_acc": history.best_val_acc, "stop_reason": history.stop_reason}
     save_run(out, config, model, optimizer, history, preprocessing, results)

@@ -63,12 +63,18 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         None: float32 for float32 input, else float64 (scikit-learn's dtype convention).
     random_state : int, RandomState or None
     verbose : bool, default=False
+        Print a line per epoch, and the diagnostics' warnings.
+    diagnostics : None, True, int or mlp_scratch.diagnostics.Diagnostics, default=None
+        Per-layer statistics each epoch (True) or every that many steps (mlp_scratch.diagnostics),
+        kept in ``diagnostics_`` and ``histograms_``.
 
     Attributes
     ----------
     classes_, n_features_in_, model_ (the MLP), optimizer_, loss_curve_ (mean training loss per
     epoch: the step losses weighted by batch size, as scikit-learn's), validation_scores_ (with
-    early stopping), best_loss_, best_validation_score_, n_iter_ (epochs), t_ (steps).
+    early stopping), best_loss_, best_validation_score_, n_iter_ (epochs), t_ (steps); with
+    ``diagnostics``, diagnostics_ (a dict per record and layer) and histograms_, over all fits since
+    the last fresh one.
 
     Examples
     --------
@@ -83,7 +89,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
                  loss="softmax", init="he", optimizer="adam", lr=1e-3, optimizer_params=None, schedule=None,
                  schedule_params=None, batch_size="auto", max_iter=200, tol=1e-4, n_iter_no_change=10,
                  early_stopping=False, validation_fraction=0.1, warm_start=False, dtype=None, random_state=None,
-                 verbose=False):
+                 verbose=False, diagnostics=None):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.batchnorm = batchnorm
@@ -107,6 +113,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         self.dtype = dtype
         self.random_state = random_state
         self.verbose = verbose
+        self.diagnostics = diagnostics
 
     # -- fitting -----------------------------------------------------------------------------------
     def fit(self, X, y):
@@ -208,7 +215,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         batch_size = min(200, len(data.X_train)) if isinstance(self.batch_size, str) else self.batch_size
         trainer = Trainer(self.model_, self.optimizer_, epochs=self.n_iter_ + epochs, batch_size=batch_size,
                           schedule=self._schedule(), seed=self._seed, restore_best=validating, train_eval_samples=0,
-                          log=print if self.verbose else None)
+                          log=print if self.verbose else None, diagnostics=self.diagnostics)
         without_improvement = 0
 
         def after_epoch(trainer):
@@ -231,6 +238,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
 
         history = trainer.fit(data, on_epoch_end=after_epoch, resume=self._run_state)
         self._run_state = trainer.state_dict()
+        self.diagnostics_, self.histograms_ = history.diagnostics, history.histograms
         if history.stop_reason.startswith(NON_FINITE):
             raise ValueError(f"training diverged: {history.stop_reason}")
         if stop_early and epochs > 1 and history.stop_reason == "completed":

@@ -205,7 +205,8 @@ class MLP:
                                    scores=np.empty((n, self.num_classes), self.dtype),
                                    dscores=np.empty((n, self.num_classes), self.dtype),
                                    row_loss=np.empty(n, np.float64),
-                                   l2_rows=np.empty(max(self.layout.d_in), np.float64))
+                                   l2_rows=np.empty(max(self.layout.d_in), np.float64),
+                                   loss_grads=np.empty(0, np.float64))
         return self._work
 
     # -- passes ------------------------------------------------------------------------------------

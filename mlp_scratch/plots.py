@@ -37,3 +37,74 @@ def plot_history(history, path, title=None):
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+# The diagnostics' panels (mlp_scratch/diagnostics.py): (statistic, title, log scale)
+DIAGNOSTIC_PANELS = [("update_ratio_mean", "update / weight ratio (mean over the interval)", True),
+                     ("weight_norm", "weight norm ||W||", False), ("grad_norm", "gradient norm ||dL/dW||", True),
+                     ("loss_grad_norm", "loss gradient at the layer, ||dL/dz||", True),
+                     ("act_mean", "activation mean", False), ("act_std", "activation std", False),
+                     ("dead", "dead (ReLU family) or saturated (tanh, sigmoid)", False),
+                     ("gamma_mean", "batch norm gamma (mean, +- std)", False),
+                     ("beta_mean", "batch norm beta (mean, +- std)", False)]
+
+
+def plot_diagnostics(rows, path, healthy_ratio, title=None):
+    """A PNG of the diagnostics' rows: a panel per statistic, a line per layer over the epochs, the
+    update ratio's healthy band shaded. Panels no layer has (gamma without batch norm) are left out."""
+    panels = [panel for panel in DIAGNOSTIC_PANELS if any(row[panel[0]] is not None for row in rows)]
+    columns = 3
+    rows_of_panels = (len(panels) + columns - 1) // columns
+    fig, axes = plt.subplots(rows_of_panels, columns, figsize=(13, 3.2 * rows_of_panels), squeeze=False)
+    layers = sorted({row["layer"] for row in rows})
+    for ax, (name, panel_title, log) in zip(axes.flat, panels):
+        for layer in layers:
+            mine = [row for row in rows if row["layer"] == layer and row[name] is not None]
+            if not mine:
+                continue
+            epochs = np.array([row["epoch"] for row in mine])
+            values = np.array([row[name] for row in mine])
+            line, = ax.plot(epochs, values, "o-" if len(mine) < 30 else "-", ms=3, label=f"layer {layer}")
+            spread = name.replace("_mean", "_std")
+            if name in ("gamma_mean", "beta_mean"):
+                std = np.array([row[spread] for row in mine])
+                ax.fill_between(epochs, values - std, values + std, color=line.get_color(), alpha=0.15)
+        if name == "update_ratio_mean":
+            ax.axhspan(*healthy_ratio, color="tab:green", alpha=0.12, label="healthy (about 1e-3)")
+        if log and all(row[name] is None or row[name] > 0 for row in rows):
+            ax.set_yscale("log")
+        if name == "dead":
+            ax.set_ylim(-0.03, 1.03)
+        ax.set(title=panel_title, xlabel="epoch")
+        ax.grid(alpha=0.3)
+    for ax in list(axes.flat)[len(panels):]:
+        ax.axis("off")
+    axes.flat[0].legend(fontsize=8)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def plot_histograms(rows, path, title=None):
+    """A PNG of the diagnostics' histograms: a row per layer, activations left and weight gradients
+    right, one outline per chosen epoch, counts on a log scale."""
+    layers = sorted({row["layer"] for row in rows})
+    fig, axes = plt.subplots(len(layers), 2, figsize=(11, 2.6 * len(layers) + 0.6), squeeze=False)
+    for i, layer in enumerate(layers):
+        for ax, kind in zip(axes[i], ("activations", "gradients")):
+            for row in (row for row in rows if row["layer"] == layer and row["kind"] == kind):
+                ax.stairs(row["counts"], row["edges"], label=f"epoch {row['epoch']}")
+            if not ax.has_data():
+                ax.axis("off")  # the output layer's activations: its scores are not watched
+                continue
+            ax.set(title=f"layer {layer}: {'outputs' if kind == 'activations' else 'weight gradients'}",
+                   ylabel="count")
+            ax.set_yscale("log", nonpositive="mask")  # the tails, where saturated and dead units show
+            ax.legend(fontsize=8)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

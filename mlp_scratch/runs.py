@@ -1,6 +1,7 @@
 """A run folder: config.json, metrics.csv (one row per epoch), history.json, checkpoint.npz (the
 resumable state at the end of the last finished epoch), best_model.npz (the parameters of the best
-validation epoch, with the preprocessing, for prediction) and curves.png. Each file is written whole,
+validation epoch, with the preprocessing, for prediction) and curves.png; with diagnostics on,
+diagnostics.csv (a row per record and layer), diagnostics.png and histograms.png. Each file is written whole,
 atomically, so an interrupted or crashed run keeps everything up to its last finished epoch. A run
 holds its folder's lock (``lock_folder``) from start to end, so two runs never write into one folder."""
 import contextlib
@@ -13,11 +14,15 @@ import pathlib
 import numpy as np
 
 from mlp_scratch import checkpoint
-from mlp_scratch.plots import plot_history
+from mlp_scratch.diagnostics import HEALTHY_RATIO
+from mlp_scratch.kernels.training.diagnostics import FIELDS
+from mlp_scratch.plots import plot_diagnostics, plot_histograms, plot_history
 
-RUN_FILES = ("config.json", "metrics.csv", "history.json", "checkpoint.npz", "best_model.npz", "curves.png")
+RUN_FILES = ("config.json", "metrics.csv", "history.json", "checkpoint.npz", "best_model.npz", "curves.png",
+             "diagnostics.csv", "diagnostics.png", "histograms.png")
 LOCK_FILE = ".lock"  # stays in the folder; holds the process id of the run that last held it
 METRICS = ["epoch", "lr", "batch_loss", "train_loss", "train_acc", "val_loss", "val_acc", "time"]
+DIAGNOSTICS = ["step", "epoch", "layer", *FIELDS]
 
 
 def plain_json(value):
@@ -85,12 +90,18 @@ def remove_run_files(folder):
         (pathlib.Path(folder) / name).unlink(missing_ok=True)
 
 
-def save_history(folder, history, results=None):
+def write_csv(path, columns, rows):
     table = io.StringIO()
-    writer = csv.DictWriter(table, fieldnames=METRICS)
+    writer = csv.DictWriter(table, fieldnames=columns)
     writer.writeheader()
-    writer.writerows(history.epochs)
-    write_text(folder / "metrics.csv", table.getvalue())
+    writer.writerows(rows)
+    write_text(path, table.getvalue())
+
+
+def save_history(folder, history, results=None):
+    write_csv(folder / "metrics.csv", METRICS, history.epochs)
+    if history.diagnostics:
+        write_csv(folder / "diagnostics.csv", DIAGNOSTICS, history.diagnostics)
     write_text(folder / "history.json", json.dumps({**history.to_dict(), "results": results or {}}) + "\n")
 
 
@@ -117,4 +128,8 @@ def save_run(folder, config, model, optimizer, history, preprocessing=None, resu
     checkpoint.save(folder / "best_model.npz", model, optimizer, preprocessing,
                     extra={"best_epoch": history.best_epoch, "stop_reason": history.stop_reason})
     plot_history(history, folder / "curves.png", title=config.get("title"))
+    if history.diagnostics:
+        plot_diagnostics(history.diagnostics, folder / "diagnostics.png", HEALTHY_RATIO, title=config.get("title"))
+    if history.histograms:
+        plot_histograms(history.histograms, folder / "histograms.png", title=config.get("title"))
     return folder

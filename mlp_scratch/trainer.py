@@ -7,8 +7,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from mlp_scratch import diagnostics as watch
 from mlp_scratch import threads
 from mlp_scratch.kernels.training.augment import kernel_settings
+from mlp_scratch.kernels.training.diagnostics import WRITTEN
 from mlp_scratch.kernels.random import seed_for
 from mlp_scratch.kernels.training.loop import Batches, Steps, train_steps
 from mlp_scratch.lbfgs import NonFiniteLoss
@@ -30,12 +32,17 @@ class History:
     best_epoch: int = 0
     best_val_acc: float = -1.0
     stop_reason: str = "completed"
+    # With diagnostics on (mlp_scratch/diagnostics.py): a dict per record and layer, and the histograms
+    diagnostics: list = field(default_factory=list)
+    histograms: list = field(default_factory=list)
 
     def to_dict(self):
         """Plain lists and dicts (copies; dataclasses.asdict deep-copies every number, 7 ms for a
         2-epoch run of 1,250 steps)."""
         return {**vars(self), "iteration_loss": list(self.iteration_loss), "iteration_lr": list(self.iteration_lr),
-                "epochs": [dict(record) for record in self.epochs]}
+                "epochs": [dict(record) for record in self.epochs],
+                "diagnostics": [dict(row) for row in self.diagnostics],
+                "histograms": [dict(row) for row in self.histograms]}
 
 
 # Augmentation draws from its own stream of the run's seed; steps use streams 0, 1, 2, ... for dropout.
@@ -95,12 +102,17 @@ class Trainer:
     progress : bool
         A progress bar over the steps (loss, validation accuracy, samples/s); tqdm hides it when
         the output is not a terminal.
+    diagnostics : None, True, int or Diagnostics
+        Per-layer statistics every epoch (True), every that many steps, or as a Diagnostics says
+        (mlp_scratch/diagnostics.py), into ``history.diagnostics`` and ``history.histograms``; a
+        broken rule of thumb is logged once per layer. Mini-batch optimizers only.
 
     Weight decay, where the optimizer has it, applies to weight matrices only (``model.weight_mask``).
     """
 
     def __init__(self, model, optimizer, *, epochs=10, batch_size=64, schedule=None, seed=0,
-                 restore_best=True, train_eval_samples=10000, augment=None, log=print, progress=False):
+                 restore_best=True, train_eval_samples=10000, augment=None, log=print, progress=False,
+                 diagnostics=None):
         self.model = model
         self.optimizer = optimizer
         self.epochs = check_positive_int("epochs", epochs)
@@ -119,6 +131,9 @@ class Trainer:
         if self.full_batch and model.dropout > 0 and model.dropout_mode == "classic":
             raise ValueError(f"{optimizer!r} trains without dropout, but a model with dropout_mode='classic' scales "
                              f"its outputs at test time for the dropout it trained with: use dropout_mode='inverted'")
+        self.diagnostics = watch.as_diagnostics(diagnostics)
+        if self.diagnostics is not None and self.full_batch:
+            raise ValueError(f"diagnostics watch mini-batch steps; {optimizer!r} is full-batch")
         self.augment = augment
         self.history = History()
         self._runner = None
@@ -145,6 +160,8 @@ class Trainer:
         self._rng = np.random.default_rng(self.seed)
         subset = np.sort(self._rng.permutation(len(X))[:self.train_eval_samples]) if self.train_eval_samples else []
         self._eval_sets = ((X[subset], y[subset]) if len(subset) else None, validation)
+        self._histogram_sample = X[:self.diagnostics.histogram_samples] if self.diagnostics else None
+        self._advised = set()
         self._covers_all = len(subset) == len(X)  # the epochs' evaluation sees every training row
         self.history = History()
         self._best = (model.flat_params.copy(), model.running.copy())
@@ -246,7 +263,7 @@ class Trainer:
 
     def _epoch_runner_checked(self, X, y, rng):
         return EpochRunner(self.model, self.optimizer, X, y, batch_size=self.batch_size, schedule=self.schedule,
-                           augment=self.augment, seed=self.seed, rng=rng)
+                           augment=self.augment, seed=self.seed, rng=rng, diagnostics=self.diagnostics)
 
     def _fit_full_batch(self, X, y):
         if self.model.dropout > 0:
@@ -290,8 +307,24 @@ class Trainer:
         text = "  ".join(f"{name} {value:.4f}" for name, value in shown.items() if value is not None)
         lr_text = "" if lr is None else f"  lr {lr:.3g}"
         self.log(f"epoch {epoch:3d}/{self.epochs}  {text}{lr_text}  {record['time']:.1f}s")
+        if self.diagnostics is not None:
+            self._watch(epoch)
         if self._on_epoch_end is not None:
             self._on_epoch_end(self)
+
+
+    def _watch(self, epoch):
+        """The epoch's diagnostics into the history; each broken rule of thumb logged once per layer."""
+        rows = self._runner.take_records()
+        self.history.diagnostics.extend(rows)
+        for step in dict.fromkeys(row["step"] for row in rows):
+            record = [row for row in rows if row["step"] == step]
+            for layer, rule, text in watch.advice(record, self.model, self.diagnostics.period()):
+                if (layer, rule) not in self._advised:
+                    self._advised.add((layer, rule))
+                    self.log(f"  diagnostics, epoch {epoch}: {text}")
+        if epoch in self.diagnostics.histogram_epochs(self.epochs):
+            self.history.histograms.extend(watch.histograms(self.model, self._histogram_sample, epoch))
 
 
 FEW_PER_CLASS = 5  # fewer training samples than this many per class, on average: a warning
@@ -326,7 +359,7 @@ class EpochRunner:
 
     CHUNK = 64
 
-    def __init__(self, model, optimizer, X, y, *, batch_size, schedule, augment, seed, rng):
+    def __init__(self, model, optimizer, X, y, *, batch_size, schedule, augment, seed, rng, diagnostics=None):
         self.model, self.optimizer, self.X, self.y, self.rng = model, optimizer, X, y, rng
         self.schedule = schedule
         if batch_size > len(X):
@@ -350,6 +383,14 @@ class EpochRunner:
         self.losses = np.empty(self.CHUNK, np.float64)
         self.lrs = np.empty(self.CHUNK, np.float64)
         self.step = 0
+        every = diagnostics.steps(len(self.batch_sizes)) if diagnostics else 0
+        self.probe = watch.probe(model, every, self.CHUNK)
+        self._records = []
+
+    def take_records(self):
+        """The diagnostics' rows recorded since the last call (mlp_scratch/diagnostics.py)."""
+        rows, self._records = self._records, []
+        return rows
 
     def run(self, epoch, record=None):
         """Train one epoch; ``record(losses, lrs)`` receives each chunk's step losses and learning
@@ -359,6 +400,9 @@ class EpochRunner:
         model, optimizer = self.model, self.optimizer
         batches = self.batches._replace(order=self.rng.permutation(len(self.X)))
         net, work = model.network(), model.workspace(len(batches.X_batch))
+        probe = self.probe
+        if probe.every:
+            work = work._replace(loss_grads=probe.loss_grads)
         opt = optimizer.compiled(model.flat_params, model.flat_grads)
         count_all = len(self.bounds) - 1
         total = 0.0
@@ -372,7 +416,12 @@ class EpochRunner:
                                      f"at epoch {epoch}")
                 steps = Steps(first, count, self.step, self.seed, self.augment_seed, self.lrs, self.losses)
                 with threads.pools(model.flat_params.size):
-                    done = train_steps(batches, self.augment, net, work, opt, steps)
+                    done = train_steps(batches, self.augment, net, work, opt, steps, probe)
+                if probe.counts[WRITTEN]:
+                    written = probe.counts[WRITTEN]
+                    self._records.extend(watch.record_rows(probe.records[:written], probe.record_steps[:written],
+                                                           len(self.batch_sizes)))
+                    probe.counts[WRITTEN] = 0
                 if record is not None:
                     record(self.losses[:done], self.lrs[:done])
                 total += float(self.losses[:done] @ self.batch_sizes[first:first + done])

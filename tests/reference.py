@@ -144,6 +144,37 @@ def mlp_loss(params, X, y, n_hidden, batchnorm, keep_prob, seed, l2, loss, eps=1
     return data_loss + penalty
 
 
+def mlp_layers(params, X, y, n_hidden, batchnorm, keep_prob, seed, l2, loss="softmax", eps=1e-5, activation="relu",
+               alpha=0.0):
+    """A training-mode pass written as the lecture writes it, in X's dtype: each hidden layer's output
+    (after the activation, before dropout), each layer's data-loss gradient at its affine output
+    z = xW + b, and each weight matrix's gradient with the L2 term."""
+    f, df = ACTIVATIONS[activation]
+    h, inputs, outputs, caches = X, [], [], []
+    for l in range(1, n_hidden + 1):
+        inputs.append(h)
+        z = h @ params[f"W{l}"] + (0 if batchnorm else params[f"b{l}"])
+        u = ((z - z.mean(0)) / np.sqrt(z.var(0) + eps) * params[f"gamma{l}"] + params[f"beta{l}"] if batchnorm
+             else z)
+        a = f(u, alpha)
+        outputs.append(a)
+        mask = dropout_mask(a.shape, keep_prob, derive_seed(seed, l - 1)) / keep_prob if keep_prob < 1 else 1
+        caches.append((z, u, mask))
+        h = a * mask
+    inputs.append(h)
+    out = n_hidden + 1
+    scores = h @ params[f"W{out}"] + params[f"b{out}"]
+    dz = (softmax_loss if loss == "softmax" else svm_loss)(scores, y)[1]
+    loss_grads = [dz]
+    for l in range(n_hidden, 0, -1):
+        z, u, mask = caches[l - 1]
+        du = (dz @ params[f"W{l + 1}"].T) * mask * df(u, alpha)
+        dz = batchnorm_backward(du, z, params[f"gamma{l}"], eps)[0] if batchnorm else du
+        loss_grads.insert(0, dz)
+    weight_grads = [inputs[l].T @ loss_grads[l] + l2 * params[f"W{l + 1}"] for l in range(out)]
+    return outputs, loss_grads, weight_grads
+
+
 # -- optimizers: torch.optim's documented algorithms, one step per call, in float64 -----------------
 
 def optimizer_reference(name, p, grads, lr, decay=None, **h):

@@ -90,7 +90,8 @@ def test_quick_run_writes_json(tmp_path, capsys):
 
 def test_neighbour_runs_each_config_again_beside_busy_processes(tmp_path, capsys):
     path = tmp_path / "bench.json"
-    assert main(["--configs", "small", "--rounds", "2", "--samples", "256", "--sides", "mlp-scratch", "numpy",
+    # Enough samples that the busy process's share is read over about 40 of /proc/stat's 10 ms ticks.
+    assert main(["--configs", "small", "--rounds", "2", "--samples", "16384", "--sides", "mlp-scratch", "numpy",
                  "--pause", "0", "--no-startup", "--neighbour", "1", "--json", str(path)]) == 0
     small = json.loads(path.read_text())["configs"]["small"]
     neighbour = small["neighbour"]

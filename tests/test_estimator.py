@@ -171,3 +171,19 @@ def test_validation_fraction_follows_sklearns_constraint_and_small_splits_say_th
     with pytest.raises(ValueError, match="early_stopping: a stratified split of 12 samples of 3 classes.*"
                                          "raise validation_fraction.*early_stopping=False"):
         MLPClassifier(early_stopping=True).fit(X[few], y[few])
+
+
+def test_diagnostics_watch_the_fit_without_changing_it(digits):
+    X, y = digits[0][:400], digits[1][:400]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        watched = MLPClassifier((16,), max_iter=3, random_state=0, diagnostics=True).fit(X, y)
+        plain = MLPClassifier((16,), max_iter=3, random_state=0).fit(X, y)
+    assert np.array_equal(watched.model_.flat_params, plain.model_.flat_params)
+    assert [(row["epoch"], row["layer"]) for row in watched.diagnostics_] == [(e, l) for e in (1, 2, 3) for l in (1, 2)]
+    for row in watched.diagnostics_[-2:]:  # the last record's weight norms are the fitted weights'
+        W = watched.model_.params[f"W{row['layer']}"].astype(np.float64)
+        assert row["weight_norm"] == pytest.approx(np.linalg.norm(W), rel=1e-12)
+    watched.partial_fit(X, y)
+    assert [row["epoch"] for row in watched.diagnostics_[-2:]] == [4, 4]
+    assert plain.diagnostics_ == []

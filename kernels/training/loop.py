@@ -8,6 +8,7 @@ from numba import njit, prange
 from ..config import FASTMATH
 from ..random import derive_seed
 from .augment import augment_images
+from .diagnostics import close_record, observe_activations, observe_weights
 from .network import forward_backward
 from .optimizers import optimizer_update
 
@@ -45,15 +46,19 @@ def gather_rows(X, y, idx, X_out, y_out):
 
 
 @njit(cache=True)
-def train_steps(batches, augment, net, work, opt, steps):
+def train_steps(batches, augment, net, work, opt, steps, probe):
     """Trains on the chunk ``steps`` of ``batches``, augmented by ``augment``, with the network ``net``
-    (kernels/training/network.py), its workspace and the optimizer ``opt`` (kernels/training/optimizers.py). Writes each
-    step's loss and returns the number of steps taken: fewer than steps.count when a loss is not
-    finite, in which case that step's update is skipped.
+    (kernels/training/network.py), its workspace and the optimizer ``opt`` (kernels/training/optimizers.py),
+    watched by the diagnostics' ``probe`` (kernels/training/diagnostics.py) where its ``every`` is not 0.
+    Writes each step's loss and returns the number of steps taken: fewer than steps.count when a loss
+    is not finite, in which case that step's update is skipped.
     """
     # Fields taken out once: each read of a structure's array field costs a reference count.
     X, y, order, bounds, X_batch, y_batch, X_augmented = batches
     params, grads, lrs, losses = net.params, net.grads, steps.lrs, steps.losses
+    watching = probe.every > 0
+    if watching:
+        probe.before[:] = params
     for k in range(steps.count):
         start, stop = bounds[steps.first + k], bounds[steps.first + k + 1]
         n = stop - start
@@ -66,5 +71,11 @@ def train_steps(batches, augment, net, work, opt, steps):
         losses[k] = data_loss + penalty
         if not np.isfinite(losses[k]):
             return k
+        if watching:
+            observe_activations(net, work, n, probe)
         optimizer_update(params, grads, opt, lrs[k])
+        if watching:
+            observe_weights(net, probe)
+            if (steps.step + k + 1) % probe.every == 0:
+                close_record(net, probe, steps.step + k + 1)
     return steps.count

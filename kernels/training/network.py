@@ -19,6 +19,7 @@ from ..layers.dropout import mask_parameters, masked_scale
 from ..layers.fused import normalize_relu, normalize_relu_dropout, relu_dropout, relu_dropout_backward
 from ..layers.losses import data_loss
 from ..random import derive_seed
+from ..reductions import sum_of_squares
 from .layout import Layout, block, layer, output, statistics, vector, weights
 
 
@@ -51,6 +52,8 @@ class Workspace(NamedTuple):
     dscores: np.ndarray
     row_loss: np.ndarray     # float64, per row
     l2_rows: np.ndarray      # float64 scratch as long as the widest layer input
+    loss_grads: np.ndarray   # float64, per layer, or empty: the backward pass writes there the sum of squares of
+                             # the loss's gradient at the layer's affine output (kernels/training/diagnostics.py)
 
 
 @njit(cache=True)
@@ -140,6 +143,8 @@ def forward_backward(X, y, net, work, seed):
     for l in range(last, -1, -1):
         this = layer(layout, l)
         W, dW = weights(params, this), weights(grads, this)
+        if len(work.loss_grads) > 0:
+            work.loss_grads[l] = sum_of_squares(dout, work.row_loss)
         x = X if l == 0 else output(acts, n, layer(layout, l - 1), True)
         affine_backward_params(x, dout, dW, vector(grads, this.b, this.d_out), net.blocks)
         if net.l1 > 0 or net.l2 > 0:

@@ -39,6 +39,19 @@ class Ours(Side):
         self.runner.run(epoch)
 
 
+class Watched(Ours):
+    """Ours with the per-layer diagnostics on, a record each epoch (mlp_scratch/diagnostics.py): their
+    cost is this side's time over ours."""
+    name, optional = "diagnostics", True
+
+    def prepare(self, config, X, y, threads):
+        from mlp_scratch import Trainer
+        from mlp_scratch.optim import Adam
+        trainer = Trainer(config.mlp(), Adam(lr=LR, betas=BETAS, eps=EPS), batch_size=config.batch_size, seed=0,
+                          log=None, diagnostics=True)
+        self.runner = trainer.epoch_runner(X, y)
+
+
 FIT_EPOCHS = 2  # epochs of each fit the trainer.fit and estimator sides time, set-up included
 
 
@@ -259,8 +272,8 @@ class StepLimit(Side):
         return seconds + time.perf_counter() - start
 
 
-SIDE_CLASSES = {cls.name: cls for cls in (Ours, TrainerFit, Estimator, TorchEager, TorchCompiled, Jax, Sklearn, Numpy,
-                                          StepLimit)}
+SIDE_CLASSES = {cls.name: cls for cls in (Ours, Watched, TrainerFit, Estimator, TorchEager, TorchCompiled, Jax, Sklearn,
+                                          Numpy, StepLimit)}
 
 
 def import_or_skip(module):

@@ -169,17 +169,17 @@ def batches_per_epoch(data, batch_size, batchnorm=False):
 
 def train(data, *, method="adam", lr=None, hidden_sizes=(100,), epochs=5, batch_size=64, seed=0,
           schedule=None, batchnorm=False, dropout=0.0, l2=0.0, l1=0.0, init="he", optimizer=None,
-          model=None, on_epoch_end=None, restore_best=True):
+          model=None, on_epoch_end=None, restore_best=True, diagnostics=None):
     """One training run, a function of its arguments: returns (model, history, seconds).
     ``optimizer`` (an Optimizer) overrides ``method``/``lr``; ``model`` overrides the architecture.
     The model ends with the best validation epoch's parameters, or the last epoch's if not
-    ``restore_best``."""
+    ``restore_best``. ``diagnostics`` as Trainer's."""
     if model is None:
         model = MLP(data.n_features, list(hidden_sizes), data.n_classes, batchnorm=batchnorm, dropout=dropout,
                     l2=l2, l1=l1, init=init, seed=seed)
     optimizer = optimizer or make_method(method, lr)
     trainer = Trainer(model, optimizer, epochs=epochs, batch_size=batch_size, schedule=schedule, seed=seed,
-                      restore_best=restore_best, log=None)
+                      restore_best=restore_best, log=None, diagnostics=diagnostics)
     start = time.perf_counter()
     history = trainer.fit(data, on_epoch_end=on_epoch_end)
     return model, history, time.perf_counter() - start
