@@ -7,16 +7,19 @@ the output layer last):
 
     update_ratio       ||W_after - W_before|| / ||W_before|| of the interval's last step (healthy:
                        about 1e-3; far above, the learning rate is too high; far below, too low)
-    update_ratio_mean  its mean over the interval's steps
-    weight_norm        ||W|| at the interval's end (Frobenius; weights only, not biases)
-    grad_norm          ||dL/dW||, the gradient the optimizer received (L1/L2 terms included), mean over the steps
-    loss_grad_norm     ||dL/dz||, the data loss's gradient at the layer's affine output z = xW + b over the
-                       batch, mean over the steps: it shrinks layer by layer where gradients vanish
+    update_ratio_mean  its mean over the sampled steps: the interval's last step and every 16th before it
+                       (RATIO_EVERY in kernels/training/diagnostics.py: measuring every step would cost 5 to
+                       10% of a step)
+    weight_norm        ||W|| after the interval's last step (Frobenius; weights only, not biases)
+    grad_norm          ||dL/dW|| of the interval's last step, the gradient the optimizer received (L1/L2
+                       terms included)
+    loss_grad_norm     ||dL/dz|| of the interval's last step: the data loss's gradient at the layer's affine
+                       output z = xW + b over the batch; it shrinks layer by layer where gradients vanish
     act_mean, act_std  the mean and standard deviation of the layer's outputs (after the activation, before
-                       dropout) over every unit and training sample of the interval
-    dead               ReLU family: the fraction of units that never fired (output > 0) during the interval;
-                       tanh and sigmoid: the fraction of outputs saturated (|tanh| > 0.99, sigmoid outside
-                       [0.01, 0.99])
+                       dropout) over every unit and training sample of the sampled steps
+    dead               ReLU family: the fraction of units that never fired (output > 0) during the interval
+                       (every step); tanh and sigmoid: the fraction of the sampled steps' outputs saturated
+                       (|tanh| > 0.99, sigmoid outside [0.01, 0.99])
     gamma_mean, gamma_std, beta_mean, beta_std   batch norm's scale and shift at the interval's end
 
 The output layer has no activation statistics, and layers without batch norm no gamma or beta:
@@ -25,7 +28,10 @@ those entries are None.
 import numpy as np
 
 from mlp_scratch.kernels.layers.activations import SIGMOID, TANH
-from mlp_scratch.kernels.training.diagnostics import FIELDS, Probe
+from mlp_scratch import threads
+from mlp_scratch.kernels.config import BLOCK
+from mlp_scratch.kernels.training.diagnostics import CHUNK, FIELDS, Probe
+from mlp_scratch.kernels.training.layout import weight_chunks
 from mlp_scratch.validation import check_positive_int
 
 # The update ratio's healthy band: a decade either side of the lecture's 1e-3. Early steps leave it
@@ -102,11 +108,14 @@ def probe(model, every, capacity):
     layers = len(layout.d_in) if every else 0
     size = (lambda n: n) if every else (lambda n: 0)
     columns = size(max((int(c + m) for c, m in zip(layout.act[:-1], layout.d_out[:-1])), default=0))  # act columns
-    return Probe(every=int(every), before=np.zeros(size(model.flat_params.size), model.dtype),
-                 loss_grads=np.zeros(layers), sums=np.zeros((layers, 3)), last=np.zeros((layers, 2)),
-                 unit_sum=np.zeros(columns), unit_squares=np.zeros(columns), unit_count=np.zeros(columns),
-                 rows=np.zeros((size(int(max(layout.d_in))), 4)), counts=np.zeros(3, np.int64),
-                 records=np.zeros((capacity if every else 0, layers, len(FIELDS))),
+    widest = size(max(layout.d_out[:-1], default=0))
+    starts, lengths, first = weight_chunks(layout, CHUNK) if every else (np.zeros(0, np.int64),) * 3
+    return Probe(every=int(every), parallel=model.flat_params.size >= threads.POOL_PARAMETERS,
+                 before=np.zeros(size(model.flat_params.size), model.dtype), loss_grads=np.zeros(layers),
+                 ratio_sum=np.zeros(layers), last_ratio=np.zeros(layers), unit_top=np.full(columns, -np.inf, model.dtype),
+                 output_sums=np.zeros((layers, 3)), block_sums=np.zeros((widest // BLOCK + 1, 3)), chunk_starts=starts,
+                 chunk_lengths=lengths, chunk_first=first, chunk_sums=np.zeros((len(starts), 2)),
+                 counts=np.zeros(3, np.int64), records=np.zeros((capacity if every else 0, layers, len(FIELDS))),
                  record_steps=np.zeros(capacity if every else 0, np.int64))
 
 

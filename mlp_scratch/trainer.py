@@ -401,8 +401,6 @@ class EpochRunner:
         batches = self.batches._replace(order=self.rng.permutation(len(self.X)))
         net, work = model.network(), model.workspace(len(batches.X_batch))
         probe = self.probe
-        if probe.every:
-            work = work._replace(loss_grads=probe.loss_grads)
         opt = optimizer.compiled(model.flat_params, model.flat_grads)
         count_all = len(self.bounds) - 1
         total = 0.0

@@ -3,17 +3,19 @@ from the same parameters, gradients and activations, replayed step by step."""
 import numpy as np
 import pytest
 
-from mlp_scratch import MLP, Trainer
+from mlp_scratch import MLP, Trainer, threads
 from mlp_scratch.datasets import Dataset
 from mlp_scratch.diagnostics import Diagnostics, advice, as_diagnostics
 from mlp_scratch.kernels.random import seed_for
-from mlp_scratch.kernels.training.diagnostics import FIELDS, SATURATED
+from mlp_scratch.kernels.training.diagnostics import FIELDS, RATIO_EVERY, SATURATED
 from mlp_scratch.optim import SGD, Adam
 from mlp_scratch.trainer import EpochRunner, batch_bounds
 
 import reference as ref
 
-N, D, C, HIDDEN, BATCH, EVERY = 46, 12, 4, [9, 7], 8, 4
+N, D, C, HIDDEN, BATCH = 46, 12, 4, [9, 7], 8
+# A record every 17 steps (6 an epoch): the update ratio measured on its first and last steps
+EVERY, EPOCHS = RATIO_EVERY + 1, 6
 
 
 def data(seed=0):
@@ -23,24 +25,23 @@ def data(seed=0):
     return Dataset(X, y, None, None, None, None, {})
 
 
-def replay(model, optimizer, X, y, epochs, seed, every):
+def replay(model, optimizer, X, y, epochs, seed, every, batch=BATCH):
     """The trainer's steps one by one (same batches, masks and updates), with each record's
     statistics computed in NumPy: {step: {layer: {field: value}}}."""
     rng = np.random.default_rng(seed)
     n_hidden, keep = len(model.hidden_sizes), 1 - model.dropout
     layers = n_hidden + 1
     kinds = model.activation[0]
-    low, high = (-SATURATED, SATURATED) if kinds == "tanh" else (1 - SATURATED, SATURATED) if kinds == "sigmoid" \
-        else (-np.inf, 0.0)
+    low, high = (-SATURATED, SATURATED) if kinds == "tanh" else (1 - SATURATED, SATURATED)
     records, step = {}, 0
     sums = None
     for epoch in range(epochs):
         order = rng.permutation(len(X))
-        bounds = batch_bounds(len(X), BATCH, model.batchnorm)
+        bounds = batch_bounds(len(X), batch, model.batchnorm)
         for start, stop in zip(bounds[:-1], bounds[1:]):
             if sums is None:
-                sums = {"ratio": np.zeros(layers), "grad": np.zeros(layers), "loss_grad": np.zeros(layers),
-                        "outputs": [[] for _ in range(n_hidden)], "steps": 0}
+                sums = {"ratio": np.zeros(layers), "outputs": [[] for _ in range(n_hidden)], "ratios": 0,
+                        "top": [np.full(width, -np.inf) for width in model.hidden_sizes]}
             Xb, yb = X[order[start:stop]], y[order[start:stop]]
             step_seed = seed_for(seed, step)
             params = {name: view.copy() for name, view in model.params.items()}
@@ -51,26 +52,27 @@ def replay(model, optimizer, X, y, epochs, seed, every):
             model.forward_backward_checked(Xb, yb, step_seed)
             optimizer.step(model.flat_params, model.flat_grads)
             after = [model.params[f"W{l}"].astype(np.float64) for l in range(1, layers + 1)]
-            ratios = [np.linalg.norm(a - b) / np.linalg.norm(b) for a, b in zip(after, before)]
-            sums["ratio"] += ratios
-            sums["grad"] += [np.linalg.norm(g.astype(np.float64)) for g in weight_grads]
-            sums["loss_grad"] += [np.linalg.norm(g.astype(np.float64)) for g in loss_grads]
             for l, a in enumerate(outputs):
-                sums["outputs"][l].append(a.astype(np.float64))
-            sums["steps"] += 1
+                sums["top"][l] = np.maximum(sums["top"][l], a.max(axis=0))
+            if (every - (step + 1) % every) % every % RATIO_EVERY == 0:  # the last step, every RATIO_EVERY-th before
+                ratios = [np.linalg.norm(a - b) / np.linalg.norm(b) for a, b in zip(after, before)]
+                sums["ratio"] += ratios
+                sums["ratios"] += 1
+                for l, a in enumerate(outputs):
+                    sums["outputs"][l].append(a.astype(np.float64))
             step += 1
             if step % every:
                 continue
             record = {}
             for l in range(layers):
-                row = {"update_ratio": ratios[l], "update_ratio_mean": sums["ratio"][l] / sums["steps"],
-                       "weight_norm": np.linalg.norm(after[l]), "grad_norm": sums["grad"][l] / sums["steps"],
-                       "loss_grad_norm": sums["loss_grad"][l] / sums["steps"]}
+                row = {"update_ratio": ratios[l], "update_ratio_mean": sums["ratio"][l] / sums["ratios"],
+                       "weight_norm": np.linalg.norm(after[l]),
+                       "grad_norm": np.linalg.norm(weight_grads[l].astype(np.float64)),
+                       "loss_grad_norm": np.linalg.norm(loss_grads[l].astype(np.float64))}
                 if l < n_hidden:
                     a = np.concatenate(sums["outputs"][l])
-                    counted = (a > high) | (a < low)
-                    dead = (np.mean(~counted.any(axis=0)) if kinds not in ("tanh", "sigmoid")
-                            else np.mean(counted))
+                    dead = (np.mean(sums["top"][l] <= 0) if kinds not in ("tanh", "sigmoid")
+                            else np.mean((a > high) | (a < low)))
                     row.update(act_mean=a.mean(), act_std=a.std(), dead=dead)
                 if model.batchnorm and l < n_hidden:
                     gamma, beta = model.params[f"gamma{l + 1}"], model.params[f"beta{l + 1}"]
@@ -82,22 +84,24 @@ def replay(model, optimizer, X, y, epochs, seed, every):
     return records
 
 
-CASES = [  # dtype, batch norm, dropout, activation, l2, optimizer
-    ("float64", False, 0.0, "relu", 0.0, "sgd"),
-    ("float64", True, 0.3, "relu", 1e-2, "adam"),
-    ("float32", True, 0.0, "relu", 0.0, "adam"),
-    ("float32", False, 0.25, "relu", 1e-3, "sgd"),
-    ("float64", True, 0.2, "tanh", 0.0, "sgd"),
-    ("float32", False, 0.0, "sigmoid", 0.0, "adam"),
-    ("float64", False, 0.2, "leaky_relu", 0.0, "adam"),
-    ("float32", True, 0.0, "elu", 0.0, "sgd"),
+CASES = [  # dtype, batch norm, dropout, activation, l2, optimizer, the passes in parallel (as in a large model)
+    ("float64", False, 0.0, "relu", 0.0, "sgd", False),
+    ("float64", True, 0.3, "relu", 1e-2, "adam", True),
+    ("float32", True, 0.0, "relu", 0.0, "adam", False),
+    ("float32", True, 0.3, "relu", 0.0, "adam", True),
+    ("float32", False, 0.25, "relu", 1e-3, "sgd", False),
+    ("float64", True, 0.2, "tanh", 0.0, "sgd", True),
+    ("float32", False, 0.0, "sigmoid", 0.0, "adam", False),
+    ("float64", False, 0.2, "leaky_relu", 0.0, "adam", True),
+    ("float32", True, 0.0, "elu", 0.0, "sgd", False),
 ]
 
 
-@pytest.mark.parametrize("dtype, batchnorm, dropout, activation, l2, name", CASES)
-def test_every_statistic_equals_numpy(monkeypatch, dtype, batchnorm, dropout, activation, l2, name):
-    # Records every EVERY steps, across epochs and across the compiled loop's chunks of 3 steps.
+@pytest.mark.parametrize("dtype, batchnorm, dropout, activation, l2, name, parallel", CASES)
+def test_every_statistic_equals_numpy(monkeypatch, dtype, batchnorm, dropout, activation, l2, name, parallel):
+    # Records across epochs and across the compiled loop's chunks of 3 steps.
     monkeypatch.setattr(EpochRunner, "CHUNK", 3)
+    monkeypatch.setattr(threads, "POOL_PARAMETERS", 0 if parallel else 10 ** 9)
     X, y = data().X_train.astype(dtype), data().y_train
 
     def fresh():
@@ -106,13 +110,13 @@ def test_every_statistic_equals_numpy(monkeypatch, dtype, batchnorm, dropout, ac
         return model, (SGD(lr=0.3, momentum=0.9) if name == "sgd" else Adam(lr=0.01))
 
     model, optimizer = fresh()
-    history = Trainer(model, optimizer, epochs=3, batch_size=BATCH, seed=5, train_eval_samples=0, log=None,
+    history = Trainer(model, optimizer, epochs=EPOCHS, batch_size=BATCH, seed=5, train_eval_samples=0, log=None,
                       restore_best=False, diagnostics=Diagnostics(every=EVERY, histograms=None)).fit(data())
     model, optimizer = fresh()
-    expected = replay(model, optimizer, X, y, 3, 5, EVERY)
+    expected = replay(model, optimizer, X, y, EPOCHS, 5, EVERY)
     steps_per_epoch = len(batch_bounds(N, BATCH, batchnorm)) - 1
     assert sorted({row["step"] for row in history.diagnostics}) == sorted(expected) == list(
-        range(EVERY, 3 * steps_per_epoch + 1, EVERY))
+        range(EVERY, EPOCHS * steps_per_epoch + 1, EVERY))
     rtol = 1e-4 if dtype == "float32" else 1e-9
     for row in history.diagnostics:
         assert row["epoch"] == row["step"] / steps_per_epoch
@@ -124,6 +128,29 @@ def test_every_statistic_equals_numpy(monkeypatch, dtype, batchnorm, dropout, ac
                 assert row[field] == pytest.approx(want[field], abs=1e-12), field
             else:
                 assert row[field] == pytest.approx(want[field], rel=rtol, abs=rtol * 1e-2), (row["step"], field)
+
+
+def test_the_parallel_passes_of_a_wide_layer_equal_numpy(monkeypatch):
+    """A hidden layer of 128 x 512 outputs a step, as in 784-512-512-10: the pass over its outputs
+    runs in parallel, and so, as in a large model, the passes over the weights."""
+    monkeypatch.setattr(threads, "POOL_PARAMETERS", 0)
+    rng = np.random.default_rng(1)
+    X, y = rng.standard_normal((384, 20)), rng.integers(0, 3, 384)
+    wide = Dataset(X, y, None, None, None, None, {})
+
+    def fresh():
+        return MLP(20, [512], 3, batchnorm=True, dropout=0.2, dtype="float64", seed=2), Adam(lr=0.01)
+
+    model, optimizer = fresh()
+    history = Trainer(model, optimizer, epochs=6, batch_size=128, seed=5, train_eval_samples=0, log=None,
+                      restore_best=False, diagnostics=Diagnostics(every=EVERY, histograms=None)).fit(wide)
+    model, optimizer = fresh()
+    expected = replay(model, optimizer, X, y, 6, 5, EVERY, batch=128)
+    assert [row["step"] for row in history.diagnostics] == [EVERY] * 2
+    for row in history.diagnostics:
+        want = expected[row["step"]][row["layer"]]
+        for field, value in want.items():
+            assert row[field] == pytest.approx(value, rel=1e-9, abs=1e-12), field
 
 
 def test_watching_changes_no_bit_of_training():

@@ -2,12 +2,16 @@
 inside the compiled loop (loop.py) from each step's own buffers: no second forward pass, no Python
 per step.
 
-Each step, while a ``Probe`` is on: the backward pass leaves each layer's sum of squares of the
-loss gradient at its affine output in the workspace (network.py); ``observe_activations`` adds up
-each hidden unit's outputs, their squares and how often it fired (or saturated); after the
-optimizer's update ``observe_weights`` measures each weight matrix's change, norm and gradient.
-Every ``every`` steps ``close_record`` writes one record, a row of FIELDS per layer, and starts the
-next interval. Sums are float64 in a fixed order: the same records on any number of threads.
+Each step, while a ``Probe`` is on, ``observe_activations`` keeps each hidden unit's largest
+output. On an interval's last step and every RATIO_EVERY-th before it (the sampled steps) it also
+adds up the outputs and their squares and counts saturated ones (tanh, sigmoid), and, after the
+optimizer's update, ``observe_weights`` measures each weight matrix's change against its copy from
+before the step (taken after the step before). The last step of an interval also has its backward pass leave each layer's sum of squares of the loss
+gradient (network.py, through the workspace's ``loss_grads``), and ``close_record`` writes one
+record, a row of FIELDS per layer, from those sums and the parameters and gradients as they are.
+Sums are float64 in a fixed order: the same records on any number of threads. In a small model
+(``Probe.parallel`` false), and over a small layer's outputs, the passes run without numba's
+parallel machinery: waking it costs more than they do (2 to 5 us a call).
 """
 from typing import NamedTuple
 
@@ -25,116 +29,212 @@ FIELDS = ("update_ratio", "update_ratio_mean", "weight_norm", "grad_norm", "loss
 (UPDATE_RATIO, UPDATE_RATIO_MEAN, WEIGHT_NORM, GRAD_NORM, LOSS_GRAD_NORM, ACT_MEAN, ACT_STD, DEAD, GAMMA_MEAN,
  GAMMA_STD, BETA_MEAN, BETA_STD) = range(len(FIELDS))
 
-# The per-layer sums of an interval (Probe.sums columns).
-RATIO_SUM, GRAD_NORM_SUM, LOSS_GRAD_NORM_SUM = range(3)
-# The interval's counters (Probe.counts): steps, samples, and the records written since the caller last read them.
-STEPS, SAMPLES, WRITTEN = range(3)
+# The interval's counters (Probe.counts): update ratios measured, samples, and the records written since the
+# caller last read them.
+RATIOS, SAMPLES, WRITTEN = range(3)
 
 # A tanh output beyond +-SATURATED, or a sigmoid output beyond SATURATED or below 1 - SATURATED,
 # is saturated: its derivative is below 0.02.
 SATURATED = 0.99
 
+# How a hidden layer's output is read from its blocks (observe_activations)
+AS_IS, RELU_OF, RELU_OF_NORMALIZED = range(3)
+
+# observe_weights' parallel loop takes the weights in chunks of this many elements (784-512-512-10: 82
+# chunks), the same in one thread: the sums do not depend on the threads.
+CHUNK = 8192
+SUM = 1024  # elements summed in the parameters' dtype (float32: 16 lanes, a relative error below 1e-5)
+# observe_activations takes a layer in parallel from this many outputs (128 x 512) on: below, waking
+# the threads costs more than they save (784-100-10 at batch 64: 2% of a step)
+PARALLEL_OUTPUTS = 2 ** 16
+
+# The sampled steps: those whose distance to their interval's end is a multiple of this. Measuring
+# every step would cost two passes over the weights and one over the activations (784-512-512-10 and
+# 64-64-64-10: 5 to 10% of a step).
+RATIO_EVERY = 16
+
 
 class Probe(NamedTuple):
     """The diagnostics' settings, running sums and output, built by mlp_scratch/diagnostics.py."""
     every: int                # steps per record; 0: off
-    before: np.ndarray        # the parameters before the step, laid out like params
-    loss_grads: np.ndarray    # float64 per layer, written by the backward pass (the workspace's)
-    sums: np.ndarray          # float64 (layers, 3): RATIO_SUM, GRAD_NORM_SUM, LOSS_GRAD_NORM_SUM
-    last: np.ndarray          # float64 (layers, 2): the last step's update ratio and weight norm
-    unit_sum: np.ndarray      # float64 per activation column (layout.act): sum of the unit's outputs
-    unit_squares: np.ndarray  # and of their squares
-    unit_count: np.ndarray    # and how many were positive (ReLU family) or saturated (tanh, sigmoid)
-    rows: np.ndarray          # float64 (widest layer input, 4): per-row partial sums of observe_weights
-    counts: np.ndarray        # int64: STEPS, SAMPLES, WRITTEN
+    parallel: bool            # the passes over the weights in parallel (a large model) or in one thread
+    before: np.ndarray        # the parameters before the step, laid out like params (weights only)
+    loss_grads: np.ndarray    # float64 per layer: the backward pass writes there on an interval's last step
+    ratio_sum: np.ndarray     # float64 per layer: the sum of the interval's measured update ratios
+    last_ratio: np.ndarray    # float64 per layer: the last measured one
+    unit_top: np.ndarray      # per activation column (layout.act), in the parameters' dtype: the unit's largest output
+    output_sums: np.ndarray   # float64 (layers, 3), over the sampled steps: the sum of a hidden layer's outputs,
+                              # of their squares, and how many were saturated (tanh, sigmoid; see saturated_range)
+    block_sums: np.ndarray    # float64 (column blocks of the widest layer, 3): accumulate_units' partial sums
+    chunk_starts: np.ndarray  # int64, per chunk of the weights (layout.weight_chunks): where it starts in
+    chunk_lengths: np.ndarray  # params, how long it is, and each layer's first chunk, one more at the end
+    chunk_first: np.ndarray
+    chunk_sums: np.ndarray    # float64 (chunks, 2): per-chunk partial sums of observe_weights
+    counts: np.ndarray        # int64: RATIOS (sampled steps so far in the interval), SAMPLES (their rows), WRITTEN
     records: np.ndarray       # float64 (capacity, layers, len(FIELDS)), written
     record_steps: np.ndarray  # int64 (capacity,): the run's step count at each record's end
 
 
+@njit(fastmath=FASTMATH, cache=True, inline="always")
+def add_units(values, gamma, beta, form, saturating, low, high, top, j0, width, full):
+    """Columns j0 .. j0 + width - 1 of values (n, m), rows in order, of the outputs a: values, or
+    max(values, 0) for RELU_OF, or max(gamma values + beta, 0) for RELU_OF_NORMALIZED. Raises
+    top[j] to each unit's largest a; if ``full``, returns the sum of a, of a^2 (each row's in the
+    values' dtype, the rows' in float64) and, if ``saturating``, the number of a below low or above
+    high (saturated_range); else zeros."""
+    t, g, b = top[j0:j0 + width], gamma[j0:j0 + width], beta[j0:j0 + width]
+    total = squares = 0.0
+    counted = 0
+    for i in range(values.shape[0]):
+        row = values[i, j0:j0 + width]
+        row_total = row_squares = row[:0].sum()  # 0 in the values' dtype: float32 sums vectorize twice as wide
+        for j in range(width):
+            a = row[j]
+            if form == RELU_OF_NORMALIZED:
+                a = g[j] * a + b[j]
+            if form != AS_IS:
+                a = 0.0 if a <= 0 else a
+            t[j] = max(t[j], a)
+            if full:  # the same in every iteration, as saturating: the compiler takes them out of the loop
+                row_total += a
+                row_squares += a * a
+                if saturating:
+                    counted += (a > high) + (a < low)
+        total += row_total
+        squares += row_squares
+    return total, squares, np.float64(counted)
+
+
 @njit(parallel=True, fastmath=FASTMATH, cache=True)
-def accumulate_units(values, gamma, beta, normalized, relu, low, high, sums, squares, counts):
-    """For each unit (column) j of values (n, m), with a = values[i, j], or gamma[j] a + beta[j] if
-    ``normalized``, then max(a, 0) if ``relu``: adds sum_i a to sums[j], sum_i a^2 to squares[j] and
-    the number of a > high or a < low to counts[j]. Column blocks, rows in order: no race."""
-    n, m = values.shape
+def accumulate_units(values, gamma, beta, form, saturating, low, high, top, block_sums, full):
+    """add_units on each block of BLOCK columns in parallel (no race), its sums into block_sums."""
+    m = values.shape[1]
     for blk in prange((m + BLOCK - 1) // BLOCK):
-        j0 = blk * BLOCK
-        width = min(BLOCK, m - j0)
-        s, q, c = sums[j0:j0 + width], squares[j0:j0 + width], counts[j0:j0 + width]
-        for i in range(n):
-            row = values[i, j0:j0 + width]
-            for j in range(width):
-                a = row[j]
-                if normalized:
-                    a = gamma[j0 + j] * a + beta[j0 + j]
-                if relu:
-                    a = 0.0 if a <= 0 else a
-                v = np.float64(a)
-                s[j] += v
-                q[j] += v * v
-                c[j] += 1.0 if v > high or v < low else 0.0
+        total, squares, counted = add_units(values, gamma, beta, form, saturating, low, high, top, blk * BLOCK,
+                                            min(BLOCK, m - blk * BLOCK), full)
+        block_sums[blk, 0], block_sums[blk, 1], block_sums[blk, 2] = total, squares, counted
+
+
+@njit(fastmath=FASTMATH, cache=True)
+def accumulate_units_serial(values, gamma, beta, form, saturating, low, high, top, block_sums, full):
+    """accumulate_units in one thread: one block of every column."""
+    total, squares, counted = add_units(values, gamma, beta, form, saturating, low, high, top, 0, values.shape[1],
+                                        full)
+    block_sums[0, 0], block_sums[0, 1], block_sums[0, 2] = total, squares, counted
 
 
 @njit(cache=True)
-def counted_range(kind):
-    """(low, high): an output outside it counts for ``dead`` (see close_record)."""
+def saturated_range(kind):
+    """(low, high): a saturated output of a layer of activation ``kind`` is below low or above high
+    (none is, but in tanh and sigmoid layers)."""
     if kind == TANH:
         return -SATURATED, SATURATED
     if kind == SIGMOID:
         return 1.0 - SATURATED, SATURATED
-    return -np.inf, 0.0  # ReLU family: a unit fires where its output is positive
+    return -np.inf, np.inf
 
 
-@njit(cache=True)
-def observe_activations(net, work, n, probe):
-    """Adds the step's hidden outputs (after the activation, before dropout) to the unit sums. ReLU
-    layers with dropout keep their input in the act block (network.py): their output is recomputed."""
-    layout, params, acts = net.layout, net.params, work.acts
-    for l in range(len(layout.d_in) - 1):
-        this = layer(layout, l)
+@njit(cache=True, inline="always")  # a call would count a reference to each of the structures' arrays
+def observe_activations(hidden, params, acts, n, probe, full):
+    """Raises each hidden unit's largest output (after the activation, before dropout) by the step's;
+    if ``full``, adds the outputs to the sums. ``hidden``: the hidden layers' Layers (layout.layer).
+    ReLU layers with dropout keep their input in the act block, or xhat with batch norm (network.py):
+    their output is recomputed."""
+    for l in range(len(hidden)):
+        this = hidden[l]
         m = this.d_out
-        from_input = this.activation == RELU and this.drop >= 0
-        normalized = from_input and this.gamma >= 0
-        values = block(acts, n, this.xhat if normalized else this.act, m)
-        low, high = counted_range(this.activation)
-        units = slice(this.act, this.act + m)
-        accumulate_units(values, vector(params, this.gamma, m), vector(params, this.beta, m), normalized,
-                         from_input, low, high, probe.unit_sum[units], probe.unit_squares[units],
-                         probe.unit_count[units])
-    probe.counts[SAMPLES] += n
+        form = AS_IS
+        if this.activation == RELU and this.drop >= 0:
+            form = RELU_OF_NORMALIZED if this.gamma >= 0 else RELU_OF
+        values = block(acts, n, this.xhat if form == RELU_OF_NORMALIZED else this.act, m)
+        low, high = saturated_range(this.activation)
+        saturating = high < np.inf
+        gamma, beta = vector(params, this.gamma, m), vector(params, this.beta, m)
+        top = probe.unit_top[this.act:this.act + m]
+        if n * m >= PARALLEL_OUTPUTS:
+            accumulate_units(values, gamma, beta, form, saturating, low, high, top, probe.block_sums, full)
+            blocks = (m + BLOCK - 1) // BLOCK
+        else:
+            accumulate_units_serial(values, gamma, beta, form, saturating, low, high, top, probe.block_sums, full)
+            blocks = 1
+        if full:
+            for k in range(3):
+                probe.output_sums[l, k] += ordered_sum(probe.block_sums[:blocks, k])
+    if full:
+        probe.counts[SAMPLES] += n
+
+
+@njit(fastmath=FASTMATH, cache=True, inline="always")
+def change_of_chunk(params, before, start, length, sums, r, measure, copy):
+    """Over the weights W = params[start:start + length] and their copy B in ``before``: if
+    ``measure``, sums[r] = (sum (W - B)^2, sum B^2), each SUM elements' in the weights' dtype, the
+    rest in float64; if ``copy``, then B = W."""
+    W, B = params[start:start + length], before[start:start + length]  # views: loops from 0 vectorize
+    if measure:
+        change = old = 0.0
+        for s in range(0, length, SUM):
+            w, b = W[s:s + SUM], B[s:s + SUM]
+            part_change = part_old = w[:0].sum()  # 0 in the weights' dtype: float32 vectorizes twice as wide
+            for k in range(len(w)):
+                d = w[k] - b[k]  # exact where the step changed the weight by less than half
+                part_change += d * d
+                part_old += b[k] * b[k]
+            change += part_change
+            old += part_old
+        sums[r, 0], sums[r, 1] = change, old
+    if copy:
+        B[:] = W
 
 
 @njit(parallel=True, fastmath=FASTMATH, cache=True)
-def weight_change_rows(W, before, dW, rows):
-    """Per row i: rows[i] = (sum (W - before)^2, sum before^2, sum W^2, sum dW^2); then before = W."""
-    for i in prange(W.shape[0]):
-        change = old = new = grad = 0.0
-        for j in range(W.shape[1]):
-            w, b, g = np.float64(W[i, j]), np.float64(before[i, j]), np.float64(dW[i, j])
-            change += (w - b) * (w - b)
-            old += b * b
-            new += w * w
-            grad += g * g
-            before[i, j] = W[i, j]
-        rows[i, 0], rows[i, 1], rows[i, 2], rows[i, 3] = change, old, new, grad
+def weight_changes(params, before, starts, lengths, sums, measure, copy):
+    for r in prange(len(starts)):
+        change_of_chunk(params, before, starts[r], lengths[r], sums, r, measure, copy)
+
+
+@njit(fastmath=FASTMATH, cache=True)
+def weight_changes_serial(params, before, starts, lengths, sums, measure, copy):
+    for r in range(len(starts)):
+        change_of_chunk(params, before, starts[r], lengths[r], sums, r, measure, copy)
 
 
 @njit(cache=True)
-def observe_weights(net, probe):
-    """After the update: each weight matrix's update ratio ||W - W_before|| / ||W_before||, norm and
-    gradient norm, and the loss gradient's norm from the backward pass; counts the step."""
-    layout = net.layout
-    for l in range(len(layout.d_in)):
-        this = layer(layout, l)
-        rows = probe.rows[:this.d_in]
-        weight_change_rows(weights(net.params, this), weights(probe.before, this), weights(net.grads, this), rows)
-        change, old = np.sqrt(ordered_sum(rows[:, 0])), np.sqrt(ordered_sum(rows[:, 1]))
-        ratio = change / old if old > 0 else (0.0 if change == 0 else np.inf)
-        probe.sums[l, RATIO_SUM] += ratio
-        probe.sums[l, GRAD_NORM_SUM] += np.sqrt(ordered_sum(rows[:, 3]))
-        probe.sums[l, LOSS_GRAD_NORM_SUM] += np.sqrt(probe.loss_grads[l])
-        probe.last[l, 0], probe.last[l, 1] = ratio, np.sqrt(ordered_sum(rows[:, 2]))
-    probe.counts[STEPS] += 1
+def sampled_step(step, every):
+    """Whether the run's step ``step`` (counted from 1) of intervals of ``every`` steps is sampled:
+    its distance to the interval's end is a multiple of RATIO_EVERY."""
+    return ((every - step % every) % every) % RATIO_EVERY == 0
+
+
+@njit(cache=True, inline="always")  # a call would count a reference to each of the structures' arrays
+def observe_weights(net, probe, step):
+    """After the update of the run's step ``step`` (counted from 1): on a sampled step, each weight
+    matrix's update ratio ||W - W_before|| / ||W_before||; before one, the copy of the weights it needs."""
+    measure, copy = sampled_step(step, probe.every), sampled_step(step + 1, probe.every)
+    if (measure or copy) and probe.parallel:
+        weight_changes(net.params, probe.before, probe.chunk_starts, probe.chunk_lengths, probe.chunk_sums, measure,
+                       copy)
+    elif measure or copy:
+        weight_changes_serial(net.params, probe.before, probe.chunk_starts, probe.chunk_lengths, probe.chunk_sums,
+                              measure, copy)
+    if measure:
+        for l in range(len(probe.ratio_sum)):
+            sums = probe.chunk_sums[probe.chunk_first[l]:probe.chunk_first[l + 1]]
+            change, old = np.sqrt(ordered_sum(sums[:, 0])), np.sqrt(ordered_sum(sums[:, 1]))
+            ratio = change / old if old > 0 else (0.0 if change == 0 else np.inf)
+            probe.ratio_sum[l] += ratio
+            probe.last_ratio[l] = ratio
+        probe.counts[RATIOS] += 1
+
+
+@njit(cache=True)
+def norm(values):
+    """The 2-norm of a 2-D array, summed in float64 in index order."""
+    total = 0.0
+    for i in range(values.shape[0]):
+        for j in range(values.shape[1]):
+            v = np.float64(values[i, j])
+            total += v * v
+    return np.sqrt(total)
 
 
 @njit(cache=True)
@@ -150,40 +250,39 @@ def mean_std(values):
 @njit(cache=True)
 def close_record(net, probe, step):
     """Writes the interval's record (FIELDS per layer; NaN where a layer has no such statistic) and
-    clears the sums for the next. ``dead``: in a ReLU-family layer, the fraction of units that never
-    fired (output > 0) during the interval; in a tanh or sigmoid layer, the fraction of outputs
-    saturated."""
+    clears the sums for the next. The norms are those of the interval's last step: the weights after
+    its update, the gradient it took, the loss gradient of its backward pass; the activations' mean
+    and std those of the sampled steps. ``dead``: in a ReLU-family layer, the fraction of units that
+    never fired (output > 0) during the interval; in a tanh or sigmoid layer, the fraction of the
+    sampled steps' outputs saturated."""
     layout, params = net.layout, net.params
     r = probe.counts[WRITTEN]
-    steps, samples = probe.counts[STEPS], probe.counts[SAMPLES]
+    ratios, samples = probe.counts[RATIOS], probe.counts[SAMPLES]
     record = probe.records[r]
     record[:] = np.nan
     for l in range(len(layout.d_in)):
         this = layer(layout, l)
         m = this.d_out
-        record[l, UPDATE_RATIO], record[l, WEIGHT_NORM] = probe.last[l, 0], probe.last[l, 1]
-        record[l, UPDATE_RATIO_MEAN] = probe.sums[l, RATIO_SUM] / steps
-        record[l, GRAD_NORM] = probe.sums[l, GRAD_NORM_SUM] / steps
-        record[l, LOSS_GRAD_NORM] = probe.sums[l, LOSS_GRAD_NORM_SUM] / steps
+        record[l, UPDATE_RATIO], record[l, UPDATE_RATIO_MEAN] = probe.last_ratio[l], probe.ratio_sum[l] / ratios
+        record[l, WEIGHT_NORM], record[l, GRAD_NORM] = norm(weights(params, this)), norm(weights(net.grads, this))
+        record[l, LOSS_GRAD_NORM] = np.sqrt(probe.loss_grads[l])
         if l < len(layout.d_in) - 1:
-            units = slice(this.act, this.act + m)
             total = samples * m
-            mean = ordered_sum(probe.unit_sum[units]) / total
+            mean = probe.output_sums[l, 0] / total
             record[l, ACT_MEAN] = mean
-            record[l, ACT_STD] = np.sqrt(max(ordered_sum(probe.unit_squares[units]) / total - mean * mean, 0.0))
-            counted = probe.unit_count[units]
+            record[l, ACT_STD] = np.sqrt(max(probe.output_sums[l, 1] / total - mean * mean, 0.0))
+            top = probe.unit_top[this.act:this.act + m]
             if this.activation == RELU or this.activation == LEAKY_RELU or this.activation == ELU:
-                record[l, DEAD] = np.sum(counted == 0) / m
+                record[l, DEAD] = np.sum(top <= 0) / m
             else:
-                record[l, DEAD] = ordered_sum(counted) / total
-            counted[:] = 0.0
-            probe.unit_sum[units] = 0.0
-            probe.unit_squares[units] = 0.0
+                record[l, DEAD] = probe.output_sums[l, 2] / total
+            top[:] = -np.inf
         if this.gamma >= 0:
             record[l, GAMMA_MEAN], record[l, GAMMA_STD] = mean_std(vector(params, this.gamma, m))
             record[l, BETA_MEAN], record[l, BETA_STD] = mean_std(vector(params, this.beta, m))
-    probe.sums[:] = 0.0
+    probe.ratio_sum[:] = 0.0
+    probe.output_sums[:] = 0.0
     probe.record_steps[r] = step
-    probe.counts[STEPS] = 0
+    probe.counts[RATIOS] = 0
     probe.counts[SAMPLES] = 0
     probe.counts[WRITTEN] = r + 1

@@ -92,6 +92,19 @@ def running_views(running, layout):
     return views
 
 
+def weight_chunks(layout, size):
+    """Each layer's weight matrix cut into chunks of at most ``size`` consecutive elements of params:
+    where each chunk starts, how long it is, and each layer's first chunk (one more entry at the
+    end). For kernels that take the weights of all layers in one parallel loop."""
+    starts, lengths, first = [], [], [0]
+    for start, count in zip(layout.W, layout.d_in * layout.d_out):
+        cuts = np.arange(0, count, size)
+        starts += list(start + cuts)
+        lengths += list(np.minimum(size, count - cuts))
+        first.append(len(starts))
+    return np.array(starts, np.int64), np.array(lengths, np.int64), np.array(first, np.int64)
+
+
 def hidden_outputs(acts, layout, n):
     """Copies of each hidden layer's output block for a batch of n rows."""
     return [acts[n * c:n * (c + m)].reshape(n, m).copy() for c, m in zip(layout.act[:-1], layout.d_out[:-1])]

@@ -8,8 +8,9 @@ from numba import njit, prange
 from ..config import FASTMATH
 from ..random import derive_seed
 from .augment import augment_images
-from .diagnostics import close_record, observe_activations, observe_weights
-from .network import forward_backward
+from .diagnostics import close_record, observe_activations, observe_weights, sampled_step
+from .layout import layer
+from .network import Workspace, forward_backward
 from .optimizers import optimizer_update
 
 
@@ -57,8 +58,13 @@ def train_steps(batches, augment, net, work, opt, steps, probe):
     X, y, order, bounds, X_batch, y_batch, X_augmented = batches
     params, grads, lrs, losses = net.params, net.grads, steps.lrs, steps.losses
     watching = probe.every > 0
+    acts, layout = work.acts, net.layout
+    hidden = [layer(layout, l) for l in range(len(layout.d_in) - 1 if watching else 0)]
+    watched_work = work  # the workspace of an interval's last step: its backward pass writes the loss gradients
     if watching:
         probe.before[:] = params
+        watched_work = Workspace(work.acts, work.grad_a, work.grad_b, work.scores, work.dscores, work.row_loss,
+                                 work.l2_rows, probe.loss_grads)
     for k in range(steps.count):
         start, stop = bounds[steps.first + k], bounds[steps.first + k + 1]
         n = stop - start
@@ -67,15 +73,19 @@ def train_steps(batches, augment, net, work, opt, steps, probe):
         if augment.enabled:
             augment_images(xb, X_augmented[:n], augment, derive_seed(steps.augment_seed, steps.step + k))
             xb = X_augmented[:n]
-        data_loss, penalty = forward_backward(xb, yb, net, work, derive_seed(steps.seed, steps.step + k))
+        step = steps.step + k + 1  # the run's steps after this one
+        closing = watching and step % probe.every == 0  # the interval's last step
+        sampled = watching and sampled_step(step, probe.every)
+        data_loss, penalty = forward_backward(xb, yb, net, watched_work if closing else work,
+                                              derive_seed(steps.seed, steps.step + k))
         losses[k] = data_loss + penalty
         if not np.isfinite(losses[k]):
             return k
         if watching:
-            observe_activations(net, work, n, probe)
+            observe_activations(hidden, params, acts, n, probe, sampled)
         optimizer_update(params, grads, opt, lrs[k])
         if watching:
-            observe_weights(net, probe)
-            if (steps.step + k + 1) % probe.every == 0:
-                close_record(net, probe, steps.step + k + 1)
+            observe_weights(net, probe, step)
+        if closing:
+            close_record(net, probe, step)
     return steps.count
