@@ -15,10 +15,11 @@ def ordered_sum(values):
     return total
 
 
-@njit(parallel=True, fastmath=FASTMATH, cache=True)
+@njit(fastmath=FASTMATH, cache=True)
 def sum_of_squares(a, rows):
-    """sum(a**2) in float64: each row's sum into rows[i] (row-parallel), then the rows in order."""
-    for i in prange(a.shape[0]):
+    """sum(a**2) in float64: each row's sum into rows[i], then the rows in order. Serial: the
+    diagnostics call it once an interval, and a parallel kernel costs a second to compile."""
+    for i in range(a.shape[0]):
         total = 0.0
         for j in range(a.shape[1]):
             v = np.float64(a[i, j])

@@ -7,9 +7,9 @@ the output layer last):
 
     update_ratio       ||W_after - W_before|| / ||W_before|| of the interval's last step (healthy:
                        about 1e-3; far above, the learning rate is too high; far below, too low)
-    update_ratio_mean  its mean over the sampled steps: the interval's last step and every 16th before it
-                       (RATIO_EVERY in kernels/training/diagnostics.py: measuring every step would cost 5 to
-                       10% of a step)
+    update_ratio_mean  its mean over the sampled steps: the interval's first and last steps and every 16th
+                       before the last (kernels/training/diagnostics.py, sampled_step: measuring every step
+                       would cost 5 to 10% of a step)
     weight_norm        ||W|| after the interval's last step (Frobenius; weights only, not biases)
     grad_norm          ||dL/dW|| of the interval's last step, the gradient the optimizer received (L1/L2
                        terms included)
@@ -102,21 +102,20 @@ def as_diagnostics(value):
 
 
 def probe(model, every, capacity):
-    """The compiled loop's Probe for ``model``: a record every ``every`` steps (0: off), room for
-    ``capacity`` records between reads."""
+    """The compiled loop's Probe for ``model``: a record every ``every`` steps, room for ``capacity``
+    records between reads."""
     layout = model.layout
-    layers = len(layout.d_in) if every else 0
-    size = (lambda n: n) if every else (lambda n: 0)
-    columns = size(max((int(c + m) for c, m in zip(layout.act[:-1], layout.d_out[:-1])), default=0))  # act columns
-    widest = size(max(layout.d_out[:-1], default=0))
-    starts, lengths, first = weight_chunks(layout, CHUNK) if every else (np.zeros(0, np.int64),) * 3
+    layers = len(layout.d_in)
+    columns = max((int(c + m) for c, m in zip(layout.act[:-1], layout.d_out[:-1])), default=0)  # act columns
+    widest = max(layout.d_out[:-1], default=0)
+    starts, lengths, first = weight_chunks(layout, CHUNK)
     return Probe(every=int(every), parallel=model.flat_params.size >= threads.POOL_PARAMETERS,
-                 before=np.zeros(size(model.flat_params.size), model.dtype), loss_grads=np.zeros(layers),
+                 before=np.zeros(model.flat_params.size, model.dtype), loss_grads=np.zeros(layers),
                  ratio_sum=np.zeros(layers), last_ratio=np.zeros(layers), unit_top=np.full(columns, -np.inf, model.dtype),
                  output_sums=np.zeros((layers, 3)), block_sums=np.zeros((widest // BLOCK + 1, 3)), chunk_starts=starts,
                  chunk_lengths=lengths, chunk_first=first, chunk_sums=np.zeros((len(starts), 2)),
-                 counts=np.zeros(3, np.int64), records=np.zeros((capacity if every else 0, layers, len(FIELDS))),
-                 record_steps=np.zeros(capacity if every else 0, np.int64))
+                 counts=np.zeros(3, np.int64), records=np.zeros((capacity, layers, len(FIELDS))),
+                 record_steps=np.zeros(capacity, np.int64))
 
 
 def record_rows(records, steps, steps_per_epoch):
@@ -128,6 +127,9 @@ def record_rows(records, steps, steps_per_epoch):
             rows.append({"step": int(step), "epoch": step / steps_per_epoch, "layer": l,
                          **{name: None if np.isnan(v) else float(v) for name, v in zip(FIELDS, values)}})
     return rows
+
+
+RULES = ("high", "low", "dead", "saturated", "vanishing")  # the order advice gives them in: causes first
 
 
 def advice(rows, model, period):
@@ -158,7 +160,7 @@ def advice(rows, model, period):
         if output_grad > 0 and row["loss_grad_norm"] < VANISHING * output_grad:
             said.append((l, "vanishing", f"layer {l}: its loss gradient is {row['loss_grad_norm'] / output_grad:.0e} "
                                          f"of the output layer's: the gradient vanishes before it reaches this layer"))
-    return said
+    return sorted(said, key=lambda item: RULES.index(item[1]))
 
 
 def histograms(model, X_sample, epoch):

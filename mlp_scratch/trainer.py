@@ -383,8 +383,7 @@ class EpochRunner:
         self.losses = np.empty(self.CHUNK, np.float64)
         self.lrs = np.empty(self.CHUNK, np.float64)
         self.step = 0
-        every = diagnostics.steps(len(self.batch_sizes)) if diagnostics else 0
-        self.probe = watch.probe(model, every, self.CHUNK)
+        self.probe = watch.probe(model, diagnostics.steps(len(self.batch_sizes)), self.CHUNK) if diagnostics else None
         self._records = []
 
     def take_records(self):
@@ -415,7 +414,7 @@ class EpochRunner:
                 steps = Steps(first, count, self.step, self.seed, self.augment_seed, self.lrs, self.losses)
                 with threads.pools(model.flat_params.size):
                     done = train_steps(batches, self.augment, net, work, opt, steps, probe)
-                if probe.counts[WRITTEN]:
+                if probe is not None and probe.counts[WRITTEN]:
                     written = probe.counts[WRITTEN]
                     self._records.extend(watch.record_rows(probe.records[:written], probe.record_steps[:written],
                                                            len(self.batch_sizes)))

@@ -14,8 +14,8 @@ from mlp_scratch.trainer import EpochRunner, batch_bounds
 import reference as ref
 
 N, D, C, HIDDEN, BATCH = 46, 12, 4, [9, 7], 8
-# A record every 17 steps (6 an epoch): the update ratio measured on its first and last steps
-EVERY, EPOCHS = RATIO_EVERY + 1, 6
+# A record every 18 steps (6 an epoch), sampled on its first, second and last steps
+EVERY, EPOCHS = RATIO_EVERY + 2, 6
 
 
 def data(seed=0):
@@ -54,7 +54,8 @@ def replay(model, optimizer, X, y, epochs, seed, every, batch=BATCH):
             after = [model.params[f"W{l}"].astype(np.float64) for l in range(1, layers + 1)]
             for l, a in enumerate(outputs):
                 sums["top"][l] = np.maximum(sums["top"][l], a.max(axis=0))
-            if (every - (step + 1) % every) % every % RATIO_EVERY == 0:  # the last step, every RATIO_EVERY-th before
+            # sampled: the interval's first and last steps, every RATIO_EVERY-th before the last
+            if step % every == 0 or (every - (step + 1) % every) % every % RATIO_EVERY == 0:
                 ratios = [np.linalg.norm(a - b) / np.linalg.norm(b) for a, b in zip(after, before)]
                 sums["ratio"] += ratios
                 sums["ratios"] += 1

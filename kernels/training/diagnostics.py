@@ -3,12 +3,14 @@ inside the compiled loop (loop.py) from each step's own buffers: no second forwa
 per step.
 
 Each step, while a ``Probe`` is on, ``observe_activations`` keeps each hidden unit's largest
-output. On an interval's last step and every RATIO_EVERY-th before it (the sampled steps) it also
-adds up the outputs and their squares and counts saturated ones (tanh, sigmoid), and, after the
-optimizer's update, ``observe_weights`` measures each weight matrix's change against its copy from
-before the step (taken after the step before). The last step of an interval also has its backward pass leave each layer's sum of squares of the loss
-gradient (network.py, through the workspace's ``loss_grads``), and ``close_record`` writes one
-record, a row of FIELDS per layer, from those sums and the parameters and gradients as they are.
+output. On the sampled steps (``sampled_step``: an interval's first and last steps and every
+RATIO_EVERY-th before the last) it also adds up the outputs and their squares and counts saturated
+ones (tanh, sigmoid), and after the optimizer's update ``observe_weights`` measures each weight
+matrix's change against its copy from before the step (taken after the step before). The backward
+pass of an interval's last step leaves each layer's sum of squares of the loss gradient in the
+workspace's ``loss_grads`` (network.py), and ``close_record`` writes one record, a row of FIELDS per
+layer, from those sums and the parameters and gradients as they are.
+
 Sums are float64 in a fixed order: the same records on any number of threads. In a small model
 (``Probe.parallel`` false), and over a small layer's outputs, the passes run without numba's
 parallel machinery: waking it costs more than they do (2 to 5 us a call).
@@ -48,15 +50,15 @@ SUM = 1024  # elements summed in the parameters' dtype (float32: 16 lanes, a rel
 # the threads costs more than they save (784-100-10 at batch 64: 2% of a step)
 PARALLEL_OUTPUTS = 2 ** 16
 
-# The sampled steps: those whose distance to their interval's end is a multiple of this. Measuring
-# every step would cost two passes over the weights and one over the activations (784-512-512-10 and
-# 64-64-64-10: 5 to 10% of a step).
+# The sampled steps are an interval's first and those whose distance to its end is a multiple of
+# this. Measuring every step would cost two passes over the weights, drawn from memory, and one over
+# the activations (784-512-512-10 and 64-64-64-10: 5 to 10% of a step).
 RATIO_EVERY = 16
 
 
 class Probe(NamedTuple):
     """The diagnostics' settings, running sums and output, built by mlp_scratch/diagnostics.py."""
-    every: int                # steps per record; 0: off
+    every: int                # steps per record
     parallel: bool            # the passes over the weights in parallel (a large model) or in one thread
     before: np.ndarray        # the parameters before the step, laid out like params (weights only)
     loss_grads: np.ndarray    # float64 per layer: the backward pass writes there on an interval's last step
@@ -201,8 +203,9 @@ def weight_changes_serial(params, before, starts, lengths, sums, measure, copy):
 @njit(cache=True)
 def sampled_step(step, every):
     """Whether the run's step ``step`` (counted from 1) of intervals of ``every`` steps is sampled:
-    its distance to the interval's end is a multiple of RATIO_EVERY."""
-    return ((every - step % every) % every) % RATIO_EVERY == 0
+    the interval's first step (where a learning rate too high shows before it kills the units), and
+    each whose distance to the interval's end is a multiple of RATIO_EVERY."""
+    return (step - 1) % every == 0 or ((every - step % every) % every) % RATIO_EVERY == 0
 
 
 @njit(cache=True, inline="always")  # a call would count a reference to each of the structures' arrays

@@ -50,19 +50,21 @@ def gather_rows(X, y, idx, X_out, y_out):
 def train_steps(batches, augment, net, work, opt, steps, probe):
     """Trains on the chunk ``steps`` of ``batches``, augmented by ``augment``, with the network ``net``
     (kernels/training/network.py), its workspace and the optimizer ``opt`` (kernels/training/optimizers.py),
-    watched by the diagnostics' ``probe`` (kernels/training/diagnostics.py) where its ``every`` is not 0.
+    watched by the diagnostics' ``probe`` (kernels/training/diagnostics.py) unless it is None.
     Writes each step's loss and returns the number of steps taken: fewer than steps.count when a loss
     is not finite, in which case that step's update is skipped.
+
+    None is a type of its own to numba: without a probe, the branches that read it are pruned
+    before compiling, and so are the diagnostics' kernels (9 s of a first run's compile).
     """
     # Fields taken out once: each read of a structure's array field costs a reference count.
     X, y, order, bounds, X_batch, y_batch, X_augmented = batches
     params, grads, lrs, losses = net.params, net.grads, steps.lrs, steps.losses
-    watching = probe.every > 0
     acts, layout = work.acts, net.layout
-    hidden = [layer(layout, l) for l in range(len(layout.d_in) - 1 if watching else 0)]
-    watched_work = work  # the workspace of an interval's last step: its backward pass writes the loss gradients
-    if watching:
+    if probe is not None:
+        hidden = [layer(layout, l) for l in range(len(layout.d_in) - 1)]
         probe.before[:] = params
+        # the workspace of an interval's last step: its backward pass writes the loss gradients
         watched_work = Workspace(work.acts, work.grad_a, work.grad_b, work.scores, work.dscores, work.row_loss,
                                  work.l2_rows, probe.loss_grads)
     for k in range(steps.count):
@@ -74,18 +76,20 @@ def train_steps(batches, augment, net, work, opt, steps, probe):
             augment_images(xb, X_augmented[:n], augment, derive_seed(steps.augment_seed, steps.step + k))
             xb = X_augmented[:n]
         step = steps.step + k + 1  # the run's steps after this one
-        closing = watching and step % probe.every == 0  # the interval's last step
-        sampled = watching and sampled_step(step, probe.every)
-        data_loss, penalty = forward_backward(xb, yb, net, watched_work if closing else work,
-                                              derive_seed(steps.seed, steps.step + k))
+        seed = derive_seed(steps.seed, steps.step + k)
+        if probe is None:
+            data_loss, penalty = forward_backward(xb, yb, net, work, seed)
+        else:
+            data_loss, penalty = forward_backward(xb, yb, net, watched_work if step % probe.every == 0 else work,
+                                                  seed)
         losses[k] = data_loss + penalty
         if not np.isfinite(losses[k]):
             return k
-        if watching:
-            observe_activations(hidden, params, acts, n, probe, sampled)
+        if probe is not None:
+            observe_activations(hidden, params, acts, n, probe, sampled_step(step, probe.every))
         optimizer_update(params, grads, opt, lrs[k])
-        if watching:
+        if probe is not None:
             observe_weights(net, probe, step)
-        if closing:
-            close_record(net, probe, step)
+            if step % probe.every == 0:  # the interval's last step
+                close_record(net, probe, step)
     return steps.count

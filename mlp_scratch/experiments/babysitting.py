@@ -71,7 +71,7 @@ def babysitting(data, out, *, hidden_sizes=(100, 100, 100), lr=0.01, low=2e-5, h
             if statistic == "update_ratio_mean":
                 ax.axhspan(*HEALTHY_RATIO, color="tab:green", alpha=0.12)
             if logscale and ax.has_data():
-                ax.set_yscale("log")
+                ax.set_yscale("symlog", linthresh=1e-8)  # a log scale that shows zeros: dead layers have them
             if statistic == "dead":
                 ax.set_ylim(-0.03, 1.03)
             ax.set_title(f"{name}\n{title}" if statistic == PANELS[0][0] else title, fontsize=10)
