@@ -27,9 +27,9 @@ those entries are None.
 """
 import numpy as np
 
-from mlp_scratch.kernels.layers.activations import SIGMOID, TANH
 from mlp_scratch import threads
 from mlp_scratch.kernels.config import BLOCK
+from mlp_scratch.kernels.layers.activations import SIGMOID, TANH
 from mlp_scratch.kernels.training.diagnostics import CHUNK, FIELDS, Probe
 from mlp_scratch.kernels.training.layout import weight_chunks
 from mlp_scratch.validation import check_positive_int
@@ -111,11 +111,11 @@ def probe(model, every, capacity):
     starts, lengths, first = weight_chunks(layout, CHUNK)
     return Probe(every=int(every), parallel=model.flat_params.size >= threads.POOL_PARAMETERS,
                  before=np.zeros(model.flat_params.size, model.dtype), loss_grads=np.zeros(layers),
-                 ratio_sum=np.zeros(layers), last_ratio=np.zeros(layers), unit_top=np.full(columns, -np.inf, model.dtype),
-                 output_sums=np.zeros((layers, 3)), block_sums=np.zeros((widest // BLOCK + 1, 3)), chunk_starts=starts,
-                 chunk_lengths=lengths, chunk_first=first, chunk_sums=np.zeros((len(starts), 2)),
-                 counts=np.zeros(3, np.int64), records=np.zeros((capacity, layers, len(FIELDS))),
-                 record_steps=np.zeros(capacity, np.int64))
+                 ratio_sum=np.zeros(layers), last_ratio=np.zeros(layers),
+                 unit_top=np.full(columns, -np.inf, model.dtype), output_sums=np.zeros((layers, 3)),
+                 block_sums=np.zeros((widest // BLOCK + 1, 3)), chunk_starts=starts, chunk_lengths=lengths,
+                 chunk_first=first, chunk_sums=np.zeros((len(starts), 2)), counts=np.zeros(3, np.int64),
+                 records=np.zeros((capacity, layers, len(FIELDS))), record_steps=np.zeros(capacity, np.int64))
 
 
 def record_rows(records, steps, steps_per_epoch):
@@ -124,7 +124,7 @@ def record_rows(records, steps, steps_per_epoch):
     rows = []
     for record, step in zip(records, steps):
         for l, values in enumerate(record, start=1):
-            rows.append({"step": int(step), "epoch": step / steps_per_epoch, "layer": l,
+            rows.append({"step": int(step), "epoch": int(step) / steps_per_epoch, "layer": l,
                          **{name: None if np.isnan(v) else float(v) for name, v in zip(FIELDS, values)}})
     return rows
 

@@ -85,11 +85,12 @@ def add_units(values, gamma, beta, form, saturating, low, high, top, j0, width, 
     values' dtype, the rows' in float64) and, if ``saturating``, the number of a below low or above
     high (saturated_range); else zeros."""
     t, g, b = top[j0:j0 + width], gamma[j0:j0 + width], beta[j0:j0 + width]
+    zero = values[:0, 0].sum()  # in the values' dtype: float32 sums vectorize twice as wide
     total = squares = 0.0
     counted = 0
     for i in range(values.shape[0]):
         row = values[i, j0:j0 + width]
-        row_total = row_squares = row[:0].sum()  # 0 in the values' dtype: float32 sums vectorize twice as wide
+        row_total = row_squares = zero
         for j in range(width):
             a = row[j]
             if form == RELU_OF_NORMALIZED:
