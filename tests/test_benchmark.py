@@ -70,19 +70,21 @@ def test_numpy_adam_equals_mlp_scratch_adam():
 def test_quick_run_writes_json(tmp_path, capsys):
     path = tmp_path / "bench.json"
     sides = ["mlp-scratch", "sklearn", "numpy", "step-limit"]
-    assert main(["--quick", "--configs", "small", "--rounds", "2", "--samples", "256", "--threads", "1",
+    assert main(["--quick", "--configs", "small", "--rounds", "3", "--samples", "256", "--threads", "1",
                  "--sides", *sides, "--pause", "0", "--no-startup", "--json", str(path)]) == 0
     report = json.loads(path.read_text())
     assert set(report) == {"machine", "settings", "configs", "startup", "blas"}
     assert {"cpu", "cores", "threads", "python", "numpy", "numba", "scipy", "torch", "jax", "sklearn",
             "date"} <= set(report["machine"])
-    assert report["machine"]["threads"] == 1 and report["settings"]["rounds"] == 2
+    assert report["machine"]["threads"] == 1 and report["settings"]["rounds"] == 3
     small = report["configs"]["small"]
     assert small["architecture"] == [64, 64, 64, 10] and list(small["sides"]) == sides
     assert small["sides"]["sklearn"]["status"] == "skipped"  # batch norm
     ours = small["sides"]["mlp-scratch"]
-    assert ours["status"] == "ok" and len(ours["rounds"]) == 1 and ours["samples_per_s"] > 0
-    assert ours["ours_over_side"] == 1 and ours["ratio_to_torch"] is None
+    assert ours["status"] == "ok" and len(ours["rounds"]) == 2 and ours["samples_per_s"] > 0
+    assert ours["ours_over_side"] == 1 and ours["ratio_to_torch"] is None and ours["paired"] == 1
+    numpy = small["sides"]["numpy"]  # paired: mlp-scratch / numpy round by round, then the median
+    assert numpy["paired"] == pytest.approx(np.median(np.divide(ours["rounds"], numpy["rounds"])), rel=1e-12)
     assert small["sides"]["step-limit"]["fraction_of_limit"] == 1
     out = capsys.readouterr().out
     assert "--quick" in out and "of limit" in out and str(path) in out

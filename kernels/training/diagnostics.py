@@ -5,8 +5,8 @@ per step.
 Each step, while a ``Probe`` is on, ``observe_activations`` keeps each hidden unit's largest
 output. On the sampled steps (``sampled_step``: an interval's first and last steps and every
 RATIO_EVERY-th before the last) it also adds up the outputs and their squares and counts saturated
-ones (tanh, sigmoid), and after the optimizer's update ``observe_weights`` measures each weight
-matrix's change against its copy from before the step (taken after the step before). The backward
+ones (tanh, sigmoid), and ``observe_weights`` copies the weights before the optimizer's update
+and measures each weight matrix's change against the copy after it. The backward
 pass of an interval's last step leaves each layer's sum of squares of the loss gradient in the
 workspace's ``loss_grads`` (network.py), and ``close_record`` writes one record, a row of FIELDS per
 layer, from those sums and the parameters and gradients as they are.
@@ -51,8 +51,8 @@ SUM = 1024  # elements summed in the parameters' dtype (float32: 16 lanes, a rel
 PARALLEL_OUTPUTS = 2 ** 16
 
 # The sampled steps are an interval's first and those whose distance to its end is a multiple of
-# this. Measuring every step would cost two passes over the weights, drawn from memory, and one over
-# the activations (784-512-512-10 and 64-64-64-10: 5 to 10% of a step).
+# this. Measuring every step would cost two passes over the weights (a copy, the difference) and one
+# over the activations (784-512-512-10 and 64-64-64-10: 5 to 10% of a step).
 RATIO_EVERY = 16
 
 
@@ -60,7 +60,7 @@ class Probe(NamedTuple):
     """The diagnostics' settings, running sums and output, built by mlp_scratch/diagnostics.py."""
     every: int                # steps per record
     parallel: bool            # the passes over the weights in parallel (a large model) or in one thread
-    before: np.ndarray        # the parameters before the step, laid out like params (weights only)
+    before: np.ndarray        # the weights before a sampled step's update, laid out like params
     loss_grads: np.ndarray    # float64 per layer: the backward pass writes there on an interval's last step
     ratio_sum: np.ndarray     # float64 per layer: the sum of the interval's measured update ratios
     last_ratio: np.ndarray    # float64 per layer: the last measured one
@@ -210,17 +210,16 @@ def sampled_step(step, every):
 
 
 @njit(cache=True, inline="always")  # a call would count a reference to each of the structures' arrays
-def observe_weights(net, probe, step):
-    """After the update of the run's step ``step`` (counted from 1): on a sampled step, each weight
-    matrix's update ratio ||W - W_before|| / ||W_before||; before one, the copy of the weights it needs."""
-    measure, copy = sampled_step(step, probe.every), sampled_step(step + 1, probe.every)
-    if (measure or copy) and probe.parallel:
-        weight_changes(net.params, probe.before, probe.chunk_starts, probe.chunk_lengths, probe.chunk_sums, measure,
-                       copy)
-    elif measure or copy:
-        weight_changes_serial(net.params, probe.before, probe.chunk_starts, probe.chunk_lengths, probe.chunk_sums,
-                              measure, copy)
-    if measure:
+def observe_weights(params, probe, updated):
+    """On a sampled step: before the optimizer's update (``updated`` false), a copy of the weights;
+    after it, each weight matrix's update ratio ||W - W_before|| / ||W_before||."""
+    if probe.parallel:
+        weight_changes(params, probe.before, probe.chunk_starts, probe.chunk_lengths, probe.chunk_sums, updated,
+                       not updated)
+    else:
+        weight_changes_serial(params, probe.before, probe.chunk_starts, probe.chunk_lengths, probe.chunk_sums,
+                              updated, not updated)
+    if updated:
         for l in range(len(probe.ratio_sum)):
             sums = probe.chunk_sums[probe.chunk_first[l]:probe.chunk_first[l + 1]]
             change, old = np.sqrt(ordered_sum(sums[:, 0])), np.sqrt(ordered_sum(sums[:, 1]))

@@ -63,7 +63,6 @@ def train_steps(batches, augment, net, work, opt, steps, probe):
     acts, layout = work.acts, net.layout
     if probe is not None:
         hidden = [layer(layout, l) for l in range(len(layout.d_in) - 1)]
-        probe.before[:] = params
         # the workspace of an interval's last step: its backward pass writes the loss gradients
         watched_work = Workspace(work.acts, work.grad_a, work.grad_b, work.scores, work.dscores, work.row_loss,
                                  work.l2_rows, probe.loss_grads)
@@ -86,10 +85,14 @@ def train_steps(batches, augment, net, work, opt, steps, probe):
         if not np.isfinite(losses[k]):
             return k
         if probe is not None:
-            observe_activations(hidden, params, acts, n, probe, sampled_step(step, probe.every))
+            sampled = sampled_step(step, probe.every)
+            observe_activations(hidden, params, acts, n, probe, sampled)
+            if sampled:
+                observe_weights(params, probe, False)
         optimizer_update(params, grads, opt, lrs[k])
         if probe is not None:
-            observe_weights(net, probe, step)
+            if sampled:
+                observe_weights(params, probe, True)
             if step % probe.every == 0:  # the interval's last step
                 close_record(net, probe, step)
     return steps.count

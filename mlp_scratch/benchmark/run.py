@@ -93,15 +93,20 @@ def skipped(name, reason, log):
 
 def add_ratios(results):
     """ratio_to_torch = side / torch eager; ours_over_side = mlp-scratch / side; fraction_of_limit =
-    side / step limit (all in samples/s; None where a side did not run)."""
+    side / step limit (all in samples/s; None where a side did not run); paired = the median over
+    the rounds of mlp-scratch / side within a round: steadier than the ratio of medians where the
+    machine's speed drifts between rounds (a side's cost, such as the diagnostics')."""
     def rate(name):
         return results.get(name, {}).get("samples_per_s")
 
+    ours = results.get(OURS, {}).get("rounds")
     for name, result in results.items():
         if result["status"] == "ok":
             for key, numerator, denominator in (("ratio_to_torch", name, BASELINE), ("ours_over_side", OURS, name),
                                                 ("fraction_of_limit", name, LIMIT)):
                 result[key] = rate(numerator) / rate(denominator) if rate(numerator) and rate(denominator) else None
+            result["paired"] = (float(np.median(np.divide(ours, result["rounds"]))) if ours and "rounds" in result
+                                else None)
 
 
 # -- start-up ---------------------------------------------------------------------------------------
@@ -200,7 +205,8 @@ def times_x(value):
 
 def table(results):
     """The printed table of one config."""
-    header = f"  {'side':<14} {'samples/s':>10} {'min-max':>15} {'vs torch':>9} {'ours/side':>10} {'of limit':>9}"
+    header = (f"  {'side':<14} {'samples/s':>10} {'min-max':>15} {'vs torch':>9} {'ours/side':>10} {'paired':>7} "
+              f"{'of limit':>9}")
     lines = [header, "  " + "-" * (len(header) - 2)]
     for name, r in results.items():
         if r["status"] != "ok":
@@ -208,7 +214,8 @@ def table(results):
             continue
         limit = "-" if r["fraction_of_limit"] is None else f"{100 * r['fraction_of_limit']:.0f}%"
         lines.append(f"  {name:<14} {kilo(r['samples_per_s']):>10} {kilo(r['min']) + '-' + kilo(r['max']):>15} "
-                     f"{times_x(r['ratio_to_torch']):>9} {times_x(r['ours_over_side']):>10} {limit:>9}")
+                     f"{times_x(r['ratio_to_torch']):>9} {times_x(r['ours_over_side']):>10} "
+                     f"{times_x(r['paired']):>7} {limit:>9}")
     return "\n".join(lines)
 
 
@@ -281,8 +288,9 @@ def main(argv=None):
         print(f"--quick: {args.rounds} rounds and {args.samples} samples per epoch "
               f"(instead of {ROUNDS} and {N_SAMPLES})")
     print(f"samples/s: median of {args.rounds - 1} rounds after 1 warm-up round, {args.pause}s rest before each "
-          f"side's epoch;\nvs torch = side / torch eager; ours/side = mlp-scratch / side; of limit = side / step "
-          f"limit (the step's matrix products + one Adam pass)\n")
+          f"side's epoch;\nvs torch = side / torch eager; ours/side = mlp-scratch / side; paired = the median of "
+          f"mlp-scratch / side round by round; of limit = side / step limit (the step's matrix products + one Adam "
+          f"pass)\n")
     for name in configs:
         config = CONFIGS[name]
         print(f"{name}: {config.describe()}, {args.samples} samples per epoch")
