@@ -163,6 +163,12 @@ def advice(rows, model, period):
     return sorted(said, key=lambda item: RULES.index(item[1]))
 
 
+def advice_by_record(rows, model, period):
+    """``advice`` on each record among the rows, in order."""
+    for step in dict.fromkeys(row["step"] for row in rows):
+        yield from advice([row for row in rows if row["step"] == step], model, period)
+
+
 def histograms(model, X_sample, epoch):
     """Histograms of each hidden layer's outputs on X_sample (evaluation mode) and of each layer's
     weight gradient (the last step's, in ``model.grads``): rows of the history."""

@@ -65,14 +65,15 @@ def plot_diagnostics(rows, path, healthy_ratio, title=None):
             epochs = np.array([row["epoch"] for row in mine])
             values = np.array([row[name] for row in mine])
             line, = ax.plot(epochs, values, "o-" if len(mine) < 30 else "-", ms=3, label=f"layer {layer}")
-            spread = name.replace("_mean", "_std")
             if name in ("gamma_mean", "beta_mean"):
-                std = np.array([row[spread] for row in mine])
+                std = np.array([row[name.replace("_mean", "_std")] for row in mine])
                 ax.fill_between(epochs, values - std, values + std, color=line.get_color(), alpha=0.15)
         if name == "update_ratio_mean":
             ax.axhspan(*healthy_ratio, color="tab:green", alpha=0.12, label="healthy (about 1e-3)")
         if log and all(row[name] is None or row[name] > 0 for row in rows):
             ax.set_yscale("log")
+        elif log:
+            ax.set_yscale("symlog", linthresh=1e-8)  # a log scale that shows the zeros of a dead layer
         if name == "dead":
             ax.set_ylim(-0.03, 1.03)
         ax.set(title=panel_title, xlabel="epoch")

@@ -317,12 +317,10 @@ class Trainer:
         """The epoch's diagnostics into the history; each broken rule of thumb logged once per layer."""
         rows = self._runner.take_records()
         self.history.diagnostics.extend(rows)
-        for step in dict.fromkeys(row["step"] for row in rows):
-            record = [row for row in rows if row["step"] == step]
-            for layer, rule, text in watch.advice(record, self.model, self.diagnostics.period()):
-                if (layer, rule) not in self._advised:
-                    self._advised.add((layer, rule))
-                    self.log(f"  diagnostics, epoch {epoch}: {text}")
+        for layer, rule, text in watch.advice_by_record(rows, self.model, self.diagnostics.period()):
+            if (layer, rule) not in self._advised:
+                self._advised.add((layer, rule))
+                self.log(f"  diagnostics, epoch {epoch}: {text}")
         if epoch in self.diagnostics.histogram_epochs(self.epochs):
             self.history.histograms.extend(watch.histograms(self.model, self._histogram_sample, epoch))
 

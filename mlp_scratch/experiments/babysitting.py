@@ -7,7 +7,7 @@ the learning rate too low, about right and too high, and the right learning rate
 initialization (weights of std 1e-3, where activations and gradients vanish), with the diagnostics
 on (mlp_scratch/diagnostics.py). One figure puts their statistics side by side; the table gives
 each run's accuracy, last record and the warnings the diagnostics printed."""
-from mlp_scratch.diagnostics import HEALTHY_RATIO, Diagnostics, advice
+from mlp_scratch.diagnostics import HEALTHY_RATIO, Diagnostics, advice_by_record
 from mlp_scratch.experiments.common import (Output, add_data_arguments, batches_per_epoch, command, format_table,
                                             load_data, parser, plt, train)
 from mlp_scratch.model import MLP
@@ -51,10 +51,8 @@ def babysitting(data, out, *, hidden_sizes=(100, 100, 100), lr=0.01, low=2e-5, h
         rows = history.diagnostics
         records += [{"run": name, **row} for row in rows]
         said = {}
-        for step in dict.fromkeys(row["step"] for row in rows):
-            for layer, rule, text in advice([row for row in rows if row["step"] == step], model,
-                                            f"in the last {every} steps"):
-                said.setdefault((layer, rule), text)
+        for layer, rule, text in advice_by_record(rows, model, f"in the last {every} steps"):
+            said.setdefault((layer, rule), text)
         last = [row for row in rows if row["step"] == rows[-1]["step"]] if rows else []
         table.append({"run": name, "lr": rate, "init": init, "best_val_acc": history.best_val_acc,
                       "largest_update_ratio": max((row["update_ratio_mean"] for row in rows), default=None),
