@@ -30,7 +30,7 @@ import numpy as np
 from mlp_scratch import threads
 from mlp_scratch.kernels.config import BLOCK
 from mlp_scratch.kernels.layers.activations import SIGMOID, TANH
-from mlp_scratch.kernels.training.diagnostics import CHUNK, FIELDS, Probe
+from mlp_scratch.kernels.training.diagnostics import CHUNK, FIELDS, WRITTEN, Probe
 from mlp_scratch.kernels.training.layout import weight_chunks
 from mlp_scratch.validation import check_positive_int
 
@@ -118,14 +118,17 @@ def probe(model, every, capacity):
                  records=np.zeros((capacity, layers, len(FIELDS))), record_steps=np.zeros(capacity, np.int64))
 
 
-def record_rows(records, steps, steps_per_epoch):
-    """The history's rows of compiled records: one dict per record and layer, with ``step`` (the
-    run's step count at the record's end), ``epoch`` (epochs trained by then, a float) and ``layer``."""
+def take_rows(probe, steps_per_epoch):
+    """The history's rows of the records the compiled loop wrote since the last call, which frees
+    their room: one dict per record and layer, with ``step`` (the run's step count at the record's
+    end), ``epoch`` (epochs trained by then, a float) and ``layer``."""
     rows = []
-    for record, step in zip(records, steps):
+    written = probe.counts[WRITTEN]
+    for record, step in zip(probe.records[:written], probe.record_steps[:written]):
         for l, values in enumerate(record, start=1):
             rows.append({"step": int(step), "epoch": int(step) / steps_per_epoch, "layer": l,
                          **{name: None if np.isnan(v) else float(v) for name, v in zip(FIELDS, values)}})
+    probe.counts[WRITTEN] = 0
     return rows
 
 

@@ -172,12 +172,13 @@ class ReduceLROnPlateau(Schedule):
 
     def __call__(self, lr0, epoch, iteration):
         self.lr0 = lr0
-        return max(lr0 * self.scale, self.min_lr)
+        return self._lr(self.scale)
+
+    def _lr(self, scale):
+        return max(self.lr0 * scale, self.min_lr)
 
     def _changes_enough(self, scale):
-        if self.lr0 is None:
-            return True
-        return max(self.lr0 * self.scale, self.min_lr) - max(self.lr0 * scale, self.min_lr) > self.eps
+        return self.lr0 is None or self._lr(self.scale) - self._lr(scale) > self.eps
 
     def observe(self, val_loss):
         if val_loss < self.best * (1 - self.threshold):

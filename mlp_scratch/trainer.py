@@ -10,7 +10,6 @@ import numpy as np
 from mlp_scratch import diagnostics as watch
 from mlp_scratch import threads
 from mlp_scratch.kernels.training.augment import kernel_settings
-from mlp_scratch.kernels.training.diagnostics import WRITTEN
 from mlp_scratch.kernels.random import seed_for
 from mlp_scratch.kernels.training.loop import Batches, Steps, train_steps
 from mlp_scratch.lbfgs import NonFiniteLoss
@@ -312,7 +311,6 @@ class Trainer:
         if self._on_epoch_end is not None:
             self._on_epoch_end(self)
 
-
     def _watch(self, epoch):
         """The epoch's diagnostics into the history; each broken rule of thumb logged once per layer."""
         rows = self._runner.take_records()
@@ -412,11 +410,8 @@ class EpochRunner:
                 steps = Steps(first, count, self.step, self.seed, self.augment_seed, self.lrs, self.losses)
                 with threads.pools(model.flat_params.size):
                     done = train_steps(batches, self.augment, net, work, opt, steps, probe)
-                if probe is not None and probe.counts[WRITTEN]:
-                    written = probe.counts[WRITTEN]
-                    self._records.extend(watch.record_rows(probe.records[:written], probe.record_steps[:written],
-                                                           len(self.batch_sizes)))
-                    probe.counts[WRITTEN] = 0
+                if probe is not None:
+                    self._records.extend(watch.take_rows(probe, len(self.batch_sizes)))
                 if record is not None:
                     record(self.losses[:done], self.lrs[:done])
                 total += float(self.losses[:done] @ self.batch_sizes[first:first + done])

@@ -2,8 +2,8 @@
 
 Every method trains the same architecture from the same initializations (one per seed) for the
 same number of epochs; the full-batch methods, L-BFGS and random search (the lecture's baseline),
-run ``lbfgs_iterations`` iterations (each costs about one pass over the training set). Learning rates are the methods' own, given, or picked
-by a short search on the validation set."""
+run ``lbfgs_iterations`` iterations (each costs about one pass over the training set). Learning
+rates are the methods' own, given, or picked by a short search on the validation set."""
 import numpy as np
 
 from mlp_scratch.experiments.common import (FULL_BATCH, METHODS, Output, add_data_arguments, add_sweep_arguments,
