@@ -7,7 +7,8 @@ from mlp_scratch.validation import check_bool, check_int, check_number
 
 class Augmentation:
     """Random shifts (crops with padding, translations), horizontal flips, affine warps (rotation,
-    scaling, shear; bilinear), color jitter and additive noise (formulas in kernels/training/augment.py).
+    scaling, shear; bilinear), lens distortion (barrel and pincushion), color jitter and additive
+    noise (formulas in kernels/training/augment.py).
 
     Parameters
     ----------
@@ -25,6 +26,9 @@ class Augmentation:
         Largest rotation and shear angle, in degrees (each sample draws uniformly in [-max, max]).
     scale : float
         Largest relative change of size: a factor drawn in [1 - scale, 1 + scale].
+    distort : float in [0, 1)
+        Largest lens distortion |k|: each sample draws k in [-distort, distort], barrel for k > 0 and
+        pincushion for k < 0; at the edges' midpoints pixels come from 1 + k times as far out.
     brightness, contrast, saturation : float
         Largest relative change of each: factors drawn in [1 - max, 1 + max] (saturation needs 3
         channels). They act on the values as given, i.e. after preprocessing: exact in pixel terms
@@ -36,7 +40,7 @@ class Augmentation:
     """
 
     def __init__(self, image_shape, crop_padding=0, translate=0, flip=False, noise_std=0.0, rotate=0.0, scale=0.0,
-                 shear=0.0, brightness=0.0, contrast=0.0, saturation=0.0):
+                 shear=0.0, brightness=0.0, contrast=0.0, saturation=0.0, distort=0.0):
         if len(image_shape) != 3 or min(image_shape) <= 0:
             raise ValueError(f"image_shape must be (channels, height, width), got {image_shape!r}")
         self.image_shape = tuple(int(v) for v in image_shape)
@@ -50,6 +54,7 @@ class Augmentation:
         self.rotate = check_number("rotate", rotate, low=0, high=180)
         self.shear = check_number("shear", shear, low=0, high=60)
         self.scale = check_number("scale", scale, low=0, high=1, high_open=True)
+        self.distort = check_number("distort", distort, low=0, high=1, high_open=True)
         self.brightness = check_number("brightness", brightness, low=0, high=1)
         self.contrast = check_number("contrast", contrast, low=0, high=1)
         self.saturation = check_number("saturation", saturation, low=0, high=1)
@@ -60,7 +65,7 @@ class Augmentation:
     def default_for(cls, meta, noise_std=0.0, **warp_and_jitter):
         """CIFAR-10: crops with 4 pixels of padding and flips; digit and fashion images: 2-pixel
         translations without flips (mirrored digits are other symbols); plus any of rotate, scale,
-        shear, brightness, contrast, saturation given."""
+        shear, distort, brightness, contrast, saturation given."""
         if "image_shape" not in meta:
             raise ValueError(f"augmentation needs an image data set; {meta.get('name')!r} has no image_shape")
         if meta["name"] == "cifar10":
@@ -79,8 +84,8 @@ class Augmentation:
     def config(self):
         return {"image_shape": list(self.image_shape), "crop_padding": self.crop_padding,
                 "translate": self.translate, "flip": self.flip, "noise_std": self.noise_std, "rotate": self.rotate,
-                "scale": self.scale, "shear": self.shear, "brightness": self.brightness, "contrast": self.contrast,
-                "saturation": self.saturation}
+                "scale": self.scale, "shear": self.shear, "distort": self.distort, "brightness": self.brightness,
+                "contrast": self.contrast, "saturation": self.saturation}
 
     def __repr__(self):
         return "Augmentation(" + ", ".join(f"{k}={v!r}" for k, v in self.config().items()) + ")"

@@ -51,8 +51,9 @@ class Preprocessing:
 
 @dataclass
 class Dataset:
-    """Train/validation/test splits: float C-contiguous features, int64 labels, and metadata
-    (name, class_names, image_shape, preprocessing, source, sizes)."""
+    """Train/validation/test splits: float C-contiguous features, int64 labels (or real targets for a
+    regression set), and metadata (name, class_names or task="regression" and n_outputs,
+    image_shape, preprocessing, target_preprocessing, source, sizes)."""
     X_train: np.ndarray
     y_train: np.ndarray
     X_val: np.ndarray
@@ -66,8 +67,19 @@ class Dataset:
         return self.X_train.shape[1]
 
     @property
+    def regression(self):
+        return self.meta.get("task") == "regression"
+
+    @property
     def n_classes(self):
+        if self.regression:
+            raise ValueError(f"{self.meta['name']} is a regression set, without classes: see n_outputs")
         return len(self.meta["class_names"])
+
+    @property
+    def n_outputs(self):
+        """The network outputs the set needs: its classes, or its regression targets."""
+        return self.meta["n_outputs"] if self.regression else self.n_classes
 
 
 def class_counts(available, n):
@@ -80,6 +92,18 @@ def class_counts(available, n):
     for c in np.argsort(-(exact - counts), kind="stable")[:n - counts.sum()]:
         counts[c] += 1
     return counts
+
+
+def random_indices(n, sizes, rng, names):
+    """Disjoint sorted index arrays of the given sizes, drawn at random from range(n) (one
+    permutation, handed out in order); ``names`` name the sizes in errors."""
+    if sum(sizes) > n:
+        raise ValueError(f"{' + '.join(names)} = {' + '.join(map(str, sizes))} asks for more than the {n} samples")
+    order, splits, start = rng.permutation(n), [], 0
+    for size in sizes:
+        splits.append(np.sort(order[start:start + size]))
+        start += size
+    return splits
 
 
 def stratified_indices(y, sizes, n_classes, rng, per_class=False, names=None):

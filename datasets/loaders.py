@@ -1,5 +1,5 @@
-"""Loading data sets by name: scikit-learn's bundled sets and generators, MNIST, Fashion-MNIST and
-CIFAR-10 (from a local folder or OpenML)."""
+"""Loading data sets by name: scikit-learn's bundled sets and generators (classification and
+regression), MNIST, Fashion-MNIST and CIFAR-10 (from a local folder or OpenML)."""
 import inspect
 import numbers
 
@@ -8,7 +8,7 @@ from sklearn import datasets as sk
 
 from mlp_scratch.validation import check_dtype, check_positive_int, check_seed
 
-from .dataset import Dataset, Preprocessing, stratified_indices
+from .dataset import Dataset, Preprocessing, random_indices, stratified_indices
 from .sources import IMAGE_SETS, load_image_set
 
 BUNDLED = {"digits": sk.load_digits, "iris": sk.load_iris, "wine": sk.load_wine,
@@ -20,18 +20,32 @@ GENERATORS = {
     "classification": (sk.make_classification, dict(n_samples=1000, n_features=20, n_informative=5,
                                                     n_classes=3, n_clusters_per_class=1)),
 }
-NAMES = sorted(BUNDLED) + sorted(GENERATORS) + sorted(IMAGE_SETS)
+# Regression: real targets, split at random, standardized on the training split by default.
+REGRESSION_BUNDLED = {"diabetes": sk.load_diabetes}
+REGRESSION_GENERATORS = {
+    "regression": (sk.make_regression, dict(n_samples=1000, n_features=20, n_informative=10, noise=10.0)),
+    "friedman1": (sk.make_friedman1, dict(n_samples=1000, n_features=10, noise=1.0)),
+}
+REGRESSION_SETS = sorted(REGRESSION_BUNDLED) + sorted(REGRESSION_GENERATORS)
+NAMES = sorted(BUNDLED) + sorted(GENERATORS) + sorted(IMAGE_SETS) + REGRESSION_SETS
+TARGET_PREPROCESSING = ("standardize", "none")
 
 
 def load(name="digits", *, n_train=None, n_val=None, n_test=None, per_class=False, val_fraction=0.1,
-         test_fraction=0.2, preprocessing="standardize", data_dir=None, seed=0, dtype="float32", **options):
+         test_fraction=0.2, preprocessing="standardize", target_preprocessing="standardize", data_dir=None, seed=0,
+         dtype="float32", **options):
     """Load a data set by name as stratified train/validation/test splits.
 
     Parameters
     ----------
     name : one of NAMES: digits, iris, wine, breast_cancer (bundled with scikit-learn); moons,
         circles, blobs, classification (generated: pass their options, e.g. n_samples=500,
-        noise=0.3); mnist, fashion_mnist, cifar10 (see ``data_dir``).
+        noise=0.3); mnist, fashion_mnist, cifar10 (see ``data_dir``); and for regression
+        diabetes (bundled), regression and friedman1 (make_regression, make_friedman1: generated).
+        Regression sets have real targets (a vector, or (n, k) for k outputs: make_regression's
+        n_targets) in ``dtype``, split at random.
+    target_preprocessing : "standardize" (default) or "none": a regression set's targets, fitted on
+        the training split and recorded in ``meta["target_preprocessing"]`` (R^2 does not change).
     n_train, n_val, n_test : int or None
         Sizes of stratified, disjoint, seeded subsets (per class if ``per_class``). The image sets
         keep their official test set: n_test samples it, and train and validation come from the
@@ -54,6 +68,11 @@ def load(name="digits", *, n_train=None, n_val=None, n_test=None, per_class=Fals
     for arg, value in (("n_train", n_train), ("n_val", n_val), ("n_test", n_test)):
         if value is not None:
             check_positive_int(arg, value)
+    if name in REGRESSION_SETS:
+        if per_class:
+            raise ValueError(f"per_class: {name} is a regression set, without classes")
+        return _load_regression(name, n_train, n_val, n_test, val_fraction, test_fraction, preprocessing,
+                                target_preprocessing, seed, dtype, options)
     if name in IMAGE_SETS:
         if options:
             raise ValueError(f"{name} takes no options, got {sorted(options)}")
@@ -98,6 +117,51 @@ def _fraction_size(arg, fraction, n, per_class, n_classes):
     return max(1, round(fraction * n / (n_classes if per_class else 1)))
 
 
+def _load_regression(name, n_train, n_val, n_test, val_fraction, test_fraction, preprocessing, target_preprocessing,
+                     seed, dtype, options):
+    if target_preprocessing not in TARGET_PREPROCESSING:
+        raise ValueError(f"target_preprocessing must be one of {list(TARGET_PREPROCESSING)}, got {target_preprocessing!r}")
+    if name in REGRESSION_BUNDLED:
+        if options:
+            raise ValueError(f"{name} takes no options, got {sorted(options)}")
+        X, y = REGRESSION_BUNDLED[name](return_X_y=True)
+        meta = {"name": name, "source": f"sklearn.datasets.load_{name}"}
+    else:
+        make, defaults = REGRESSION_GENERATORS[name]
+        kwargs = _generator_options(name, make, defaults, options)
+        X, y = make(random_state=seed, **kwargs)[:2]
+        meta = {"name": name, "source": f"sklearn.datasets.{make.__name__}", "options": kwargs}
+    rng = np.random.default_rng(seed)
+    n = len(y)
+    n_test = _fraction_size("test_fraction", test_fraction, n, False, 1) if n_test is None else n_test
+    n_val = _fraction_size("val_fraction", val_fraction, n, False, 1) if n_val is None else n_val
+    n_train = n - n_test - n_val if n_train is None else n_train
+    test, val, train = random_indices(n, [n_test, n_val, n_train], rng, ["n_test", "n_val", "n_train"])
+    if len(train) < 2:
+        raise ValueError(f"the training split has {len(train)} samples: lower val_fraction/test_fraction "
+                         f"(or n_val/n_test), or load more data")
+    prep = Preprocessing.fit(preprocessing, X[train])
+    targets = Preprocessing.fit(target_preprocessing, y[train].reshape(len(train), -1))
+    meta.update(task="regression", n_outputs=1 if y.ndim == 1 else y.shape[1], preprocessing=prep.state(),
+                target_preprocessing=targets.state(), seed=seed,
+                sizes={"train": len(train), "val": len(val), "test": len(test)})
+
+    def target(rows):
+        values = targets.transform(y[rows].reshape(len(rows), -1), dtype)
+        return values.ravel() if y.ndim == 1 else values
+
+    return Dataset(prep.transform(X[train], dtype), target(train), prep.transform(X[val], dtype), target(val),
+                   prep.transform(X[test], dtype), target(test), meta)
+
+
+def _generator_options(name, make, defaults, options):
+    """The generator's keyword arguments: its defaults here, updated by the caller's ``options``."""
+    accepted = set(inspect.signature(make).parameters) - {"random_state"}
+    if set(options) - accepted:
+        raise ValueError(f"{name} options must be among {sorted(accepted)}, got {sorted(set(options) - accepted)}")
+    return {**defaults, **options}
+
+
 def _load_sklearn(name, seed, options):
     if name in BUNDLED:
         if options:
@@ -110,10 +174,7 @@ def _load_sklearn(name, seed, options):
             meta["image_shape"] = [1, 8, 8]
         return X, y.astype(np.int64), meta
     make, defaults = GENERATORS[name]
-    accepted = set(inspect.signature(make).parameters) - {"random_state"}
-    if set(options) - accepted:
-        raise ValueError(f"{name} options must be among {sorted(accepted)}, got {sorted(set(options) - accepted)}")
-    kwargs = {**defaults, **options}
+    kwargs = _generator_options(name, make, defaults, options)
     X, y = make(random_state=seed, **kwargs)
     classes = np.unique(y)
     meta = {"name": name, "class_names": [str(c) for c in classes], "source": f"sklearn.datasets.{make.__name__}",

@@ -6,7 +6,7 @@ __version__ = "0.1.0"
 # a data loader) does not load numba and the kernels before it needs them.
 _EXPORTS = {"MLP": "mlp_scratch.model", "SGD": "mlp_scratch.optim", "set_threads": "mlp_scratch.threads",
             "History": "mlp_scratch.trainer", "Trainer": "mlp_scratch.trainer",
-            "MLPClassifier": "mlp_scratch.estimator"}
+            "MLPClassifier": "mlp_scratch.estimator", "MLPRegressor": "mlp_scratch.estimator"}
 __all__ = list(_EXPORTS)
 
 

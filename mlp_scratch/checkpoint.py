@@ -2,9 +2,9 @@
 
 Arrays: ``params`` (the flat parameter buffer), ``running`` (batch-norm running averages),
 ``optimizer.<name>`` (each optimizer state array), ``preprocessing.<name>`` (the transform's shift
-and scale) and, in a resumable checkpoint, ``trainer.best_params`` and ``trainer.best_running``.
+and scale), ``targets.<name>`` (a regression set's target transform) and, in a resumable checkpoint, ``trainer.best_params`` and ``trainer.best_running``.
 ``metadata`` is a JSON string: format_version, the model config, the optimizer's name,
-hyperparameters and step count, the preprocessing kind, the trainer's state (epoch and step
+hyperparameters and step count, the preprocessing kinds, the trainer's state (epoch and step
 counters, the shuffling generator's state, the history, the schedule's state) and anything passed
 as ``extra``. Writes are atomic: a crash mid-write leaves the previous file intact.
 """
@@ -16,15 +16,16 @@ import zipfile
 
 import numpy as np
 
-from mlp_scratch.model import MLP
+from mlp_scratch.model import MLP, r_squared
 from mlp_scratch.validation import check_features
 
 FORMAT_VERSION = 1
 
 
-def save(path, model, optimizer=None, preprocessing=None, extra=None, trainer=None):
-    """Write a checkpoint of ``model`` (and optionally the optimizer's, the preprocessing's and a
-    Trainer's state, which makes it resumable) to path."""
+def save(path, model, optimizer=None, preprocessing=None, extra=None, trainer=None, targets=None):
+    """Write a checkpoint of ``model`` (and optionally the optimizer's, the preprocessing's (of the
+    features, and of a regression set's ``targets``) and a Trainer's state, which makes it
+    resumable) to path."""
     arrays = {"params": model.flat_params, "running": model.running}
     metadata = {"format_version": FORMAT_VERSION, "model": model.config(), "extra": extra or {}}
     if trainer is not None:
@@ -37,9 +38,10 @@ def save(path, model, optimizer=None, preprocessing=None, extra=None, trainer=No
         arrays.update({f"optimizer.{k}": v for k, v in state["state"].items()})
         metadata["optimizer"] = {"name": type(optimizer).__name__.lower(), "lr": state["lr"],
                                  "hyperparameters": state["hyperparameters"], "steps": state["steps"]}
-    if preprocessing is not None:
-        arrays.update({f"preprocessing.{k}": np.asarray(v) for k, v in preprocessing.items() if k != "kind"})
-        metadata["preprocessing"] = {"kind": preprocessing["kind"]}
+    for name, transform in (("preprocessing", preprocessing), ("targets", targets)):
+        if transform is not None:
+            arrays.update({f"{name}.{k}": np.asarray(v) for k, v in transform.items() if k != "kind"})
+            metadata[name] = {"kind": transform["kind"]}
     arrays["metadata"] = np.array(json.dumps(metadata))
     folder = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=".checkpoint-", suffix=".npz")
@@ -101,24 +103,24 @@ def restore_training(path, model, optimizer):
 
 
 class Predictor:
-    """A saved model with its preprocessing: predicts from raw (unpreprocessed) inputs.
+    """A saved model with its preprocessing: predicts from raw (unpreprocessed) inputs, and a
+    regression model's predictions come back in the targets' own units.
 
     >>> predictor = Predictor.load("runs/digits-.../best_model.npz")
     >>> predictor.predict(X_raw)
     """
 
-    def __init__(self, model, preprocessing=None):
-        self.model, self.preprocessing = model, preprocessing
+    def __init__(self, model, preprocessing=None, targets=None):
+        self.model, self.preprocessing, self.targets = model, preprocessing, targets
 
     @classmethod
     def load(cls, path):
         from mlp_scratch.datasets import Preprocessing
 
         model, metadata, arrays = load(path)
-        if "preprocessing" not in metadata:
-            return cls(model)
-        kind = metadata["preprocessing"]["kind"]
-        return cls(model, Preprocessing(kind, arrays["preprocessing.shift"], arrays["preprocessing.scale"]))
+        transforms = [Preprocessing(metadata[name]["kind"], arrays[f"{name}.shift"], arrays[f"{name}.scale"])
+                      if name in metadata else None for name in ("preprocessing", "targets")]
+        return cls(model, *transforms)
 
     def transform(self, X):
         """The preprocessing the model was trained with, fitted then, applied to X."""
@@ -126,10 +128,18 @@ class Predictor:
         return X if self.preprocessing is None else self.preprocessing.transform(X, self.model.dtype)
 
     def predict(self, X):
-        return self.model.predict(self.transform(X))
+        """Class labels, or a regression model's predictions (N, outputs) in the targets' units."""
+        predictions = self.model.predict(self.transform(X))
+        if self.targets is None:
+            return predictions
+        return predictions * self.targets.scale.astype(predictions.dtype) + self.targets.shift.astype(predictions.dtype)
 
     def predict_proba(self, X):
         return self.model.predict_proba(self.transform(X))
 
     def score(self, X, y):
+        """Accuracy, or R^2 of the targets y in their own units."""
+        if self.model.regression:
+            y = self.model.check_targets(y, len(X))
+            return r_squared(y, self.predict(X))
         return self.model.score(self.transform(X), y)

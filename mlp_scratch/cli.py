@@ -20,7 +20,7 @@ from mlp_scratch.optim import METHODS, make_optimizer
 from mlp_scratch.runs import lock_folder, remove_run_files, save_config, save_epoch, save_run
 from mlp_scratch.schedules import SCHEDULES, make_schedule
 from mlp_scratch.tensorboard import TensorBoard
-from mlp_scratch.trainer import INTERRUPTED, Trainer
+from mlp_scratch.trainer import INTERRUPTED, METRIC_NAMES, Trainer
 
 SGD_DEFAULTS = {"lr": 0.05, "momentum": 0.9}  # the command line's defaults for sgd: a run that trains well
 
@@ -44,6 +44,8 @@ def add_train_arguments(parser):
     data.add_argument("--rotate", type=float, default=0.0, help="with --augment: largest rotation, degrees")
     data.add_argument("--scale", type=float, default=0.0, help="with --augment: largest relative size change")
     data.add_argument("--shear", type=float, default=0.0, help="with --augment: largest shear angle, degrees")
+    data.add_argument("--distort", type=float, default=0.0,
+                      help="with --augment: largest lens distortion |k|, barrel (k > 0) and pincushion (k < 0)")
     for name in ("brightness", "contrast", "saturation"):
         data.add_argument(f"--{name}", type=float, default=0.0,
                           help=f"with --augment: largest relative {name} change (color jitter)")
@@ -73,7 +75,8 @@ def add_train_arguments(parser):
     optim = parser.add_argument_group(
         "optimization", "Optimizer options left out take the optimizer's default (torch.optim's).")
     optim.add_argument("--optimizer", default="sgd", choices=sorted(METHODS),
-                       help="default: sgd (lbfgs is full-batch: one of its iterations per epoch)")
+                       help="default: sgd (lbfgs, hessian-free, bfgs and random-search are full-batch: one of their "
+                            "iterations per epoch)")
     optim.add_argument("--lr", type=float,
                        help=f"learning rate (default: {SGD_DEFAULTS['lr']} for sgd, else the optimizer's)")
     optim.add_argument("--momentum", type=float,
@@ -91,7 +94,13 @@ def add_train_arguments(parser):
     optim.add_argument("--rho", type=float, help="adadelta")
     optim.add_argument("--lr-decay", type=float, help="adagrad")
     optim.add_argument("--history-size", type=int, help="lbfgs: correction pairs kept")
-    optim.add_argument("--tol", type=float, help="lbfgs: stop when the largest gradient element is below it")
+    optim.add_argument("--tol", type=float,
+                       help="lbfgs, hessian-free, bfgs: stop when the largest gradient element is below it")
+    optim.add_argument("--curvature", choices=["gauss-newton", "hessian"],
+                       help="hessian-free: the curvature matrix conjugate gradient solves with")
+    optim.add_argument("--damping", type=float, help="hessian-free: the initial Levenberg-Marquardt damping")
+    optim.add_argument("--cg-iterations", type=int, help="hessian-free: most conjugate-gradient steps per iteration")
+    optim.add_argument("--curvature-batch", type=int, help="hessian-free: samples of each iteration's curvature")
     optim.add_argument("--epochs", type=int, help="default: 20 (with --resume: the run's own, or more to extend it)")
     optim.add_argument("--batch-size", type=int, default=64, help="default: 64")
     optim.add_argument("--seed", type=int, default=0, help="seeds initialization, shuffling and dropout")
@@ -140,7 +149,8 @@ def interval(text):
 
 
 OPTIMIZER_OPTIONS = ["lr", "momentum", "dampening", "nesterov", "weight_decay", "betas", "eps", "amsgrad",
-                     "alpha", "centered", "rho", "lr_decay", "history_size", "tol"]
+                     "alpha", "centered", "rho", "lr_decay", "history_size", "tol", "curvature", "damping",
+                     "cg_iterations", "curvature_batch"]
 SCHEDULE_OPTIONS = ["step_size", "milestones", "gamma", "k", "per", "t_max", "eta_min", "cycle_length", "factor",
                     "patience"]
 
@@ -159,7 +169,7 @@ def given_options(args, cls, names):
 
 
 PATH_OPTIONS = ("out", "data_dir", "resume", "tensorboard")
-WARP_AND_JITTER = ("rotate", "scale", "shear", "brightness", "contrast", "saturation")
+WARP_AND_JITTER = ("rotate", "scale", "shear", "distort", "brightness", "contrast", "saturation")
 # Options that may differ from the run's own on --resume: none of them changes what the run computes.
 WATCH_OPTIONS = ("diagnostics", "histograms", "tensorboard")
 RESUMABLE_OPTIONS = ("epochs", "quiet", "threads", "data_dir", "resume", "config", *WATCH_OPTIONS)
@@ -241,7 +251,10 @@ def train_in(out, args, prog):
     if not args.augment and any(warp_and_jitter.values()):
         raise ValueError(", ".join("--" + name for name in WARP_AND_JITTER) + " need --augment")
     augment = datasets.Augmentation.default_for(data.meta, args.noise_std, **warp_and_jitter) if args.augment else None
-    model = MLP(data.n_features, args.hidden_sizes, data.n_classes, activation=args.activation,
+    if data.regression != (args.loss == "mse"):
+        raise ValueError(f"--loss {args.loss} does not fit {args.dataset}: --loss mse is for the regression sets "
+                         f"({', '.join(datasets.REGRESSION_SETS)}), softmax and svm for classification")
+    model = MLP(data.n_features, args.hidden_sizes, data.n_outputs, activation=args.activation,
                 activation_alpha=args.activation_alpha, batchnorm=args.batchnorm,
                 dropout=args.dropout, dropout_mode=args.dropout_mode, l2=args.l2, l1=args.l1, loss=args.loss,
                 init=check_init(args.init),
@@ -259,12 +272,12 @@ def train_in(out, args, prog):
         resume = checkpoint.restore_training(out / "checkpoint.npz", model, optimizer)
         trainer.log(f"resuming {out} after epoch {resume['epoch']} of {args.epochs}")
     trainer.log(f"training {len(data.X_train)} samples of {args.dataset}: {data.n_features}-"
-        f"{'-'.join(map(str, args.hidden_sizes))}{'-' if args.hidden_sizes else ''}{data.n_classes}, "
+        f"{'-'.join(map(str, args.hidden_sizes))}{'-' if args.hidden_sizes else ''}{data.n_outputs}, "
         f"{optimizer}, {schedule}{', ' + repr(augment) if augment else ''}; run folder {out}")
     options = {k: (str(v) if isinstance(v, pathlib.Path) else v) for k, v in vars(args).items()
                if k not in ("resume", "config")}
     config = {"command": "train", **options, **resolved_options(args, optimizer, schedule), "out": str(out)}
-    preprocessing = data.meta["preprocessing"]
+    preprocessing, targets = data.meta["preprocessing"], data.meta.get("target_preprocessing")
     save_config(out, config)
     board = None
     if args.tensorboard is not None:
@@ -274,7 +287,7 @@ def train_in(out, args, prog):
             raise ValueError(f"--tensorboard: {error}") from None
 
     def after_epoch(trainer):
-        save_epoch(out, trainer, preprocessing)
+        save_epoch(out, trainer, preprocessing, targets)
         if board is not None:
             board(trainer)
 
@@ -283,12 +296,13 @@ def train_in(out, args, prog):
     finally:
         if board is not None:
             board.close()
-    results = {"test_acc": model.score(data.X_test, data.y_test), "best_epoch": history.best_epoch,
-               "best_val_acc": history.best_val_acc, "stop_reason": history.stop_reason}
-    save_run(out, config, model, optimizer, history, preprocessing, results)
-    print(f"test accuracy {results['test_acc']:.4f} (best validation accuracy "
-          f"{history.best_val_acc:.4f} at epoch {history.best_epoch}; {history.stop_reason}); "
-          f"run folder {out}")
+    metric, name = model.metric, METRIC_NAMES[model.metric]
+    results = {f"test_{metric}": model.score(data.X_test, data.y_test), "best_epoch": history.best_epoch,
+               f"best_val_{metric}": history.best_val_score, "stop_reason": history.stop_reason}
+    save_run(out, config, model, optimizer, history, preprocessing, results, targets)
+    best = (f"best validation {name} {history.best_val_score:.4f} at epoch {history.best_epoch}; "
+            if history.best_epoch else "")
+    print(f"test {name} {results[f'test_{metric}']:.4f} ({best}{history.stop_reason}); run folder {out}")
     if history.stop_reason.startswith(INTERRUPTED) and not trainer.full_batch:
         print(f"the run stopped before epoch {len(history.epochs) + 1}; continue it with: {prog} --resume {out}")
     return results

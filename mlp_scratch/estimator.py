@@ -1,9 +1,10 @@
-"""A scikit-learn estimator over the same model, optimizers and compiled training loop."""
+"""scikit-learn estimators, a classifier and a regressor, over the same model, optimizers and
+compiled training loop."""
 import warnings
 from types import SimpleNamespace
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import LabelEncoder
@@ -18,14 +19,8 @@ from mlp_scratch.trainer import NON_FINITE, Stop, Trainer
 from mlp_scratch.validation import check_bool, check_int, check_number, check_positive_int
 
 
-class MLPClassifier(ClassifierMixin, BaseEstimator):
-    """Multi-layer perceptron classifier of mlp-scratch with scikit-learn's estimator API.
-
-    Named like scikit-learn's ``sklearn.neural_network.MLPClassifier`` and used the same way, with
-    this package's extras: activations, batch norm, dropout, the optimizer family and schedules. Differences:
-    ``l2`` is the model's 0.5 * l2 * sum(W**2) on the mean loss (scikit-learn's ``alpha`` is divided
-    by the batch size); ``warm_start`` keeps the optimizer's state.
-
+# The parameters of both estimators (their docstrings include them).
+PARAMETERS = """
     Parameters
     ----------
     hidden_layer_sizes : tuple of int, default=(100,)
@@ -36,7 +31,8 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
     l2 : float, default=1e-4
     l1 : float, default=0.0
         l1 * sum(|W|) on the mean loss; with ``l2``, the elastic net.
-    loss : {"softmax", "svm"}, default="softmax"
+    loss : None, or {"softmax", "svm"} (classifier), {"mse"} (regressor), default=None
+        None: softmax cross-entropy for the classifier, mean squared error for the regressor.
     init : "he", "xavier" or a positive std, default="he"
     optimizer : {"sgd", "adagrad", "rmsprop", "adadelta", "adam", "adamw"}, default="adam"
     lr : float, default=1e-3
@@ -50,11 +46,11 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
     max_iter : int, default=200
         Epochs (passes over the data).
     tol : float, default=1e-4, and n_iter_no_change : int, default=10
-        Training stops when the training loss (or, with early stopping, the validation accuracy)
-        has not improved by ``tol`` for ``n_iter_no_change`` epochs.
+        Training stops when the training loss (or, with early stopping, the validation score:
+        accuracy, or R^2 for the regressor) has not improved by ``tol`` for ``n_iter_no_change`` epochs.
     early_stopping : bool, default=False
-        Hold out ``validation_fraction`` of the data (stratified) and keep the parameters of the
-        best validation accuracy.
+        Hold out ``validation_fraction`` of the data (stratified for the classifier) and keep the
+        parameters of the best validation score.
     validation_fraction : float in [0, 1), default=0.1
         Above 0 with early stopping.
     warm_start : bool, default=False
@@ -67,26 +63,23 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
     diagnostics : None, True, int or mlp_scratch.diagnostics.Diagnostics, default=None
         Per-layer statistics each epoch (True) or every that many steps (mlp_scratch.diagnostics),
         kept in ``diagnostics_`` and ``histograms_``.
+"""
 
-    Attributes
-    ----------
-    classes_, n_features_in_, model_ (the MLP), optimizer_, loss_curve_ (mean training loss per
+# What both estimators keep besides their own: classes_ for the classifier, n_outputs_ for the regressor.
+ATTRIBUTES = """n_features_in_, model_ (the MLP), optimizer_, loss_curve_ (mean training loss per
     epoch: the step losses weighted by batch size, as scikit-learn's), validation_scores_ (with
     early stopping), best_loss_, best_validation_score_, n_iter_ (epochs), t_ (steps); with
     ``diagnostics``, diagnostics_ (a dict per record and layer) and histograms_, over all fits since
-    the last fresh one.
+    the last fresh one."""
 
-    Examples
-    --------
-    >>> from sklearn.datasets import load_digits
-    >>> X, y = load_digits(return_X_y=True)
-    >>> clf = MLPClassifier(hidden_layer_sizes=(64,), batchnorm=True, max_iter=20, random_state=0).fit(X / 16, y)
-    >>> clf.score(X / 16, y) > 0.95
-    True
-    """
+
+class MLPEstimator(BaseEstimator):
+    """What MLPClassifier and MLPRegressor share: their parameters, training through the package's
+    Trainer (fit, partial_fit, warm_start) and scikit-learn's stopping rule. A subclass says how
+    its targets are checked, split and encoded."""
 
     def __init__(self, hidden_layer_sizes=(100,), *, activation="relu", batchnorm=False, dropout=0.0, l2=1e-4, l1=0.0,
-                 loss="softmax", init="he", optimizer="adam", lr=1e-3, optimizer_params=None, schedule=None,
+                 loss=None, init="he", optimizer="adam", lr=1e-3, optimizer_params=None, schedule=None,
                  schedule_params=None, batch_size="auto", max_iter=200, tol=1e-4, n_iter_no_change=10,
                  early_stopping=False, validation_fraction=0.1, warm_start=False, dtype=None, random_state=None,
                  verbose=False, diagnostics=None):
@@ -124,11 +117,8 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         self._check_parameters()
         return self._train(X, y, self.max_iter, stop_early=True)
 
-    def partial_fit(self, X, y, classes=None):
-        """One epoch over (X, y); the first call needs ``classes`` (all labels that will appear)."""
+    def _partial_fit(self, X, y, classes=None):
         first = not hasattr(self, "model_")
-        if first and classes is None:
-            raise ValueError("classes must be given on the first call to partial_fit")
         X, y = self._validate(X, y, reset=first, classes=classes)
         if first:
             self._start(X)
@@ -152,31 +142,21 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         sizes = self.hidden_layer_sizes
         return [sizes] if isinstance(sizes, (int, np.integer)) else list(sizes)
 
-    def _validate(self, X, y, reset, classes=None):
-        X, y = validate_data(self, X, y, reset=reset, dtype=[np.float64, np.float32])
-        check_classification_targets(y)
-        if reset:
-            self._encoder = LabelEncoder().fit(y if classes is None else np.asarray(classes))
-            self.classes_ = self._encoder.classes_
-            if len(self.classes_) < 2:
-                raise ValueError(f"MLPClassifier needs samples of at least 2 classes, got 1 class: {self.classes_}")
-        elif not np.isin(y, self.classes_).all():
-            raise ValueError(f"y has labels {sorted(set(np.unique(y)) - set(self.classes_))} not in classes_ "
-                             f"{list(self.classes_)}")
+    def _dtype(self, X, reset):
         if hasattr(self, "model_") and not reset:
-            dtype = self.model_.dtype  # a warm start keeps the model's dtype
-        else:
-            dtype = self.dtype or ("float32" if X.dtype == np.float32 else "float64")
-        return np.ascontiguousarray(X, dtype=dtype), self._encoder.transform(y).astype(np.int64)
+            return self.model_.dtype  # a warm start keeps the model's dtype
+        return self.dtype or ("float32" if X.dtype == np.float32 else "float64")
 
     def _start(self, X):
         hidden_sizes = self._check_parameters()
         rng = check_random_state(self.random_state)
         self._seed = int(rng.randint(0, 2 ** 31 - 1))
-        self.model_ = MLP(X.shape[1], hidden_sizes, len(self.classes_), activation=self.activation,
-                          batchnorm=self.batchnorm,
-                          dropout=self.dropout, l2=self.l2, l1=self.l1, loss=self.loss, init=self.init, dtype=X.dtype.name,
-                          seed=self._seed)
+        if self.loss is not None and self.loss not in self._losses:
+            raise ValueError(f"loss must be None or one of {list(self._losses)} for {type(self).__name__}, "
+                             f"got {self.loss!r}")
+        self.model_ = MLP(X.shape[1], hidden_sizes, self._outputs(), activation=self.activation,
+                          batchnorm=self.batchnorm, dropout=self.dropout, l2=self.l2, l1=self.l1,
+                          loss=self.loss or self._losses[0], init=self.init, dtype=X.dtype.name, seed=self._seed)
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"optimizer must be one of {sorted(OPTIMIZERS)} (L-BFGS is not offered here), "
                              f"got {self.optimizer!r}")
@@ -197,14 +177,8 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError(f"schedule_params: {error}") from None
 
     def _split(self, X, y):
-        """(training part, validation part) of (X, y) for early stopping: stratified, as scikit-learn's."""
-        try:
-            X, X_val, y, y_val = train_test_split(X, y, test_size=self.validation_fraction, stratify=y,
-                                                  random_state=self._seed)
-        except ValueError as error:
-            raise ValueError(f"early_stopping: a stratified split of {len(y)} samples of {len(self.classes_)} classes "
-                             f"with validation_fraction={self.validation_fraction} is not possible ({error}); raise "
-                             f"validation_fraction, give more samples of each class, or set early_stopping=False") from None
+        """(training part, validation part) of (X, y) for early stopping."""
+        X, X_val, y, y_val = train_test_split(X, y, test_size=self.validation_fraction, random_state=self._seed)
         return SimpleNamespace(X_train=X, y_train=y, X_val=X_val, y_val=y_val)
 
     def _train(self, X, y, epochs, stop_early):
@@ -225,7 +199,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
             self.n_iter_, self.t_ = record["epoch"], len(trainer.history.iteration_loss)
             self.loss_curve_.append(record["batch_loss"])
             if validating:
-                score = record["val_acc"]
+                score = record[f"val_{self.model_.metric}"]
                 self.validation_scores_.append(score)
                 improved = score > self.best_validation_score_ + self.tol
                 self.best_validation_score_ = max(self.best_validation_score_, score)
@@ -242,7 +216,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         if history.stop_reason.startswith(NON_FINITE):
             raise ValueError(f"training diverged: {history.stop_reason}")
         if stop_early and epochs > 1 and history.stop_reason == "completed":
-            warnings.warn(f"MLPClassifier stopped at max_iter={self.max_iter} epochs before converging",
+            warnings.warn(f"{type(self).__name__} stopped at max_iter={self.max_iter} epochs before converging",
                           ConvergenceWarning)
         return self
 
@@ -252,6 +226,63 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         check_is_fitted(self, "model_")
         X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
         return np.ascontiguousarray(X, dtype=self.model_.dtype)
+
+
+
+class MLPClassifier(ClassifierMixin, MLPEstimator):
+    __doc__ = """Multi-layer perceptron classifier of mlp-scratch with scikit-learn's estimator API.
+
+    Named like scikit-learn's ``sklearn.neural_network.MLPClassifier`` and used the same way, with
+    this package's extras: activations, batch norm, dropout, the optimizer family and schedules. Differences:
+    ``l2`` is the model's 0.5 * l2 * sum(W**2) on the mean loss (scikit-learn's ``alpha`` is divided
+    by the batch size); ``warm_start`` keeps the optimizer's state.
+    """ + PARAMETERS + """
+    Attributes
+    ----------
+    classes_, """ + ATTRIBUTES + """
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> X, y = load_digits(return_X_y=True)
+    >>> clf = MLPClassifier(hidden_layer_sizes=(64,), batchnorm=True, max_iter=20, random_state=0).fit(X / 16, y)
+    >>> clf.score(X / 16, y) > 0.95
+    True
+    """
+    _losses = ("softmax", "svm")
+
+    def partial_fit(self, X, y, classes=None):
+        """One epoch over (X, y); the first call needs ``classes`` (all labels that will appear)."""
+        if not hasattr(self, "model_") and classes is None:
+            raise ValueError("classes must be given on the first call to partial_fit")
+        return self._partial_fit(X, y, classes)
+
+    def _validate(self, X, y, reset, classes=None):
+        X, y = validate_data(self, X, y, reset=reset, dtype=[np.float64, np.float32])
+        check_classification_targets(y)
+        if reset:
+            self._encoder = LabelEncoder().fit(y if classes is None else np.asarray(classes))
+            self.classes_ = self._encoder.classes_
+            if len(self.classes_) < 2:
+                raise ValueError(f"MLPClassifier needs samples of at least 2 classes, got 1 class: {self.classes_}")
+        elif not np.isin(y, self.classes_).all():
+            raise ValueError(f"y has labels {sorted(set(np.unique(y)) - set(self.classes_))} not in classes_ "
+                             f"{list(self.classes_)}")
+        return np.ascontiguousarray(X, dtype=self._dtype(X, reset)), self._encoder.transform(y).astype(np.int64)
+
+    def _outputs(self):
+        return len(self.classes_)
+
+    def _split(self, X, y):
+        """Stratified, as scikit-learn's."""
+        try:
+            X, X_val, y, y_val = train_test_split(X, y, test_size=self.validation_fraction, stratify=y,
+                                                  random_state=self._seed)
+        except ValueError as error:
+            raise ValueError(f"early_stopping: a stratified split of {len(y)} samples of {len(self.classes_)} classes "
+                             f"with validation_fraction={self.validation_fraction} is not possible ({error}); raise "
+                             f"validation_fraction, give more samples of each class, or set early_stopping=False") from None
+        return SimpleNamespace(X_train=X, y_train=y, X_val=X_val, y_val=y_val)
 
     def predict_proba(self, X):
         """Class probabilities (softmax of the evaluation-mode scores), columns ordered as classes_."""
@@ -269,4 +300,59 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.classifier_tags.multi_label = False
+        return tags
+
+
+class MLPRegressor(RegressorMixin, MLPEstimator):
+    __doc__ = """Multi-layer perceptron regressor of mlp-scratch with scikit-learn's estimator API.
+
+    Named like scikit-learn's ``sklearn.neural_network.MLPRegressor`` and used the same way: real
+    targets, one (y a vector) or several (y of shape (n_samples, n_outputs)), a linear output layer
+    and the mean squared error (``MLP(loss="mse")``), scored by R^2. The loss is the mean over
+    samples and outputs of (prediction - target)**2, as torch's MSELoss; scikit-learn's squared
+    error is half of it. Other differences as MLPClassifier's.
+    """ + PARAMETERS + """
+    Attributes
+    ----------
+    n_outputs_, """ + ATTRIBUTES + """
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_diabetes
+    >>> from sklearn.preprocessing import scale
+    >>> X, y = load_diabetes(return_X_y=True)
+    >>> reg = MLPRegressor(hidden_layer_sizes=(32,), lr=0.01, max_iter=100, random_state=0).fit(scale(X), scale(y))
+    >>> reg.score(scale(X), scale(y)) > 0.5
+    True
+    """
+    _losses = ("mse",)
+
+    def partial_fit(self, X, y):
+        """One epoch over (X, y)."""
+        return self._partial_fit(X, y)
+
+    def _validate(self, X, y, reset, classes=None):
+        X, y = validate_data(self, X, y, reset=reset, dtype=[np.float64, np.float32], multi_output=True,
+                             y_numeric=True)
+        outputs = 1 if y.ndim == 1 else y.shape[1]
+        if reset:
+            self.n_outputs_ = outputs
+        elif outputs != self.n_outputs_:
+            raise ValueError(f"y has {outputs} outputs, but {type(self).__name__} was fitted with {self.n_outputs_}")
+        dtype = self._dtype(X, reset)
+        return np.ascontiguousarray(X, dtype=dtype), np.ascontiguousarray(y.reshape(len(y), -1), dtype=dtype)
+
+    def _outputs(self):
+        return self.n_outputs_
+
+    def predict(self, X):
+        """The predicted targets: a vector for one output, else (n_samples, n_outputs)."""
+        X = self._checked(X)  # checks that the estimator is fitted before model_ is read
+        predictions = self.model_.scores(X)
+        return predictions.ravel() if self.n_outputs_ == 1 else predictions
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        tags.target_tags.single_output = True
         return tags

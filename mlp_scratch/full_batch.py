@@ -4,7 +4,7 @@ model's training loss on the whole training set, whose batch-norm statistics go 
 instead of the running averages, so that only the points a method accepts set them."""
 import numpy as np
 
-from mlp_scratch.validation import check_features, check_labels
+from mlp_scratch.validation import check_features
 
 
 class FullBatchMethod:
@@ -19,6 +19,9 @@ class FullBatchMethod:
         A mask left as None keeps its current value, as with the other optimizers."""
         if frozen is not None:
             self.frozen = np.asarray(frozen, bool)
+
+    def check_model(self, model):
+        """Refuse, before training starts, a model the method cannot train (the trainer asks)."""
 
     def hyperparameters(self):
         raise NotImplementedError
@@ -40,7 +43,7 @@ def training_loss(model, X, y):
     ``model.flat_grads``; each evaluation's batch-norm statistics (the whole set's) go to
     ``statistics``, and the running averages stay. X and y are checked once, here."""
     X = check_features(X, model.input_dim, model.dtype)
-    y = check_labels(y, X.shape[0], model.num_classes)
+    y = model.check_targets(y, X.shape[0])
     statistics = np.zeros_like(model.running)
 
     def loss(params):

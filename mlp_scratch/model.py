@@ -3,14 +3,14 @@ import numpy as np
 
 from mlp_scratch import threads
 from mlp_scratch.kernels.layers.activations import ELU, LEAKY_RELU, RELU, SIGMOID, TANH
-from mlp_scratch.kernels.layers.losses import SOFTMAX, SVM, data_loss, softmax
+from mlp_scratch.kernels.layers.losses import MSE, SOFTMAX, SVM, data_loss, softmax
 from mlp_scratch.kernels.training import network
 from mlp_scratch.kernels.training.layout import build_layout, hidden_outputs, parameter_views, running_views
 from mlp_scratch.kernels.training.network import Network, Workspace
 from mlp_scratch.validation import (check_bool, check_choice, check_dtype, check_features, check_labels,
-                                    check_number, check_positive_int, check_seed)
+                                    check_number, check_positive_int, check_seed, check_targets)
 
-LOSSES = {"softmax": SOFTMAX, "svm": SVM}
+LOSSES = {"softmax": SOFTMAX, "svm": SVM, "mse": MSE}
 ACTIVATIONS = {"relu": RELU, "leaky_relu": LEAKY_RELU, "elu": ELU, "tanh": TANH, "sigmoid": SIGMOID}
 DEFAULT_ALPHA = {"leaky_relu": 0.01, "elu": 1.0}  # torch's defaults; the others take none
 INITS = ("he", "xavier")
@@ -56,6 +56,7 @@ class MLP:
     Parameters
     ----------
     input_dim, num_classes : int
+        num_classes is the number of outputs: classes, or regression targets with loss="mse".
     hidden_sizes : sequence of int
         Width of each hidden layer; empty for softmax regression / a linear SVM.
     batchnorm : bool
@@ -75,7 +76,9 @@ class MLP:
     l1 : float >= 0
         Adds l1 * sum(|W|) over the weight matrices (subgradient l1 * sign(W), 0 at W = 0); with l2
         too, the elastic net.
-    loss : "softmax" or "svm"
+    loss : "softmax", "svm" or "mse"
+        "mse" makes a regression network: its outputs are predictions of real targets (y (N, C)),
+        its loss their mean squared error and its score R^2.
     init : "he", "xavier" or a positive std; see ``weight_std``. Biases start at 0, gamma at 1.
     dtype : "float32" (default) or "float64"
     seed : int, seeds the initialization.
@@ -91,8 +94,6 @@ class MLP:
                  bn_momentum=0.1, bn_eps=1e-5):
         self.input_dim = check_positive_int("input_dim", input_dim)
         self.num_classes = check_positive_int("num_classes", num_classes)
-        if self.num_classes < 2:
-            raise ValueError(f"num_classes must be at least 2, got {num_classes}")
         if isinstance(hidden_sizes, (int, np.integer)):
             hidden_sizes = [hidden_sizes]
         if isinstance(hidden_sizes, str) or not hasattr(hidden_sizes, "__iter__"):
@@ -114,6 +115,8 @@ class MLP:
         self.l2 = check_number("l2", l2, low=0)
         self.l1 = check_number("l1", l1, low=0)
         self.loss_name = check_choice("loss", loss, LOSSES)
+        if self.num_classes < 2 and not self.regression:
+            raise ValueError(f"num_classes must be at least 2 for a classifier (loss={loss!r}), got {num_classes}")
         self.init = check_init(init)
         self.dtype = check_dtype(dtype)
         self.seed = check_seed("seed", seed)
@@ -148,6 +151,23 @@ class MLP:
                     activation_alpha=self.activation_alpha, batchnorm=self.batchnorm, dropout=self.dropout,
                     dropout_mode=self.dropout_mode, l2=self.l2, l1=self.l1, loss=self.loss_name, init=self.init,
                     dtype=self.dtype.name, seed=self.seed, bn_momentum=self.bn_momentum, bn_eps=self.bn_eps)
+
+    @property
+    def regression(self):
+        """Whether the network predicts real targets (loss "mse") rather than classes."""
+        return self.loss_name == "mse"
+
+    @property
+    def metric(self):
+        """The name of ``score``'s figure: "acc" (accuracy) or "r2" (R^2, for regression)."""
+        return "r2" if self.regression else "acc"
+
+    def check_targets(self, y, n_samples, name="y"):
+        """y checked for this network: n_samples class labels, or real targets (n_samples, num_classes)
+        in the model's dtype for regression."""
+        if self.regression:
+            return check_targets(y, n_samples, self.num_classes, self.dtype, name)
+        return check_labels(y, n_samples, self.num_classes, name)
 
     def running_stats(self):
         """{'running_mean1': ..., 'running_var1': ..., ...}: views into ``running``."""
@@ -216,11 +236,11 @@ class MLP:
         model's rate for this pass (full-batch methods use 0); batch norm uses the batch's
         statistics and updates its running averages."""
         X = check_features(X, self.input_dim, self.dtype)
-        y = check_labels(y, X.shape[0], self.num_classes)
+        y = self.check_targets(y, X.shape[0])
         return self.forward_backward_checked(X, y, np.uint64(check_seed("seed", seed)), dropout)
 
     def forward_backward_checked(self, X, y, seed, dropout=None, statistics=None):
-        """forward_backward on data already checked (check_features, check_labels) and a uint64
+        """forward_backward on data already checked (check_features, check_targets) and a uint64
         seed: for callers that check their data once and pass over it many times (L-BFGS).
         ``statistics``, an array shaped as ``running``, receives the batch's batch-norm statistics
         (as running averages of momentum 1) and the running averages stay as they are."""
@@ -265,23 +285,26 @@ class MLP:
 
     def predict_proba(self, X):
         """Softmax of the evaluation-mode scores (also for an SVM-trained model)."""
+        if self.regression:
+            raise ValueError("predict_proba: a regression network (loss='mse') predicts values, not classes: "
+                             "use predict")
         probs = self.scores(X)
         softmax(probs, probs)
         return probs
 
     def predict(self, X):
-        return np.argmax(self.scores(X), axis=1)
+        """Class labels, or for regression the predicted targets (N, num_classes)."""
+        scores = self.scores(X)
+        return scores if self.regression else np.argmax(scores, axis=1)
 
     def score(self, X, y):
-        """Mean accuracy on (X, y)."""
-        X = check_features(X, self.input_dim, self.dtype)
-        y = check_labels(y, X.shape[0], self.num_classes)
-        return float(np.mean(np.argmax(self.scores_checked(X), axis=1) == y))
+        """Mean accuracy on (X, y); R^2 for regression (see ``r_squared``)."""
+        return self.evaluate(X, y)[1]
 
     def evaluate(self, X, y):
-        """(data loss, accuracy) in evaluation mode."""
+        """(data loss, score) in evaluation mode: the score is the accuracy, or R^2 for regression."""
         X = check_features(X, self.input_dim, self.dtype)
-        return self.evaluate_checked(X, check_labels(y, X.shape[0], self.num_classes))
+        return self.evaluate_checked(X, self.check_targets(y, X.shape[0]))
 
     def score_bound(self, input_bound):
         """An upper bound on the 2-norm of evaluation-mode scores, and of every partial sum on the
@@ -311,10 +334,24 @@ class MLP:
         return bound if np.isfinite(bound) else np.inf
 
     def evaluate_checked(self, X, y):
-        """evaluate on data already checked (check_features, check_labels): for callers that
+        """evaluate on data already checked (check_features, check_targets): for callers that
         check their data once and evaluate it every epoch (the trainer)."""
         scores = self.scores_checked(X)
         dscores = np.empty_like(scores)
         row_loss = np.empty(X.shape[0], np.float64)
         loss = data_loss(LOSSES[self.loss_name], scores, y, dscores, row_loss)
+        if self.regression:
+            return float(loss), r_squared(y, scores)
         return float(loss), float(np.mean(np.argmax(scores, axis=1) == y))
+
+
+def r_squared(targets, predictions):
+    """The coefficient of determination, averaged over the outputs (scikit-learn's r2_score):
+    1 - sum (t - p)**2 / sum (t - mean t)**2 per output; an output with constant targets scores 1
+    if predicted exactly, else 0. In float64."""
+    targets, predictions = np.asarray(targets, np.float64), np.asarray(predictions, np.float64)
+    residual = ((targets - predictions) ** 2).sum(axis=0)
+    total = ((targets - targets.mean(axis=0)) ** 2).sum(axis=0)
+    constant = total == 0
+    scores = np.where(constant, (residual == 0).astype(np.float64), 1 - residual / np.where(constant, 1, total))
+    return float(scores.mean())

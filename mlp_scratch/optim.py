@@ -6,6 +6,7 @@ from mlp_scratch import threads
 from mlp_scratch.kernels.training import optimizers as kernels
 from mlp_scratch.lbfgs import LBFGS
 from mlp_scratch.random_search import RandomSearch
+from mlp_scratch.second_order import BFGS, HessianFree
 from mlp_scratch.validation import check_bool, check_int, check_number
 
 
@@ -257,8 +258,8 @@ OPTIMIZERS = {"sgd": SGD, "adagrad": Adagrad, "rmsprop": RMSprop, "adadelta": Ad
               "adamw": AdamW}
 
 
-# Everything the trainer accepts: the per-element optimizers and full-batch L-BFGS.
-METHODS = {**OPTIMIZERS, "lbfgs": LBFGS, "random-search": RandomSearch}
+# Everything the trainer accepts: the per-element optimizers and the full-batch methods.
+METHODS = {**OPTIMIZERS, "lbfgs": LBFGS, "hessian-free": HessianFree, "bfgs": BFGS, "random-search": RandomSearch}
 
 
 def make_optimizer(name, **kwargs):

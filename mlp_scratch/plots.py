@@ -11,7 +11,8 @@ from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 
 def plot_history(history, path, title=None):
-    """A PNG with the per-iteration loss (raw and smoothed), and train/validation accuracy per epoch."""
+    """A PNG with the per-iteration loss (raw and smoothed), and train/validation accuracy (or R^2)
+    per epoch."""
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(11, 4.2))
     loss = np.asarray(history.iteration_loss)
     if loss.size:
@@ -26,9 +27,13 @@ def plot_history(history, path, title=None):
         ax_loss.legend()
     ax_loss.set(xlabel="iteration (mini-batch)", ylabel="training loss (data + L2)", title="Loss")
     epochs = [e["epoch"] for e in history.epochs]
-    ax_acc.plot(epochs, [e["train_acc"] for e in history.epochs], "o-", label="train")
-    ax_acc.plot(epochs, [e["val_acc"] for e in history.epochs], "s-", label="validation")
-    ax_acc.set(xlabel="epoch", ylabel="accuracy (fraction correct)", title="Accuracy")
+    metric = history.metric
+    ax_acc.plot(epochs, [e[f"train_{metric}"] for e in history.epochs], "o-", label="train")
+    ax_acc.plot(epochs, [e[f"val_{metric}"] for e in history.epochs], "s-", label="validation")
+    if metric == "acc":
+        ax_acc.set(xlabel="epoch", ylabel="accuracy (fraction correct)", title="Accuracy")
+    else:
+        ax_acc.set(xlabel="epoch", ylabel="R$^2$ (1 - residual / variance)", title="R$^2$")
     ax_acc.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax_acc.grid(alpha=0.3)
     ax_acc.legend()

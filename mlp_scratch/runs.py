@@ -21,7 +21,9 @@ from mlp_scratch.plots import plot_diagnostics, plot_histograms, plot_history
 RUN_FILES = ("config.json", "metrics.csv", "history.json", "checkpoint.npz", "best_model.npz", "curves.png",
              "diagnostics.csv", "diagnostics.png", "histograms.png")
 LOCK_FILE = ".lock"  # stays in the folder; holds the process id of the run that last held it
-METRICS = ["epoch", "lr", "batch_loss", "train_loss", "train_acc", "val_loss", "val_acc", "time"]
+def metrics_columns(metric):
+    """metrics.csv's columns for a history whose score is ``metric`` ("acc" or "r2")."""
+    return ["epoch", "lr", "batch_loss", "train_loss", f"train_{metric}", "val_loss", f"val_{metric}", "time"]
 DIAGNOSTICS = ["step", "epoch", "layer", *FIELDS]
 
 
@@ -99,7 +101,7 @@ def write_csv(path, columns, rows):
 
 
 def save_history(folder, history, results=None):
-    write_csv(folder / "metrics.csv", METRICS, history.epochs)
+    write_csv(folder / "metrics.csv", metrics_columns(history.metric), history.epochs)
     if history.diagnostics:
         write_csv(folder / "diagnostics.csv", DIAGNOSTICS, history.diagnostics)
     write_text(folder / "history.json", json.dumps({**history.to_dict(), "results": results or {}}) + "\n")
@@ -112,21 +114,22 @@ def save_config(folder, config):
     write_text(folder / "config.json", json.dumps(config, indent=2) + "\n")
 
 
-def save_epoch(folder, trainer, preprocessing=None):
+def save_epoch(folder, trainer, preprocessing=None, targets=None):
     """After each epoch: the resumable checkpoint and the history so far."""
     folder = pathlib.Path(folder)
-    checkpoint.save(folder / "checkpoint.npz", trainer.model, trainer.optimizer, preprocessing, trainer=trainer)
+    checkpoint.save(folder / "checkpoint.npz", trainer.model, trainer.optimizer, preprocessing, trainer=trainer,
+                    targets=targets)
     save_history(folder, trainer.history)
 
 
-def save_run(folder, config, model, optimizer, history, preprocessing=None, results=None):
+def save_run(folder, config, model, optimizer, history, preprocessing=None, results=None, targets=None):
     """At the end of a run: the config, the history with the results, the best model (the trainer
     has restored it into ``model``) and the figure. Returns the folder's path."""
     folder = pathlib.Path(folder)
     save_config(folder, config)
     save_history(folder, history, results)
     checkpoint.save(folder / "best_model.npz", model, optimizer, preprocessing,
-                    extra={"best_epoch": history.best_epoch, "stop_reason": history.stop_reason})
+                    extra={"best_epoch": history.best_epoch, "stop_reason": history.stop_reason}, targets=targets)
     plot_history(history, folder / "curves.png", title=config.get("title"))
     if history.diagnostics:
         plot_diagnostics(history.diagnostics, folder / "diagnostics.png", HEALTHY_RATIO, title=config.get("title"))

@@ -34,9 +34,10 @@ class TensorBoard:
             if history.iteration_lr[step] is not None:
                 add("lr/iteration", history.iteration_lr[step], step + 1)
         self._steps = len(history.iteration_loss)
-        epoch = history.epochs[-1]
+        epoch, metric = history.epochs[-1], history.metric
+        score = "accuracy" if metric == "acc" else metric
         for tag, key in (("loss/batch", "batch_loss"), ("loss/train", "train_loss"), ("loss/val", "val_loss"),
-                         ("accuracy/train", "train_acc"), ("accuracy/val", "val_acc"), ("lr/epoch", "lr")):
+                         (f"{score}/train", f"train_{metric}"), (f"{score}/val", f"val_{metric}"), ("lr/epoch", "lr")):
             if epoch[key] is not None:
                 add(tag, epoch[key], epoch["epoch"])
         for row in history.diagnostics[self._records:]:

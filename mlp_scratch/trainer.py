@@ -14,8 +14,8 @@ from mlp_scratch.kernels.random import seed_for
 from mlp_scratch.kernels.training.loop import Batches, Steps, train_steps
 from mlp_scratch.lbfgs import NonFiniteLoss
 from mlp_scratch.schedules import as_schedule
-from mlp_scratch.validation import (check_bool, check_features, check_int, check_labels, check_positive_int,
-                                    check_seed, largest_magnitude)
+from mlp_scratch.validation import (check_bool, check_features, check_int, check_positive_int, check_seed,
+                                    largest_magnitude)
 
 
 @dataclass
@@ -26,14 +26,20 @@ class History:
     iteration_loss: list = field(default_factory=list)
     iteration_lr: list = field(default_factory=list)
     # dicts: epoch, lr, batch_loss (the epoch's step losses weighted by batch size), train_loss,
-    # train_acc, val_loss, val_acc (None where not measured), time
+    # train_acc, val_loss, val_acc (None where not measured), time; a regression network's
+    # records have train_r2 and val_r2 in place of the accuracies (MLP.metric)
     epochs: list = field(default_factory=list)
     best_epoch: int = 0
-    best_val_acc: float = -1.0
+    best_val_score: float = -math.inf  # the best validation accuracy (R^2 for regression); -inf before any
     stop_reason: str = "completed"
     # With diagnostics on (mlp_scratch/diagnostics.py): a dict per record and layer, and the histograms
     diagnostics: list = field(default_factory=list)
     histograms: list = field(default_factory=list)
+
+    @property
+    def metric(self):
+        """The score the epochs record: "acc" (accuracy), or "r2" (R^2) for a regression network."""
+        return "r2" if self.epochs and "val_r2" in self.epochs[0] else "acc"
 
     def to_dict(self):
         """Plain lists and dicts (copies; dataclasses.asdict deep-copies every number, 7 ms for a
@@ -47,6 +53,8 @@ class History:
 # Augmentation draws from its own stream of the run's seed; steps use streams 0, 1, 2, ... for dropout.
 AUGMENT_STREAM = 2 ** 40
 
+
+METRIC_NAMES = {"acc": "accuracy", "r2": "R^2"}
 
 # How History.stop_reason begins when training diverged or was interrupted (sweeps read them).
 NON_FINITE, INTERRUPTED = "non-finite loss", "interrupted"
@@ -85,7 +93,8 @@ class Trainer:
         Seeds the shuffling and the dropout masks: the same seed gives bitwise-identical training at
         a fixed thread count.
     restore_best : bool
-        At the end, put back the parameters of the epoch with the best validation accuracy (the
+        At the end, put back the parameters of the epoch with the best validation score (accuracy, or
+        R^2 for a regression network; the
         initial ones if training stopped before the first epoch ended). Without validation data
         the last parameters stay.
     train_eval_samples : int
@@ -125,6 +134,8 @@ class Trainer:
         self.log = log or silent
         self.progress = check_bool("progress", progress)
         self.full_batch = getattr(optimizer, "full_batch", False)
+        if self.full_batch:
+            optimizer.check_model(model)
         if augment is not None and self.full_batch:
             raise ValueError(f"augment needs mini-batches; {optimizer!r} is full-batch")
         if self.full_batch and model.dropout > 0 and model.dropout_mode == "classic":
@@ -150,12 +161,13 @@ class Trainer:
         (``history.stop_reason`` says which)."""
         model = self.model
         X = check_features(data.X_train, model.input_dim, model.dtype, "X_train")
-        y = check_labels(data.y_train, X.shape[0], model.num_classes, "y_train")
-        warn_if_too_few(y, model.num_classes)
+        y = model.check_targets(data.y_train, X.shape[0], "y_train")
+        if not model.regression:
+            warn_if_too_few(y, model.num_classes)
         validation = None
         if data.X_val is not None:
             X_val = check_features(data.X_val, model.input_dim, model.dtype, "X_val")
-            validation = (X_val, check_labels(data.y_val, X_val.shape[0], model.num_classes, "y_val"))
+            validation = (X_val, model.check_targets(data.y_val, X_val.shape[0], "y_val"))
         self._rng = np.random.default_rng(self.seed)
         subset = np.sort(self._rng.permutation(len(X))[:self.train_eval_samples]) if self.train_eval_samples else []
         self._eval_sets = ((X[subset], y[subset]) if len(subset) else None, validation)
@@ -231,7 +243,11 @@ class Trainer:
 
     def _load_state(self, state):
         self._rng.bit_generator.state = state["rng"]
-        self.history = History(**state["history"])
+        history = dict(state["history"])
+        if "best_val_acc" in history:  # checkpoints written before regression came
+            best = history.pop("best_val_acc")
+            history["best_val_score"] = -math.inf if best < 0 else best
+        self.history = History(**history)
         self.schedule.load_state_dict(state["schedule"])
         self._best[0][:], self._best[1][:] = state["best_params"], state["best_running"]
         return int(state["step"]), float(state["elapsed"])
@@ -257,7 +273,7 @@ class Trainer:
         """An EpochRunner of this trainer's settings over (X, y): ``runner.run(epoch)`` trains one
         epoch. ``fit`` drives one; ``scripts/benchmark.py`` times the same code."""
         X = check_features(X, self.model.input_dim, self.model.dtype, "X_train")
-        y = check_labels(y, X.shape[0], self.model.num_classes, "y_train")
+        y = self.model.check_targets(y, X.shape[0], "y_train")
         return self._epoch_runner_checked(X, y, np.random.default_rng(self.seed) if rng is None else rng)
 
     def _epoch_runner_checked(self, X, y, rng):
@@ -286,23 +302,24 @@ class Trainer:
     def _end_epoch(self, epoch, lr, batch_loss):
         """Evaluate, keep the best parameters, feed the schedule, log, call on_epoch_end."""
         train, validation = self._eval_sets
-        train_loss, train_acc = self.model.evaluate_checked(*train) if train else (None, None)
-        val_loss, val_acc = self.model.evaluate_checked(*validation) if validation else (None, None)
+        train_loss, train_score = self.model.evaluate_checked(*train) if train else (None, None)
+        val_loss, val_score = self.model.evaluate_checked(*validation) if validation else (None, None)
         for name, loss in (("training", train_loss), ("validation", val_loss)):
             if loss is not None and not math.isfinite(loss):
                 raise Stop(overflowing(f"({loss}) on the {name} data after epoch {epoch}", self.model.dtype))
         self._finite[0][:], self._finite[1][:] = self.model.flat_params, self.model.running
+        metric = self.model.metric
         record = {"epoch": epoch, "lr": lr, "batch_loss": batch_loss, "train_loss": train_loss,
-                  "train_acc": train_acc, "val_loss": val_loss, "val_acc": val_acc,
+                  f"train_{metric}": train_score, "val_loss": val_loss, f"val_{metric}": val_score,
                   "time": time.perf_counter() - self._start}
         history = self.history
         history.epochs.append(record)
-        if val_acc is not None and val_acc > history.best_val_acc:
-            history.best_epoch, history.best_val_acc = epoch, val_acc
+        if val_score is not None and val_score > history.best_val_score:
+            history.best_epoch, history.best_val_score = epoch, val_score
             self._best[0][:], self._best[1][:] = self.model.flat_params, self.model.running
         self.schedule.observe(batch_loss if val_loss is None else val_loss)
-        shown = {"loss": batch_loss if train_loss is None else train_loss, "train acc": train_acc,
-                 "val loss": val_loss, "val acc": val_acc}
+        shown = {"loss": batch_loss if train_loss is None else train_loss, f"train {metric}": train_score,
+                 "val loss": val_loss, f"val {metric}": val_score}
         text = "  ".join(f"{name} {value:.4f}" for name, value in shown.items() if value is not None)
         lr_text = "" if lr is None else f"  lr {lr:.3g}"
         self.log(f"epoch {epoch:3d}/{self.epochs}  {text}{lr_text}  {record['time']:.1f}s")
@@ -364,7 +381,8 @@ class EpochRunner:
             batch_size = len(X)
         if model.batchnorm and batch_size < 2:
             raise ValueError(f"batch_size must be at least 2 with batch norm (a batch's statistics need two "
-                             f"samples), got {batch_size} with {len(X)} training samples")
+                             f"samples), got {batch_size} with {len(X)} sample{'' if len(X) == 1 else 's'} of "
+                             f"training data")
         if augment is not None and int(np.prod(augment.image_shape)) != X.shape[1]:
             raise ValueError(f"augment is for images of shape {augment.image_shape} ({int(np.prod(augment.image_shape))} "
                              f"features) but X_train has {X.shape[1]} features")
@@ -372,7 +390,7 @@ class EpochRunner:
         self.batch_sizes = np.diff(self.bounds)
         capacity = int(self.batch_sizes.max())
         X_batch = np.empty((capacity, X.shape[1]), model.dtype)
-        self.batches = Batches(X, y, np.arange(len(X)), self.bounds, X_batch, np.empty(capacity, np.int64),
+        self.batches = Batches(X, y, np.arange(len(X)), self.bounds, X_batch, np.empty((capacity,) + y.shape[1:], y.dtype),
                                np.empty_like(X_batch) if augment else X_batch)
         self.augment = kernel_settings(augment, model.dtype)
         self.seed, self.augment_seed = np.uint64(seed), seed_for(seed, AUGMENT_STREAM)

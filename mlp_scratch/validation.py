@@ -112,3 +112,23 @@ def check_labels(y, n_samples, n_classes, name="y"):
         raise ValueError(f"{name} must hold labels in [0, {n_classes - 1}], "
                          f"got values in [{y.min()}, {y.max()}]")
     return y
+
+
+def check_targets(y, n_samples, n_outputs, dtype, name="y"):
+    """Regression targets as a C-contiguous (n_samples, n_outputs) array of ``dtype`` with finite
+    values; a vector of n_samples values is one output."""
+    y = np.asarray(y)
+    if y.ndim == 1 and n_outputs == 1:
+        y = y.reshape(-1, 1)
+    if y.ndim != 2 or y.shape != (n_samples, n_outputs):
+        raise ValueError(f"{name} must be an array of shape ({n_samples}, {n_outputs}) of regression targets"
+                         f"{' (or a vector of ' + str(n_samples) + ')' if n_outputs == 1 else ''}, got shape {y.shape}")
+    if not np.issubdtype(y.dtype, np.number) or np.iscomplexobj(y):
+        raise ValueError(f"{name} must hold real numbers, got dtype {y.dtype}")
+    if not all_finite(y):
+        raise ValueError(f"{name} must not contain NaN or infinity")
+    with np.errstate(over="ignore"):
+        converted = np.ascontiguousarray(y, dtype=dtype)
+    if not all_finite(converted):
+        raise ValueError(f"{name} has values too large for {np.dtype(dtype).name}")
+    return converted

@@ -124,6 +124,15 @@ def svm_loss(scores, y):
     return margins.sum() / n, positive / n
 
 
+def mse_loss(scores, targets):
+    """torch.nn.MSELoss: the mean over every element of (s - t)**2."""
+    difference = scores - targets
+    return np.mean(difference ** 2), 2 * difference / difference.size
+
+
+LOSSES = {"softmax": softmax_loss, "svm": svm_loss, "mse": mse_loss}
+
+
 def mlp_loss(params, X, y, n_hidden, batchnorm, keep_prob, seed, l2, loss, eps=1e-5, l1=0.0, activation="relu",
              alpha=0.0, dropout_mode="inverted"):
     """Training-mode loss of the whole network, written as plainly as the lecture writes it."""
@@ -138,7 +147,7 @@ def mlp_loss(params, X, y, n_hidden, batchnorm, keep_prob, seed, l2, loss, eps=1
             h = h if dropout_mode == "classic" else h / keep_prob  # classic scales at test time instead
     out = n_hidden + 1
     scores = h @ params[f"W{out}"] + params[f"b{out}"]
-    data_loss = (softmax_loss if loss == "softmax" else svm_loss)(scores, y)[0]
+    data_loss = LOSSES[loss](scores, y)[0]
     penalty = sum(l1 * np.abs(params[f"W{l}"]).sum() + 0.5 * l2 * np.sum(params[f"W{l}"] ** 2)
                   for l in range(1, out + 1))
     return data_loss + penalty
@@ -164,7 +173,7 @@ def mlp_layers(params, X, y, n_hidden, batchnorm, keep_prob, seed, l2, loss="sof
     inputs.append(h)
     out = n_hidden + 1
     scores = h @ params[f"W{out}"] + params[f"b{out}"]
-    dz = (softmax_loss if loss == "softmax" else svm_loss)(scores, y)[1]
+    dz = LOSSES[loss](scores, y)[1]
     loss_grads = [dz]
     for l in range(n_hidden, 0, -1):
         z, u, mask = caches[l - 1]

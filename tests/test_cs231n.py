@@ -137,6 +137,7 @@ def test_batchnorm_refuses_a_bad_mode():
 def test_dropout_preserves_the_mean_and_test_mode_is_the_identity(p):
     rng = np.random.default_rng(6)
     x = rng.standard_normal((500, 500)) + 10
+    np.random.seed(231)  # the unseeded mask's seed comes from NumPy's global generator: fixed here, not by test order
     out, _ = layers.dropout_forward(x, {"mode": "train", "p": p})
     out_test, _ = layers.dropout_forward(x, {"mode": "test", "p": p})
     assert abs(out.mean() / x.mean() - 1) < 0.01

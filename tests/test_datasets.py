@@ -278,8 +278,8 @@ def test_augmentation_matches_reference(dtype):
 
 
 def warp_jitter_reference(X, shape, max_shift, flip, warp, jitter, seed):
-    """Shift, flip and affine warp through scipy's bilinear map_coordinates, then jitter, in NumPy,
-    from the same uniforms as the kernel (kernels/training/augment.py's docstring)."""
+    """Shift, flip, lens distortion and affine warp through scipy's bilinear map_coordinates, then
+    jitter, in NumPy, from the same uniforms as the kernel (kernels/training/augment.py's docstring)."""
     from scipy.ndimage import map_coordinates
     uniform = random_kernels.uniform
     channels, height, width = shape
@@ -292,9 +292,11 @@ def warp_jitter_reference(X, shape, max_shift, flip, warp, jitter, seed):
         image = X[i].reshape(shape)[:, :, ::-1] if flip and uniform(seed, 3 * i + 2) < 0.5 else X[i].reshape(shape)
         draw = [2 * uniform(seed, 3 * n + 6 * i + k) - 1 for k in range(6)]
         theta, phi, s = draw[0] * warp[0], draw[1] * warp[2], 1 + draw[2] * warp[1]
+        k = (2 * uniform(seed, 9 * n + i) - 1) * warp[3]
         rotation = np.array([[np.cos(theta), -np.sin(theta)], [np.sin(theta), np.cos(theta)]])
         M = rotation @ np.array([[1, 0], [np.tan(phi), 1]]) / s
-        source = np.tensordot(M, grid, 1) + center - np.array(shift, float)[:, None, None]
+        bent = grid * (1 + k * (grid ** 2).sum(axis=0) / max(center.max(), 0.5) ** 2)
+        source = np.tensordot(M, bent, 1) + center - np.array(shift, float)[:, None, None]
         y = np.stack([map_coordinates(image[c], source, order=1, mode="grid-constant") for c in range(channels)])
         y *= 1 + draw[3] * jitter[0]
         y = y.mean() + (1 + draw[4] * jitter[1]) * (y - y.mean())
@@ -309,7 +311,7 @@ def warp_jitter_reference(X, shape, max_shift, flip, warp, jitter, seed):
 def test_affine_warp_and_jitter_match_scipy(dtype):
     X = np.random.default_rng(2).standard_normal((30, 3 * 7 * 6)).astype(dtype)
     aug = Augmentation((3, 7, 6), translate=1, flip=True, rotate=20, scale=0.2, shear=10, brightness=0.3,
-                       contrast=0.3, saturation=0.5)
+                       contrast=0.3, saturation=0.5, distort=0.3)
     out = np.empty_like(X)
     aug(X, out, np.uint64(11))
     settings = kernel_settings(aug, dtype)
@@ -321,6 +323,27 @@ def test_affine_warp_and_jitter_match_scipy(dtype):
     assert np.abs(out - plain).mean() > 0.1  # the warp and jitter did something
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_lens_distortion_alone_matches_scipy_and_bends_the_right_way(dtype):
+    X = np.random.default_rng(3).standard_normal((40, 9 * 8)).astype(dtype)
+    aug = Augmentation((1, 9, 8), distort=0.4)
+    out = np.empty_like(X)
+    aug(X, out, np.uint64(5))
+    want = warp_jitter_reference(X.astype(np.float64), (1, 9, 8), 0, False, kernel_settings(aug, dtype).warp,
+                                 np.zeros(3), np.uint64(5))
+    np.testing.assert_allclose(out, want, rtol=1e-4 if dtype == np.float32 else 1e-10, atol=1e-5)
+    # a bright square filling the middle of the image: barrel (k > 0) shrinks it, pincushion grows it
+    square = np.zeros((1, 21, 21))
+    square[0, 4:17, 4:17] = 1.0
+    k = np.array([2 * random_kernels.uniform(np.uint64(s), 9) - 1 for s in range(200)])
+    barrel, pincushion = int(np.argmax(k)), int(np.argmin(k))
+    for seed, shrinks in ((barrel, True), (pincushion, False)):
+        bent = np.empty((1, 441))
+        Augmentation((1, 21, 21), distort=0.5)(square.reshape(1, -1), bent, np.uint64(seed))
+        assert (bent.sum() < square.sum()) == shrinks
+        assert bent[0, 10 * 21 + 10] == 1.0  # the center stays where it is
+
+
 def test_warp_options_are_checked():
     with pytest.raises(ValueError, match="saturation needs 3 color channels"):
         Augmentation((1, 8, 8), saturation=0.2)
@@ -328,6 +351,8 @@ def test_warp_options_are_checked():
         Augmentation((1, 8, 8), scale=1.0)
     with pytest.raises(ValueError, match="rotate"):
         Augmentation((1, 8, 8), rotate=-5)
+    with pytest.raises(ValueError, match="distort"):
+        Augmentation((1, 8, 8), distort=1.0)
 
 
 def test_flips_are_exact_mirror_images():

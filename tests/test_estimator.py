@@ -1,4 +1,4 @@
-"""MLPClassifier against scikit-learn's own estimator checks, and inside its tools."""
+"""MLPClassifier and MLPRegressor against scikit-learn's own estimator checks, and inside its tools."""
 import warnings
 from types import SimpleNamespace
 
@@ -11,12 +11,15 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from mlp_scratch import MLPClassifier, datasets
+from mlp_scratch import MLPClassifier, MLPRegressor, datasets
 
 
 @parametrize_with_checks([MLPClassifier(hidden_layer_sizes=(16,), max_iter=100, random_state=0),
                           MLPClassifier(hidden_layer_sizes=(16,), batchnorm=True, optimizer="sgd", lr=0.05,
-                                        optimizer_params={"momentum": 0.9}, max_iter=50, random_state=0)])
+                                        optimizer_params={"momentum": 0.9}, max_iter=50, random_state=0),
+                          MLPRegressor(hidden_layer_sizes=(16,), lr=0.01, max_iter=100, random_state=0),
+                          MLPRegressor(hidden_layer_sizes=(16,), batchnorm=True, optimizer="sgd", lr=0.005,
+                                       optimizer_params={"momentum": 0.9}, max_iter=50, random_state=0)])
 def test_sklearn_estimator_checks(estimator, check):
     check(estimator)
 
@@ -187,3 +190,36 @@ def test_diagnostics_watch_the_fit_without_changing_it(digits):
     watched.partial_fit(X, y)
     assert [row["epoch"] for row in watched.diagnostics_[-2:]] == [4, 4]
     assert plain.diagnostics_ == []
+
+
+def test_the_regressor_predicts_one_or_several_outputs_and_scores_r2():
+    from sklearn.metrics import r2_score
+
+    data = datasets.load("regression", n_targets=3, seed=0, dtype="float64")
+    reg = MLPRegressor(hidden_layer_sizes=(32,), lr=0.01, max_iter=50, random_state=0).fit(data.X_train, data.y_train)
+    predictions = reg.predict(data.X_test)
+    assert reg.n_outputs_ == 3 and predictions.shape == data.y_test.shape
+    score = reg.score(data.X_test, data.y_test)
+    assert score == pytest.approx(r2_score(data.y_test, predictions), rel=1e-12) and score > 0.8
+    one = MLPRegressor(hidden_layer_sizes=(8,), max_iter=3, random_state=0).fit(data.X_train, data.y_train[:, 0])
+    assert one.n_outputs_ == 1 and one.predict(data.X_test).shape == (len(data.X_test),)
+    with pytest.raises(ValueError, match="y has 3 outputs, but MLPRegressor was fitted with 1"):
+        one.partial_fit(data.X_train, data.y_train)
+    with pytest.raises(ValueError, match="loss must be None or one of \\['mse'\\]"):
+        MLPRegressor(loss="softmax").fit(data.X_train, data.y_train)
+
+
+def test_the_regressor_continues_exactly_and_stops_early_on_validation_r2():
+    data = datasets.load("friedman1", seed=0, dtype="float64")
+    X, y = data.X_train, data.y_train
+    straight = MLPRegressor(hidden_layer_sizes=(16,), max_iter=4, n_iter_no_change=100, random_state=0).fit(X, y)
+    epochs = MLPRegressor(hidden_layer_sizes=(16,), random_state=0)
+    for _ in range(4):
+        epochs.partial_fit(X, y)
+    np.testing.assert_array_equal(epochs.model_.flat_params, straight.model_.flat_params)
+    from sklearn.model_selection import train_test_split
+    reg = MLPRegressor(hidden_layer_sizes=(32,), lr=0.01, early_stopping=True, n_iter_no_change=3, max_iter=200,
+                       random_state=0).fit(X, y)
+    assert reg.n_iter_ < 200 and reg.best_validation_score_ == max(reg.validation_scores_)
+    _, X_val, _, y_val = train_test_split(X, y, test_size=0.1, random_state=reg._seed)
+    assert reg.score(X_val, y_val) == pytest.approx(reg.best_validation_score_, rel=1e-12)  # the best epoch's

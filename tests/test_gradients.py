@@ -88,10 +88,11 @@ def test_batchnorm_gradients():
     assert rel_error(dbeta, eval_numerical_gradient_array(lambda v: forward(x, gamma, v), beta, dout)) < 1e-7
 
 
-@pytest.mark.parametrize("kind", ["softmax", "svm"])
+@pytest.mark.parametrize("kind", ["softmax", "svm", "mse"])
 def test_loss_gradients(kind):
-    scores, y = rng.standard_normal((7, 5)), rng.integers(0, 5, 7)
-    fn = losses.softmax_loss if kind == "softmax" else losses.svm_loss
+    scores = rng.standard_normal((7, 5))
+    y = rng.standard_normal((7, 5)) if kind == "mse" else rng.integers(0, 5, 7)
+    fn = getattr(losses, f"{kind}_loss")
     dscores = np.empty_like(scores)
     fn(scores, y, dscores, np.empty(7))
     numeric = eval_numerical_gradient(lambda s: fn(s, y, np.empty_like(s), np.empty(7)), scores)
@@ -114,13 +115,20 @@ CASES = [
          activation_alpha=0.2),
     dict(hidden_sizes=[10, 7], batchnorm=True, dropout=0.3, l2=0.1, loss="softmax", dropout_mode="classic"),
     dict(hidden_sizes=[9], batchnorm=False, dropout=0.4, l2=0.0, loss="svm", activation="tanh", dropout_mode="classic"),
+    dict(hidden_sizes=[10, 7], batchnorm=True, dropout=0.2, l2=0.1, loss="mse"),
+    dict(hidden_sizes=[9], batchnorm=False, dropout=0.0, l2=0.0, l1=0.1, loss="mse", activation="tanh"),
 ]
+
+
+def targets(rng, case, n):
+    """Class labels, or real targets (n, 4) for the regression loss."""
+    return rng.standard_normal((n, 4)) if case["loss"] == "mse" else rng.integers(0, 4, n)
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: "-".join(f"{k}={v}" for k, v in c.items()))
 def test_whole_model_gradients(case):
     local = np.random.default_rng(1)
-    X, y = local.standard_normal((12, 6)), local.integers(0, 4, 12)
+    X, y = local.standard_normal((12, 6)), targets(local, case, 12)
     model = MLP(6, num_classes=4, dtype="float64", seed=3, **case)
     errors = check_model_gradients(model, X, y, seed=11)
     assert max(errors.values()) < 1e-6, errors
@@ -139,7 +147,7 @@ def test_gradient_check_needs_float64_and_leaves_running_averages():
 @pytest.mark.parametrize("case", CASES, ids=lambda c: "-".join(f"{k}={v}" for k, v in c.items()))
 def test_model_loss_equals_the_plain_numpy_network(case):
     local = np.random.default_rng(2)
-    X, y = local.standard_normal((15, 6)), local.integers(0, 4, 15)
+    X, y = local.standard_normal((15, 6)), targets(local, case, 15)
     model = MLP(6, num_classes=4, dtype="float64", seed=5, **case)
     loss = model.forward_backward(X, y, seed=7)
     want = ref.mlp_loss(model.params, X, y, len(case["hidden_sizes"]), case["batchnorm"],

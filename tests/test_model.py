@@ -172,7 +172,7 @@ def test_classic_and_inverted_dropout_train_alike():
     accuracy = {}
     for mode in ("inverted", "classic"):
         model = MLP(64, [100], 10, dropout=0.5, dropout_mode=mode, seed=0)
-        accuracy[mode] = Trainer(model, SGD(lr=0.05, momentum=0.9), epochs=10, log=None).fit(data).best_val_acc
+        accuracy[mode] = Trainer(model, SGD(lr=0.05, momentum=0.9), epochs=10, log=None).fit(data).best_val_score
     assert min(accuracy.values()) > 0.93 and abs(accuracy["classic"] - accuracy["inverted"]) < 0.02, accuracy
 
 

@@ -20,7 +20,7 @@ from mlp_scratch.threads import available_cores as cores
 from sweep_trials import CountingDataset, probe
 
 needs_dask = pytest.mark.skipif(importlib.util.find_spec("distributed") is None, reason="needs dask.distributed")
-TIMING = ("seconds", "seconds_std", "worker")  # the columns that differ between runs of the same trial
+TIMING = ("seconds", "seconds_std", "seconds_per_iteration", "worker")  # the columns that differ between runs of the same trial
 # the backends with worker processes (Dask: a LocalCluster on 127.0.0.1)
 POOLS = [pytest.param("joblib", id="joblib"), pytest.param("dask", id="dask", marks=needs_dask)]
 

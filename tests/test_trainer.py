@@ -87,7 +87,7 @@ def test_interrupt_keeps_history_and_best_parameters(digits):
     history = Trainer(model, SGD(lr=0.05, momentum=0.9), epochs=10, log=log).fit(digits)
     assert history.stop_reason == "interrupted after 2 epochs"
     assert len(history.epochs) == 2
-    assert model.score(digits.X_val, digits.y_val) == pytest.approx(history.best_val_acc)
+    assert model.score(digits.X_val, digits.y_val) == pytest.approx(history.best_val_score)
 
 
 def test_batch_larger_than_the_data_is_clipped(digits):

@@ -1,6 +1,7 @@
-"""Classification losses on scores (N, C) with integer labels y (N,): loss value and dscores.
+"""Losses on scores (N, C): loss value and dscores. The classification losses take integer labels
+y (N,), the regression loss real targets y (N, C).
 
-Both are row-parallel; each row's loss goes to its own slot of ``row_loss`` and the slots are added
+All are row-parallel; each row's loss goes to its own slot of ``row_loss`` and the slots are added
 in order, so the loss does not depend on the number of threads. The loss is the mean over the batch.
 """
 import numpy as np
@@ -9,7 +10,7 @@ from numba import njit, prange
 from ..config import FASTMATH
 from ..reductions import ordered_sum
 
-SOFTMAX, SVM = 0, 1
+SOFTMAX, SVM, MSE = 0, 1, 2
 
 
 @njit(fastmath=FASTMATH, cache=True, inline="always")
@@ -68,6 +69,22 @@ def svm_loss(scores, y, dscores, row_loss):
 
 
 @njit(parallel=True, fastmath=FASTMATH, cache=True)
+def mse_loss(scores, targets, dscores, row_loss):
+    """Mean squared error over every output (torch.nn.MSELoss): L = sum_ij (s_ij - t_ij)**2 / (N C);
+    dscores = 2 (s - t) / (N C)."""
+    n, c = scores.shape
+    scale = 2.0 / (n * c)
+    for i in prange(n):
+        total = 0.0
+        for j in range(c):
+            difference = scores[i, j] - targets[i, j]
+            total += difference * difference
+            dscores[i, j] = scale * difference
+        row_loss[i] = total
+    return ordered_sum(row_loss[:n]) / (n * c)
+
+
+@njit(parallel=True, fastmath=FASTMATH, cache=True)
 def softmax(scores, probs):
     """probs = softmax(scores) row by row (predict_proba). probs may alias scores."""
     for i in prange(scores.shape[0]):
@@ -78,7 +95,11 @@ def softmax(scores, probs):
 
 @njit(cache=True)
 def data_loss(kind, scores, y, dscores, row_loss):
-    """The loss named by ``kind`` (SOFTMAX or SVM): one dispatch for the network and the model."""
+    """The loss named by ``kind`` (SOFTMAX, SVM or MSE): one dispatch for the network and the model.
+    MSE takes real targets (N, C), the others labels (N,): numba compiles only the branch that
+    matches y's type (it knows y.ndim before compiling)."""
+    if y.ndim == 2:
+        return mse_loss(scores, y, dscores, row_loss)
     if kind == SOFTMAX:
         return softmax_loss(scores, y, dscores, row_loss)
     return svm_loss(scores, y, dscores, row_loss)

@@ -15,12 +15,20 @@ output pixel q = (r, col) samples the input bilinearly (zero outside) at
 
     p = M (q - center) + center - (dy, dx),   M = R(theta) Sh(phi) / s,   center = ((H-1)/2, (W-1)/2)
 
-(R a rotation, Sh(phi) = [[1, 0], [tan(phi), 1]]), column mirrored as above. With ``jitter`` =
+(R a rotation, Sh(phi) = [[1, 0], [tan(phi), 1]]), column mirrored as above. Lens distortion (the
+warp's fourth entry, the largest |k|) draws k in [-max, max] and bends q first, radially about the
+center (one coefficient, the first term of the Brown-Conrady model):
+
+    q' = center + (1 + k rho^2) (q - center),   rho = |q - center| / max(center)
+
+so k > 0 samples ever farther out towards the edges (barrel: the content shrinks there) and k < 0
+ever nearer the center (pincushion); then p = M (q' - center) + center - (dy, dx). With ``jitter`` =
 largest relative brightness, contrast and saturation changes, each sample then draws factors
 b, c, a in [1 - max, 1 + max] and maps its values x (in the units it is given, i.e. after
 preprocessing) to b * x, then m + c * (x - m) with m the sample's mean, then (3 channels)
 g + a * (x - g) with g the pixel's luminance 0.299 R + 0.587 G + 0.114 B. The warp and jitter
-draws use uniforms 3 N + 6 i + k, after the shift and flip draws of the N samples.
+draws use uniforms 3 N + 6 i + k, after the shift and flip draws of the N samples; the lens's k the
+uniform 9 N + i.
 """
 from typing import NamedTuple
 
@@ -40,7 +48,7 @@ class AugmentSettings(NamedTuple):
     max_shift: int
     flip: bool
     noise_std: float    # in the data's dtype
-    warp: np.ndarray    # float64 (3,): largest rotation and shear (radians), largest relative scale change
+    warp: np.ndarray    # float64 (4,): largest rotation and shear (radians), relative scale change, lens |k|
     jitter: np.ndarray  # float64 (3,): largest relative brightness, contrast and saturation changes
 
 
@@ -48,10 +56,10 @@ def kernel_settings(augmentation, dtype):
     """The AugmentSettings of an mlp_scratch.datasets.Augmentation for data of ``dtype``; for None,
     settings of the same types that the training loop skips (one compiled loop serves both)."""
     if augmentation is None:
-        return AugmentSettings(False, 1, 1, 1, 0, False, np.dtype(dtype).type(0), np.zeros(3), np.zeros(3))
+        return AugmentSettings(False, 1, 1, 1, 0, False, np.dtype(dtype).type(0), np.zeros(4), np.zeros(3))
     a = augmentation
     return AugmentSettings(True, *a.image_shape, a.crop_padding + a.translate, a.flip, np.dtype(dtype).type(a.noise_std),
-                           np.array([np.radians(a.rotate), a.scale, np.radians(a.shear)]),
+                           np.array([np.radians(a.rotate), a.scale, np.radians(a.shear), a.distort]),
                            np.array([a.brightness, a.contrast, a.saturation]))
 
 
@@ -70,16 +78,21 @@ def symmetric(seed, index, largest):
 
 
 @njit(fastmath=FASTMATH, cache=True)
-def warp_sample(x, out, channels, height, width, dy, dx, mirrored, theta, phi, scale):
-    """One sample's bilinear affine warp (see the module docstring); x and out are its rows."""
+def warp_sample(x, out, channels, height, width, dy, dx, mirrored, theta, phi, scale, lens):
+    """One sample's bilinear warp, lens distortion k = ``lens`` then affine (see the module
+    docstring); x and out are its rows."""
     cy, cx = (height - 1) / 2.0, (width - 1) / 2.0
     cos_t, sin_t, tan_p = np.cos(theta) / scale, np.sin(theta) / scale, np.tan(phi)
     # M = R(theta) Sh(phi) / s with Sh = [[1, 0], [tan_p, 1]]
     m00, m01 = cos_t - sin_t * tan_p, -sin_t
     m10, m11 = sin_t + cos_t * tan_p, cos_t
+    radius = max(cy, cx, 0.5)  # rho = 1 at the farther edge's midpoint (0.5: a one-pixel image)
     for r in range(height):
         for col in range(width):
             qy, qx = r - cy, col - cx
+            if lens != 0.0:
+                bend = 1.0 + lens * (qy * qy + qx * qx) / (radius * radius)
+                qy, qx = bend * qy, bend * qx
             sy = m00 * qy + m01 * qx + cy - dy
             sx = m10 * qy + m11 * qx + cx - dx
             y0, x0 = int(np.floor(sy)), int(np.floor(sx))
@@ -120,7 +133,7 @@ def augment_images(X, out, settings, seed):
     noise_seed = derive_seed(seed, 1)
     n, d = X.shape
     span = 2 * max_shift + 1
-    warped = warp[0] != 0 or warp[1] != 0 or warp[2] != 0
+    warped = warp[0] != 0 or warp[1] != 0 or warp[2] != 0 or warp[3] != 0
     jittered = jitter[0] != 0 or jitter[1] != 0 or jitter[2] != 0
     for i in prange(n):
         dy = min(int(uniform(seed, 3 * i) * span), span - 1) - max_shift
@@ -129,7 +142,8 @@ def augment_images(X, out, settings, seed):
         extra = 3 * n + 6 * i
         if warped:
             warp_sample(X[i], out[i], channels, height, width, dy, dx, mirrored, symmetric(seed, extra, warp[0]),
-                        symmetric(seed, extra + 1, warp[2]), 1.0 + symmetric(seed, extra + 2, warp[1]))
+                        symmetric(seed, extra + 1, warp[2]), 1.0 + symmetric(seed, extra + 2, warp[1]),
+                        symmetric(seed, 9 * n + i, warp[3]))
         else:
             for c in range(channels):
                 base = c * height * width

@@ -54,7 +54,7 @@ def babysitting(data, out, *, hidden_sizes=(100, 100, 100), lr=0.01, low=2e-5, h
         for layer, rule, text in advice_by_record(rows, model, f"in the last {every} steps"):
             said.setdefault((layer, rule), text)
         last = [row for row in rows if row["step"] == rows[-1]["step"]] if rows else []
-        table.append({"run": name, "lr": rate, "init": init, "best_val_acc": history.best_val_acc,
+        table.append({"run": name, "lr": rate, "init": init, "best_val_acc": history.best_val_score,
                       "largest_update_ratio": max((row["update_ratio_mean"] for row in rows), default=None),
                       "most_dead": max((row["dead"] for row in last if row["dead"] is not None), default=None),
                       "loss_grad_first_over_last": (last[0]["loss_grad_norm"] / last[-1]["loss_grad_norm"]
@@ -75,7 +75,7 @@ def babysitting(data, out, *, hidden_sizes=(100, 100, 100), lr=0.01, low=2e-5, h
             ax.set_title(f"{name}\n{title}" if statistic == PANELS[0][0] else title, fontsize=10)
             ax.grid(alpha=0.3)
         axes[-1, column].set_xlabel("epoch")
-        log(f"{name}: best validation accuracy {history.best_val_acc:.3f}")
+        log(f"{name}: best validation accuracy {history.best_val_score:.3f}")
     axes[0, 0].legend(fontsize=8)
     fig.suptitle(f"One network ({'-'.join(map(str, hidden_sizes))} ReLU, SGD + momentum), four ways: what each "
                  f"looks like layer by layer (green: update ratios a decade either side of 1e-3)")

@@ -42,6 +42,8 @@ METHODS = {
     "adam": ("adam", {}, optimizer_default("adam", "lr")),
     "adamw": ("adamw", {}, optimizer_default("adamw", "lr")),
     "lbfgs": ("lbfgs", {}, None),
+    "hessian-free": ("hessian-free", {}, None),
+    "bfgs": ("bfgs", {}, None),
     "random-search": ("random-search", {}, None),
 }
 

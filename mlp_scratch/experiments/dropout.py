@@ -53,7 +53,7 @@ def dropout_forms(data, out, *, hidden=256, dropout=0.5, masks=2000, rows=64, ep
         curve_ax.plot([e["epoch"] for e in history.epochs], [e["val_acc"] for e in history.epochs], marker=marker,
                       label=mode)
         table.append({"mode": mode, "masks": masks, "largest_deviation": float(np.abs(expected - test).max()),
-                      "largest_score": float(np.abs(test).max()), "best_val_acc": history.best_val_acc,
+                      "largest_score": float(np.abs(test).max()), "best_val_acc": history.best_val_score,
                       "test_acc": model.score(data.X_test, data.y_test), "seconds": seconds})
     low, high = scores_ax.get_xlim()
     scores_ax.plot([low, high], [low, high], color="black", lw=0.8, label="equal")
