@@ -77,34 +77,53 @@ def symmetric(seed, index, largest):
     return (2.0 * uniform(seed, index) - 1.0) * largest
 
 
-@njit(fastmath=FASTMATH, cache=True)
-def warp_sample(x, out, channels, height, width, dy, dx, mirrored, theta, phi, scale, lens):
-    """One sample's bilinear warp, lens distortion k = ``lens`` then affine (see the module
-    docstring); x and out are its rows."""
-    cy, cx = (height - 1) / 2.0, (width - 1) / 2.0
+@njit(fastmath=FASTMATH, cache=True, inline="always")
+def bilinear(x, out, channels, height, width, mirrored, r, col, sy, sx):
+    """Output pixel (r, col) of every channel: the input at (sy, sx), bilinear, zero outside."""
+    y0, x0 = int(np.floor(sy)), int(np.floor(sx))
+    wy, wx = sy - y0, sx - x0
+    for c in range(channels):
+        base = c * height * width
+        value = 0.0
+        for yy, fy in ((y0, 1.0 - wy), (y0 + 1, wy)):
+            for xx, fx in ((x0, 1.0 - wx), (x0 + 1, wx)):
+                if 0 <= yy < height and 0 <= xx < width and fy * fx != 0.0:
+                    value += fy * fx * x[base + yy * width + (width - 1 - xx if mirrored else xx)]
+        out[base + r * width + col] = value
+
+
+@njit(fastmath=FASTMATH, cache=True, inline="always")
+def affine_matrix(theta, phi, scale):
+    """M = R(theta) Sh(phi) / s with Sh = [[1, 0], [tan(phi), 1]], as (m00, m01, m10, m11)."""
     cos_t, sin_t, tan_p = np.cos(theta) / scale, np.sin(theta) / scale, np.tan(phi)
-    # M = R(theta) Sh(phi) / s with Sh = [[1, 0], [tan_p, 1]]
-    m00, m01 = cos_t - sin_t * tan_p, -sin_t
-    m10, m11 = sin_t + cos_t * tan_p, cos_t
+    return cos_t - sin_t * tan_p, -sin_t, sin_t + cos_t * tan_p, cos_t
+
+
+@njit(fastmath=FASTMATH, cache=True)
+def warp_sample(x, out, channels, height, width, dy, dx, mirrored, theta, phi, scale):
+    """One sample's bilinear affine warp (see the module docstring); x and out are its rows."""
+    cy, cx = (height - 1) / 2.0, (width - 1) / 2.0
+    m00, m01, m10, m11 = affine_matrix(theta, phi, scale)
+    for r in range(height):
+        for col in range(width):
+            qy, qx = r - cy, col - cx
+            bilinear(x, out, channels, height, width, mirrored, r, col, m00 * qy + m01 * qx + cy - dy,
+                     m10 * qy + m11 * qx + cx - dx)
+
+
+@njit(fastmath=FASTMATH, cache=True)
+def lens_warp_sample(x, out, channels, height, width, dy, dx, mirrored, theta, phi, scale, lens):
+    """warp_sample after lens distortion k = ``lens`` (see the module docstring)."""
+    cy, cx = (height - 1) / 2.0, (width - 1) / 2.0
+    m00, m01, m10, m11 = affine_matrix(theta, phi, scale)
     radius = max(cy, cx, 0.5)  # rho = 1 at the farther edge's midpoint (0.5: a one-pixel image)
     for r in range(height):
         for col in range(width):
             qy, qx = r - cy, col - cx
-            if lens != 0.0:
-                bend = 1.0 + lens * (qy * qy + qx * qx) / (radius * radius)
-                qy, qx = bend * qy, bend * qx
-            sy = m00 * qy + m01 * qx + cy - dy
-            sx = m10 * qy + m11 * qx + cx - dx
-            y0, x0 = int(np.floor(sy)), int(np.floor(sx))
-            wy, wx = sy - y0, sx - x0
-            for c in range(channels):
-                base = c * height * width
-                value = 0.0
-                for yy, fy in ((y0, 1.0 - wy), (y0 + 1, wy)):
-                    for xx, fx in ((x0, 1.0 - wx), (x0 + 1, wx)):
-                        if 0 <= yy < height and 0 <= xx < width and fy * fx != 0.0:
-                            value += fy * fx * x[base + yy * width + (width - 1 - xx if mirrored else xx)]
-                out[base + r * width + col] = value
+            bend = 1.0 + lens * (qy * qy + qx * qx) / (radius * radius)
+            qy, qx = bend * qy, bend * qx
+            bilinear(x, out, channels, height, width, mirrored, r, col, m00 * qy + m01 * qx + cy - dy,
+                     m10 * qy + m11 * qx + cx - dx)
 
 
 @njit(fastmath=FASTMATH, cache=True)
@@ -141,9 +160,13 @@ def augment_images(X, out, settings, seed):
         mirrored = flip and uniform(seed, 3 * i + 2) < 0.5
         extra = 3 * n + 6 * i
         if warped:
-            warp_sample(X[i], out[i], channels, height, width, dy, dx, mirrored, symmetric(seed, extra, warp[0]),
-                        symmetric(seed, extra + 1, warp[2]), 1.0 + symmetric(seed, extra + 2, warp[1]),
-                        symmetric(seed, 9 * n + i, warp[3]))
+            theta, phi = symmetric(seed, extra, warp[0]), symmetric(seed, extra + 1, warp[2])
+            scale = 1.0 + symmetric(seed, extra + 2, warp[1])
+            if warp[3] != 0:
+                lens_warp_sample(X[i], out[i], channels, height, width, dy, dx, mirrored, theta, phi, scale,
+                                 symmetric(seed, 9 * n + i, warp[3]))
+            else:
+                warp_sample(X[i], out[i], channels, height, width, dy, dx, mirrored, theta, phi, scale)
         else:
             for c in range(channels):
                 base = c * height * width
