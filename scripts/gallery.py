@@ -11,7 +11,8 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 FIGURES = {"compare": "loss", "paths": "quadratic", "schedules": "learning_rate",
            "initialization": "activation_histograms", "batchnorm": "accuracy_vs_scale",
            "regularization": "accuracy_vs_strength", "search": "search", "ensembles": "ensemble_size",
-           "transfer": "transfer", "features": "weights", "dropout": "dropout_forms", "babysitting": "babysitting"}
+           "transfer": "transfer", "features": "weights", "dropout": "dropout_forms", "babysitting": "babysitting",
+           "regression": "regression"}
 
 
 def main():

@@ -156,3 +156,24 @@ def test_the_command_line_trains_a_regressor_and_the_predictor_answers_in_the_ta
 def test_the_command_line_refuses_a_loss_that_does_not_fit_the_data(tmp_path, capsys):
     assert main(["train", "--dataset", "diabetes", "--out", str(tmp_path / "a"), "--quiet"]) == 2
     assert "--loss softmax does not fit diabetes" in capsys.readouterr().err
+
+
+def test_tensorboard_events_of_a_regression_run_hold_its_r2(tmp_path):
+    pytest.importorskip("tensorboardX")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from mlp_scratch.optim import Adam
+    from mlp_scratch.tensorboard import TensorBoard
+
+    data = datasets.load("friedman1", dtype="float64")
+    board = TensorBoard(tmp_path, data.X_train[:32])
+    model = MLP(data.n_features, [16], 1, loss="mse", dtype="float64")
+    try:
+        history = Trainer(model, Adam(lr=1e-2), epochs=2, log=None).fit(data, on_epoch_end=board)
+    finally:
+        board.close()
+    events = EventAccumulator(str(tmp_path), size_guidance={"scalars": 0})
+    events.Reload()
+    assert [(e.step, e.value) for e in events.Scalars("r2/val")] == [
+        (e["epoch"], pytest.approx(e["val_r2"], rel=1e-6)) for e in history.epochs]
+    assert "accuracy/val" not in events.Tags()["scalars"]

@@ -163,7 +163,7 @@ def _plot_curves(output, trials, methods, per_epoch, title):
         x = runs[0][0][:length]
         ax.plot(x, smoothed.mean(axis=0), color=colors[method], label=method)
         ax.fill_between(x, smoothed.min(axis=0), smoothed.max(axis=0), color=colors[method], alpha=0.2)
-    ax.set(xscale="log", yscale="log", xlabel="passes over the training set (epochs; L-BFGS: iterations)",
+    ax.set(xscale="log", yscale="log", xlabel="passes over the training set (epochs; full-batch methods: iterations)",
            ylabel="training loss (data + L2), smoothed", title=f"Training loss, mean and range over seeds\n{title}")
     ax.grid(alpha=0.3, which="both")
     ax.legend(ncol=2)
@@ -179,7 +179,7 @@ def _plot_curves(output, trials, methods, per_epoch, title):
         ax.errorbar(runs[0][2][:length], acc.mean(axis=0), yerr=acc.std(axis=0, ddof=1) if len(runs) > 1 else None,
                     color=colors[method],
                     marker="o", ms=3, capsize=2, label=method)
-    ax.set(xscale="log", xlabel="epoch (L-BFGS: iteration)", ylabel="validation accuracy (fraction correct)",
+    ax.set(xscale="log", xlabel="epoch (full-batch methods: iteration)", ylabel="validation accuracy (fraction correct)",
            title=f"Validation accuracy, mean ± std over seeds\n{title}")
     ax.grid(alpha=0.3, which="both")
     ax.legend(ncol=2)
