@@ -2,7 +2,8 @@
 
 Arrays: ``params`` (the flat parameter buffer), ``running`` (batch-norm running averages),
 ``optimizer.<name>`` (each optimizer state array), ``preprocessing.<name>`` (the transform's shift
-and scale), ``targets.<name>`` (a regression set's target transform) and, in a resumable checkpoint, ``trainer.best_params`` and ``trainer.best_running``.
+and scale), ``targets.<name>`` (a regression set's target transform) and, in a resumable
+checkpoint, ``trainer.best_params`` and ``trainer.best_running``.
 ``metadata`` is a JSON string: format_version, the model config, the optimizer's name,
 hyperparameters and step count, the preprocessing kinds, the trainer's state (epoch and step
 counters, the shuffling generator's state, the history, the schedule's state) and anything passed

@@ -21,10 +21,12 @@ from mlp_scratch.plots import plot_diagnostics, plot_histograms, plot_history
 RUN_FILES = ("config.json", "metrics.csv", "history.json", "checkpoint.npz", "best_model.npz", "curves.png",
              "diagnostics.csv", "diagnostics.png", "histograms.png")
 LOCK_FILE = ".lock"  # stays in the folder; holds the process id of the run that last held it
+DIAGNOSTICS = ["step", "epoch", "layer", *FIELDS]
+
+
 def metrics_columns(metric):
     """metrics.csv's columns for a history whose score is ``metric`` ("acc" or "r2")."""
     return ["epoch", "lr", "batch_loss", "train_loss", f"train_{metric}", "val_loss", f"val_{metric}", "time"]
-DIAGNOSTICS = ["step", "epoch", "layer", *FIELDS]
 
 
 def plain_json(value):

@@ -9,6 +9,7 @@
   iteration), with a Wolfe line search; refused, with the memory it would need, for networks
   beyond ``memory_limit``. L-BFGS (mlp_scratch/lbfgs.py) keeps only the last m steps instead.
 """
+import warnings
 from types import SimpleNamespace
 
 import numpy as np
@@ -97,7 +98,7 @@ class HessianFree(FullBatchMethod):
     curvature : "gauss-newton" (default; positive semi-definite) or "hessian"
     damping : float > 0, the initial lambda
     cg_iterations : int, most conjugate-gradient steps per iteration (each one curvature product,
-        about two passes over the training set)
+        about two passes over the curvature batch)
     cg_tol : float, conjugate gradient stops at |residual| <= cg_tol * |g|
     tol : float, stop when the largest gradient element is below it
     warm_start : float in [0, 1], the fraction of the previous direction conjugate gradient starts from
@@ -159,10 +160,9 @@ class HessianFree(FullBatchMethod):
             step, loss, gradient = backtracking(objective, theta, loss, gradient, direction)
             if step > 0:
                 theta = theta + step * direction
-                objective.accept(theta)
             else:
-                objective.accept(theta)  # the model holds theta again, not the last trial point
                 direction[:] = 0  # a direction that does not descend: start the next solve afresh
+            objective.accept(theta)  # the model holds theta (and not a trial point) for the next products
             if callback is not None:
                 callback(loss)
         return SimpleNamespace(success=False, message=f"{max_iter} iterations", x=theta, cg_steps=cg_steps)
@@ -199,14 +199,13 @@ class BFGS(FullBatchMethod):
         if need > self.memory_limit:
             raise ValueError(f"BFGS keeps an N x N matrix: {n_parameters:,} parameters need {need / 2 ** 30:.3g} GiB, "
                              f"above memory_limit ({self.memory_limit / 2 ** 30:.3g} GiB); use lbfgs (O(N) memory), "
-                             f"hessian-free, or a smaller network")
+                             f"hessian-free or a smaller network, or raise memory_limit")
 
     def minimize(self, model, X, y, max_iter, callback=None):
         """Minimize the model's training loss on (X, y) in place; ``callback(loss)`` after each
         iteration. Returns (success, message, x)."""
-        from scipy.optimize import line_search  # 0.3 s to import: only when BFGS runs
-
         from scipy.linalg.blas import dsymv, dsyr, dsyr2
+        from scipy.optimize import LineSearchWarning, line_search  # 0.3 s to import: only when BFGS runs
 
         objective = Objective(model, X, y, self.frozen)
         free = np.flatnonzero(objective.free)
@@ -223,8 +222,10 @@ class BFGS(FullBatchMethod):
                 return SimpleNamespace(success=True, message="the gradient is below tol", x=theta)
             direction = np.zeros_like(theta)
             direction[free] = -dsymv(1.0, inverse, gradient[free])
-            step = line_search(lambda x: objective(x)[0], lambda x: objective(x)[1], theta, direction, gradient,
-                               loss)[0]
+            with warnings.catch_warnings():  # a failed Wolfe search falls back to backtracking, below
+                warnings.simplefilter("ignore", LineSearchWarning)
+                step = line_search(lambda x: objective(x)[0], lambda x: objective(x)[1], theta, direction, gradient,
+                                   loss)[0]
             if step is None:
                 step = backtracking(objective, theta, loss, gradient, direction)[0]
             if step == 0:

@@ -54,7 +54,7 @@ class History:
 AUGMENT_STREAM = 2 ** 40
 
 
-METRIC_NAMES = {"acc": "accuracy", "r2": "R^2"}
+METRIC_NAMES = {"acc": "accuracy", "r2": "R^2"}  # MLP.metric as the log and the command line name it
 
 # How History.stop_reason begins when training diverged or was interrupted (sweeps read them).
 NON_FINITE, INTERRUPTED = "non-finite loss", "interrupted"
@@ -93,10 +93,9 @@ class Trainer:
         Seeds the shuffling and the dropout masks: the same seed gives bitwise-identical training at
         a fixed thread count.
     restore_best : bool
-        At the end, put back the parameters of the epoch with the best validation score (accuracy, or
-        R^2 for a regression network; the
-        initial ones if training stopped before the first epoch ended). Without validation data
-        the last parameters stay.
+        At the end, put back the parameters of the epoch with the best validation score (accuracy,
+        or R^2 for a regression network; the initial ones if training stopped before the first
+        epoch ended). Without validation data the last parameters stay.
     train_eval_samples : int
         Training accuracy and loss per epoch are measured in evaluation mode on at most this many
         training samples (a fixed random subset), since a full pass over a large set costs as much
@@ -390,7 +389,8 @@ class EpochRunner:
         self.batch_sizes = np.diff(self.bounds)
         capacity = int(self.batch_sizes.max())
         X_batch = np.empty((capacity, X.shape[1]), model.dtype)
-        self.batches = Batches(X, y, np.arange(len(X)), self.bounds, X_batch, np.empty((capacity,) + y.shape[1:], y.dtype),
+        y_batch = np.empty((capacity,) + y.shape[1:], y.dtype)  # labels, or a regression network's target rows
+        self.batches = Batches(X, y, np.arange(len(X)), self.bounds, X_batch, y_batch,
                                np.empty_like(X_batch) if augment else X_batch)
         self.augment = kernel_settings(augment, model.dtype)
         self.seed, self.augment_seed = np.uint64(seed), seed_for(seed, AUGMENT_STREAM)

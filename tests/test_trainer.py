@@ -75,6 +75,19 @@ def test_divergence_in_the_first_epoch_restores_the_initial_parameters():
     assert np.isfinite(model.running).all()
 
 
+def test_a_run_saved_before_regression_came_resumes_with_its_best_score(digits):
+    """Checkpoints of earlier versions name the best validation accuracy best_val_acc."""
+    trainer = Trainer(MLP(64, [16], 10, seed=0), SGD(lr=0.05), epochs=2, log=None)
+    trainer.fit(digits)
+    state = trainer.state_dict()
+    history = dict(state["history"])
+    history["best_val_acc"] = history.pop("best_val_score")
+    resumed = Trainer(MLP(64, [16], 10, seed=0), SGD(lr=0.05), epochs=3, log=None)
+    resumed.fit(digits, resume={**state, "history": history})
+    assert len(resumed.history.epochs) == 3
+    assert resumed.history.best_val_score == max(e["val_acc"] for e in resumed.history.epochs)
+
+
 def test_interrupt_keeps_history_and_best_parameters(digits):
     model = MLP(64, [32], 10, seed=0)
     epochs_seen = []
