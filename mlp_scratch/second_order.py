@@ -205,7 +205,7 @@ class BFGS(FullBatchMethod):
         """Minimize the model's training loss on (X, y) in place; ``callback(loss)`` after each
         iteration. Returns (success, message, x)."""
         from scipy.linalg.blas import dsymv, dsyr, dsyr2
-        from scipy.optimize import LineSearchWarning, line_search  # 0.3 s to import: only when BFGS runs
+        from scipy.optimize import line_search  # 0.3 s to import: only when BFGS runs
 
         objective = Objective(model, X, y, self.frozen)
         free = np.flatnonzero(objective.free)
@@ -223,7 +223,7 @@ class BFGS(FullBatchMethod):
             direction = np.zeros_like(theta)
             direction[free] = -dsymv(1.0, inverse, gradient[free])
             with warnings.catch_warnings():  # a failed Wolfe search falls back to backtracking, below
-                warnings.simplefilter("ignore", LineSearchWarning)
+                warnings.filterwarnings("ignore", "The line search algorithm", RuntimeWarning)
                 step = line_search(lambda x: objective(x)[0], lambda x: objective(x)[1], theta, direction, gradient,
                                    loss)[0]
             if step is None:
