@@ -1,9 +1,11 @@
 """Training throughput of mlp-scratch under different thread-pool settings, each in a fresh process
 (the OpenMP wait policy and threading layer are read once, when the pool starts).
 
-    python scripts/thread_settings.py [--rounds 3] [--configs large medium small sklearn] [--alternate]
+    python scripts/thread_settings.py [--rounds 3] [--configs large medium small sklearn] [--neighbour N]
+                                      [--alternate]
 
-Runs scripts/benchmark.py's mlp-scratch side under each setting and prints samples/s per network.
+Runs scripts/benchmark.py's mlp-scratch side under each setting and prints samples/s per network;
+with ``--neighbour N``, each setting's process measures every network again beside N busy processes.
 Fresh processes differ by 10% and more on a noisy machine; ``--alternate`` instead compares the two
 ways a call can run, kernels on 1 thread and one pool, in one process, epoch by epoch (A B A B ...).
 """
@@ -34,7 +36,11 @@ def main(argv=None):
     parser.add_argument("--configs", nargs="+", default=["large", "medium", "small", "sklearn"])
     parser.add_argument("--alternate", action="store_true",
                         help="kernels on 1 thread vs one pool, alternating epochs in this process")
+    parser.add_argument("--neighbour", type=int, default=0, metavar="N",
+                        help="each setting's process measures each network again beside N busy processes")
     args = parser.parse_args(argv)
+    if args.neighbour and args.alternate:
+        parser.error("--neighbour measures settings in fresh processes: it does not go with --alternate")
     if args.alternate:
         from mlp_scratch.threads import budget
         if budget() < 2:
@@ -45,14 +51,20 @@ def main(argv=None):
     for label, env, blas in SETTINGS:
         with tempfile.TemporaryDirectory() as folder:
             out = pathlib.Path(folder) / "result.json"
+            neighbour = ["--neighbour", str(args.neighbour)] if args.neighbour else []
             subprocess.run([sys.executable, str(BENCHMARK), "--sides", "mlp-scratch", "--no-startup",
                             "--rounds", str(args.rounds), "--threads", str(blas), "--json", str(out),
-                            "--configs", *args.configs], env={**os.environ, **env}, check=True,
+                            "--configs", *args.configs, *neighbour], env={**os.environ, **env}, check=True,
                            stdout=subprocess.DEVNULL)
             result = json.loads(out.read_text())
-        rates = [result["configs"][c]["sides"]["mlp-scratch"]["samples_per_s"] for c in args.configs]
-        rows.append((label, rates))
-        print(f"{label:52s} " + "  ".join(f"{c} {r / 1000:8.1f}k" for c, r in zip(args.configs, rates)), flush=True)
+        loads = [("idle", lambda c: result["configs"][c])]
+        if args.neighbour:
+            loads.append((f"beside {args.neighbour} busy", lambda c: result["configs"][c]["neighbour"]))
+        for load, measured in loads:
+            rates = [measured(c)["sides"]["mlp-scratch"]["samples_per_s"] for c in args.configs]
+            rows.append((label, load, rates))
+            print(f"{label:52s} {load:15s} " + "  ".join(f"{c} {r / 1000:8.1f}k" for c, r in zip(args.configs, rates)),
+                  flush=True)
     return rows
 
 
