@@ -177,3 +177,16 @@ def test_tensorboard_events_of_a_regression_run_hold_its_r2(tmp_path):
     assert [(e.step, e.value) for e in events.Scalars("r2/val")] == [
         (e["epoch"], pytest.approx(e["val_r2"], rel=1e-6)) for e in history.epochs]
     assert "accuracy/val" not in events.Tags()["scalars"]
+
+
+def test_the_loss_and_its_gradient_are_torchs_mse_loss():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(3)
+    scores, targets = rng.standard_normal((13, 4)), rng.standard_normal((13, 4))
+    dscores = np.empty_like(scores)
+    loss = data_loss(MSE, scores, targets, dscores, np.empty(13))
+    s = torch.tensor(scores, requires_grad=True)
+    want = torch.nn.functional.mse_loss(s, torch.tensor(targets))
+    want.backward()
+    assert loss == pytest.approx(want.item(), rel=1e-14)
+    np.testing.assert_allclose(dscores, s.grad.numpy(), rtol=1e-13, atol=1e-16)

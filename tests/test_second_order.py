@@ -7,6 +7,7 @@ from scipy.optimize import minimize
 
 from mlp_scratch import MLP, Trainer
 from mlp_scratch.curvature import Curvature
+from mlp_scratch.kernels.training.layout import parameter_views
 from mlp_scratch.datasets import Dataset
 from mlp_scratch.second_order import BFGS, HessianFree, conjugate_gradient
 
@@ -195,3 +196,35 @@ def test_bfgs_refuses_a_network_whose_matrix_exceeds_the_memory_limit():
     with pytest.raises(ValueError, match=r"79,510 parameters need 47.1 GiB, above memory_limit \(1 GiB\)"):
         BFGS().minimize(model, np.zeros((2, 784)), np.array([0, 1]), 1)
     assert BFGS().memory(7510) == 8 * 7510 ** 2
+
+
+@pytest.mark.parametrize("case", [CASES[0], CASES[1], CASES[3]], ids=[IDS[0], IDS[1], IDS[3]])
+def test_hessian_vector_products_equal_torchs_double_backward(case):
+    """The same network written in torch, H v by torch.autograd.functional.hvp."""
+    torch = pytest.importorskip("torch")
+    model, X, y = problem(case, seed=10)
+    n_hidden = len(case["hidden_sizes"])
+    names = list(model.params)
+    theta = {name: torch.tensor(view.copy()) for name, view in model.params.items()}
+    act = {"relu": torch.relu, "tanh": torch.tanh, "elu": torch.nn.functional.elu}[model.activation[0] if n_hidden else "relu"]
+
+    def loss(*values):
+        p = dict(zip(names, values))
+        h = torch.tensor(X)
+        for l in range(1, n_hidden + 1):
+            z = h @ p[f"W{l}"] + (p[f"b{l}"] if f"b{l}" in p else 0)
+            if f"gamma{l}" in p:
+                z = (z - z.mean(0)) / torch.sqrt(z.var(0, unbiased=False) + model.bn_eps) * p[f"gamma{l}"] + p[f"beta{l}"]
+            h = act(z)
+        scores = h @ p[f"W{n_hidden + 1}"] + p[f"b{n_hidden + 1}"]
+        data = (torch.nn.functional.mse_loss(scores, torch.tensor(y)) if case["loss"] == "mse"
+                else torch.nn.functional.cross_entropy(scores, torch.tensor(y)))
+        return data + 0.5 * model.l2 * sum((p[k] ** 2).sum() for k in names if k.startswith("W"))
+
+    v = np.random.default_rng(11).standard_normal(model.flat_params.size)
+    V = {name: torch.tensor(view.copy()) for name, view in parameter_views(v, model.layout).items()}
+    _, products = torch.autograd.functional.hvp(loss, tuple(theta[k] for k in names), tuple(V[k] for k in names))
+    want = np.zeros_like(v)
+    for name, value in zip(names, products):
+        parameter_views(want, model.layout)[name][...] = value.numpy()
+    np.testing.assert_allclose(Curvature(model, X, y).hessian_vector(v), want, rtol=1e-9, atol=1e-12)
