@@ -62,30 +62,44 @@ def sigmoid_forward(x, out):
             out[i, j] = one / (one + np.exp(-x[i, j]))
 
 
+# The backward passes: dx = dout * f'(x) with f' written from the forward output (the table above),
+# one kernel each, so that a caller of one activation (the CS231n layers' ReLU) compiles only its own.
+
 @njit(parallel=True, fastmath=FASTMATH, cache=True)
-def derivative_from_output(kind, alpha, dout, out, dx):
-    """dx = dout * f'(x) with f' written from the forward output (the table above)."""
+def relu_backward(dout, out, dx):
+    for i in prange(dout.shape[0]):
+        for j in range(dout.shape[1]):
+            dx[i, j] = dout[i, j] if out[i, j] > 0 else 0.0
+
+
+@njit(parallel=True, fastmath=FASTMATH, cache=True)
+def leaky_relu_backward(dout, alpha, out, dx):
+    for i in prange(dout.shape[0]):
+        for j in range(dout.shape[1]):
+            dx[i, j] = dout[i, j] if out[i, j] > 0 else alpha * dout[i, j]
+
+
+@njit(parallel=True, fastmath=FASTMATH, cache=True)
+def elu_backward(dout, alpha, out, dx):
+    for i in prange(dout.shape[0]):
+        for j in range(dout.shape[1]):
+            dx[i, j] = dout[i, j] if out[i, j] > 0 else (out[i, j] + alpha) * dout[i, j]
+
+
+@njit(parallel=True, fastmath=FASTMATH, cache=True)
+def tanh_backward(dout, out, dx):
     one = dout.dtype.type(1)
-    if kind == RELU:
-        for i in prange(dout.shape[0]):
-            for j in range(dout.shape[1]):
-                dx[i, j] = dout[i, j] if out[i, j] > 0 else 0.0
-    elif kind == LEAKY_RELU:
-        for i in prange(dout.shape[0]):
-            for j in range(dout.shape[1]):
-                dx[i, j] = dout[i, j] if out[i, j] > 0 else alpha * dout[i, j]
-    elif kind == ELU:
-        for i in prange(dout.shape[0]):
-            for j in range(dout.shape[1]):
-                dx[i, j] = dout[i, j] if out[i, j] > 0 else (out[i, j] + alpha) * dout[i, j]
-    elif kind == TANH:
-        for i in prange(dout.shape[0]):
-            for j in range(dout.shape[1]):
-                dx[i, j] = (one - out[i, j] * out[i, j]) * dout[i, j]
-    else:
-        for i in prange(dout.shape[0]):
-            for j in range(dout.shape[1]):
-                dx[i, j] = out[i, j] * (one - out[i, j]) * dout[i, j]
+    for i in prange(dout.shape[0]):
+        for j in range(dout.shape[1]):
+            dx[i, j] = (one - out[i, j] * out[i, j]) * dout[i, j]
+
+
+@njit(parallel=True, fastmath=FASTMATH, cache=True)
+def sigmoid_backward(dout, out, dx):
+    one = dout.dtype.type(1)
+    for i in prange(dout.shape[0]):
+        for j in range(dout.shape[1]):
+            dx[i, j] = out[i, j] * (one - out[i, j]) * dout[i, j]
 
 
 @njit(cache=True)
@@ -107,4 +121,14 @@ def activation_forward(kind, alpha, x, out):
 @njit(cache=True)
 def activation_backward(kind, alpha, dout, out, dx):
     """dx = dout * f'(x), with f' written from the forward output ``out``; dx may alias dout."""
-    derivative_from_output(kind, dout.dtype.type(alpha), dout, out, dx)
+    alpha = dout.dtype.type(alpha)
+    if kind == RELU:
+        relu_backward(dout, out, dx)
+    elif kind == LEAKY_RELU:
+        leaky_relu_backward(dout, alpha, out, dx)
+    elif kind == ELU:
+        elu_backward(dout, alpha, out, dx)
+    elif kind == TANH:
+        tanh_backward(dout, out, dx)
+    else:
+        sigmoid_backward(dout, out, dx)
