@@ -19,6 +19,7 @@ from mlp_scratch.model import ACTIVATIONS, DEFAULT_ALPHA, DROPOUT_MODES, INITS, 
 from mlp_scratch.optim import METHODS, make_optimizer
 from mlp_scratch.runs import lock_folder, remove_run_files, save_config, save_epoch, save_run
 from mlp_scratch.schedules import SCHEDULES, make_schedule
+from mlp_scratch.second_order import CURVATURES
 from mlp_scratch.tensorboard import TensorBoard
 from mlp_scratch.trainer import INTERRUPTED, METRIC_NAMES, Trainer
 
@@ -32,7 +33,8 @@ def add_train_arguments(parser):
     data.add_argument("--data-dir", type=pathlib.Path,
                       help=f"folder with MNIST/Fashion-MNIST IDX files or CIFAR-10 batches (default: "
                            f"${datasets.DATA_ENV}, else download from OpenML)")
-    data.add_argument("--n-train", type=int, help="training samples (stratified subset; default: all)")
+    data.add_argument("--n-train", type=int,
+                      help="training samples (a stratified subset; for a regression set a random one; default: all)")
     data.add_argument("--n-val", type=int, help="validation samples (default: a tenth of the training pool)")
     data.add_argument("--n-test", type=int, help="test samples (default: the whole test split)")
     data.add_argument("--per-class", action="store_true", help="--n-train/--n-val/--n-test count per class")
@@ -96,7 +98,7 @@ def add_train_arguments(parser):
     optim.add_argument("--history-size", type=int, help="lbfgs: correction pairs kept")
     optim.add_argument("--tol", type=float,
                        help="lbfgs, hessian-free, bfgs: stop when the largest gradient element is below it")
-    optim.add_argument("--curvature", choices=["gauss-newton", "hessian"],
+    optim.add_argument("--curvature", choices=CURVATURES,
                        help="hessian-free: the curvature matrix conjugate gradient solves with")
     optim.add_argument("--damping", type=float, help="hessian-free: the initial Levenberg-Marquardt damping")
     optim.add_argument("--cg-iterations", type=int, help="hessian-free: most conjugate-gradient steps per iteration")
