@@ -4,6 +4,11 @@ import numpy as np
 from mlp_scratch.kernels.training.augment import augment_images, kernel_settings
 from mlp_scratch.validation import check_bool, check_int, check_number
 
+# Lens distortion maps a radius r (relative to the half-size) to r (1 + k r^2), one to one while
+# 1 + 3 k r^2 > 0: up to the corners of a square image (r^2 = 2), for k > -1/6. Beyond, pincushion
+# folds the corners over the middle.
+MAX_DISTORT = 1 / 6
+
 
 class Augmentation:
     """Random shifts (crops with padding, translations), horizontal flips, affine warps (rotation,
@@ -26,9 +31,9 @@ class Augmentation:
         Largest rotation and shear angle, in degrees (each sample draws uniformly in [-max, max]).
     scale : float
         Largest relative change of size: a factor drawn in [1 - scale, 1 + scale].
-    distort : float in [0, 1)
+    distort : float in [0, MAX_DISTORT]
         Largest lens distortion |k|: each sample draws k in [-distort, distort], barrel for k > 0 and
-        pincushion for k < 0; at the edges' midpoints pixels come from 1 + k times as far out.
+        pincushion for k < 0; at the farther edges' midpoints pixels come from 1 + k times as far out.
     brightness, contrast, saturation : float
         Largest relative change of each: factors drawn in [1 - max, 1 + max] (saturation needs 3
         channels). They act on the values as given, i.e. after preprocessing: exact in pixel terms
@@ -54,7 +59,7 @@ class Augmentation:
         self.rotate = check_number("rotate", rotate, low=0, high=180)
         self.shear = check_number("shear", shear, low=0, high=60)
         self.scale = check_number("scale", scale, low=0, high=1, high_open=True)
-        self.distort = check_number("distort", distort, low=0, high=1, high_open=True)
+        self.distort = check_number("distort", distort, low=0, high=MAX_DISTORT)
         self.brightness = check_number("brightness", brightness, low=0, high=1)
         self.contrast = check_number("contrast", contrast, low=0, high=1)
         self.saturation = check_number("saturation", saturation, low=0, high=1)

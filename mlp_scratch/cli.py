@@ -47,7 +47,8 @@ def add_train_arguments(parser):
     data.add_argument("--scale", type=float, default=0.0, help="with --augment: largest relative size change")
     data.add_argument("--shear", type=float, default=0.0, help="with --augment: largest shear angle, degrees")
     data.add_argument("--distort", type=float, default=0.0,
-                      help="with --augment: largest lens distortion |k|, barrel (k > 0) and pincushion (k < 0)")
+                      help="with --augment: largest lens distortion |k| (at most 1/6), barrel (k > 0) and "
+                           "pincushion (k < 0)")
     for name in ("brightness", "contrast", "saturation"):
         data.add_argument(f"--{name}", type=float, default=0.0,
                           help=f"with --augment: largest relative {name} change (color jitter)")
@@ -300,7 +301,8 @@ def train_in(out, args, prog):
             board.close()
     metric, name = model.metric, METRIC_NAMES[model.metric]
     results = {f"test_{metric}": model.score(data.X_test, data.y_test), "best_epoch": history.best_epoch,
-               f"best_val_{metric}": history.best_val_score, "stop_reason": history.stop_reason}
+               f"best_val_{metric}": history.best_val_score if history.best_epoch else None,
+               "stop_reason": history.stop_reason}
     save_run(out, config, model, optimizer, history, preprocessing, results, targets)
     best = (f"best validation {name} {history.best_val_score:.4f} at epoch {history.best_epoch}; "
             if history.best_epoch else "")

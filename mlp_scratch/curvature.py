@@ -20,6 +20,7 @@ is the SVM hinge's and ReLU's second derivative.
 import numpy as np
 
 from mlp_scratch.kernels.training.layout import parameter_views
+from mlp_scratch.validation import check_features
 
 
 def first_derivative(name, u, a, alpha):
@@ -60,8 +61,8 @@ class Curvature:
             raise ValueError("curvature products are of the loss without dropout; a model with dropout_mode='classic' "
                              "would change at test time: use dropout_mode='inverted'")
         self.model = model
-        self.X = np.asarray(X, np.float64)
-        self.y = model.check_targets(y, len(X)).astype(np.float64 if model.regression else np.int64)
+        self.X = check_features(X, model.input_dim, np.float64)
+        self.y = model.check_targets(y, len(self.X)).astype(np.float64 if model.regression else np.int64)
         self.at()
 
     def at(self):
@@ -161,7 +162,11 @@ class Curvature:
         out = np.zeros(model.flat_params.size)
         grads = parameter_views(out, model.layout)
         if v is not None:
-            V = parameter_views(np.asarray(v, np.float64), model.layout)
+            v = np.asarray(v, np.float64)
+            if v.shape != model.flat_params.shape or not np.all(np.isfinite(v)):
+                raise ValueError(f"v must be a finite vector of the model's {model.flat_params.size} parameters (laid "
+                                 f"out like flat_params), got shape {v.shape}")
+            V = parameter_views(v, model.layout)
             changes, r_last, r_scores = self._forward_r(V)
             top = self._loss_hessian(r_scores)
         last = len(self.layers) + 1

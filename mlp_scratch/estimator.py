@@ -179,6 +179,10 @@ class MLPEstimator(BaseEstimator):
     def _split(self, X, y):
         """(training part, validation part) of (X, y) for early stopping."""
         X, X_val, y, y_val = train_test_split(X, y, test_size=self.validation_fraction, random_state=self._seed)
+        if len(X_val) < 2:
+            raise ValueError(f"early_stopping: validation_fraction={self.validation_fraction} of {len(X) + len(X_val)} "
+                             f"samples holds out {len(X_val)}, and R^2 needs at least 2: raise validation_fraction, "
+                             f"give more samples, or set early_stopping=False")
         return SimpleNamespace(X_train=X, y_train=y, X_val=X_val, y_val=y_val)
 
     def _train(self, X, y, epochs, stop_early):

@@ -1,4 +1,4 @@
-"""What the full-batch methods (L-BFGS, random search) share: no learning rate, the trainer's masks
+"""What the full-batch methods (L-BFGS, Hessian-free, BFGS, random search) share: no learning rate, the trainer's masks
 (frozen elements stay where they are), their settings as their state, and the objective: the
 model's training loss on the whole training set, whose batch-norm statistics go to a scratch array
 instead of the running averages, so that only the points a method accepts set them."""

@@ -175,7 +175,7 @@ class BFGS(FullBatchMethod):
 
         H <- (I - rho s y^T) H (I - rho y s^T) + rho s s^T
 
-    H starts as the identity, scaled by y.s / y.y after the first step (their 6.20). It holds one
+    H starts as the identity, scaled by y.s / y.y at the first update (their 6.20). It holds one
     float64 number per pair of free parameters: 8 N^2 bytes, refused above ``memory_limit`` bytes.
     """
 
@@ -216,8 +216,9 @@ class BFGS(FullBatchMethod):
         # The upper triangle of H, updated in place by BLAS's symmetric rank-1 and rank-2 updates: no
         # N x N temporaries.
         inverse = np.asfortranarray(np.eye(free.size))
+        scaled = False  # H0 = (y.s / y.y) I, at the first pair that passes the curvature condition
 
-        for iteration in range(max_iter):
+        for _ in range(max_iter):
             if np.max(np.abs(gradient)) < self.tol:
                 return SimpleNamespace(success=True, message="the gradient is below tol", x=theta)
             direction = np.zeros_like(theta)
@@ -229,6 +230,7 @@ class BFGS(FullBatchMethod):
             if step is None:
                 step = backtracking(objective, theta, loss, gradient, direction)[0]
             if step == 0:
+                objective.accept(theta)  # not the line search's last trial point
                 return SimpleNamespace(success=False, message="no step along the BFGS direction decreases the loss",
                                        x=theta)
             s = step * direction[free]
@@ -239,8 +241,9 @@ class BFGS(FullBatchMethod):
             objective.accept(theta)
             ys = float(change @ s)
             if ys > 1e-10 * np.linalg.norm(change) * np.linalg.norm(s):  # curvature condition: H stays positive
-                if iteration == 0:
+                if not scaled:
                     inverse *= ys / float(change @ change)
+                    scaled = True
                 rho = 1 / ys
                 Hy = dsymv(1.0, inverse, change)
                 # H + (rho^2 y.Hy + rho) s s^T - rho (Hy s^T + s Hy^T): the update above, multiplied out

@@ -37,6 +37,11 @@ class History:
     histograms: list = field(default_factory=list)
 
     @property
+    def best_val_acc(self):
+        """The former name of best_val_score, for code written before regression came."""
+        return self.best_val_score
+
+    @property
     def metric(self):
         """The score the epochs record: "acc" (accuracy), or "r2" (R^2) for a regression network."""
         return "r2" if self.epochs and "val_r2" in self.epochs[0] else "acc"
@@ -45,6 +50,8 @@ class History:
         """Plain lists and dicts (copies; dataclasses.asdict deep-copies every number, 7 ms for a
         2-epoch run of 1,250 steps)."""
         return {**vars(self), "iteration_loss": list(self.iteration_loss), "iteration_lr": list(self.iteration_lr),
+                # JSON has no infinity: None until a validation epoch
+                "best_val_score": self.best_val_score if math.isfinite(self.best_val_score) else None,
                 "epochs": [dict(record) for record in self.epochs],
                 "diagnostics": [dict(row) for row in self.diagnostics],
                 "histograms": [dict(row) for row in self.histograms]}
@@ -166,6 +173,8 @@ class Trainer:
         validation = None
         if data.X_val is not None:
             X_val = check_features(data.X_val, model.input_dim, model.dtype, "X_val")
+            if model.regression and len(X_val) < 2:
+                raise ValueError(f"X_val: R^2 needs at least 2 validation samples (their variance), got {len(X_val)}")
             validation = (X_val, model.check_targets(data.y_val, X_val.shape[0], "y_val"))
         self._rng = np.random.default_rng(self.seed)
         subset = np.sort(self._rng.permutation(len(X))[:self.train_eval_samples]) if self.train_eval_samples else []
@@ -243,9 +252,11 @@ class Trainer:
     def _load_state(self, state):
         self._rng.bit_generator.state = state["rng"]
         history = dict(state["history"])
-        if "best_val_acc" in history:  # checkpoints written before regression came
+        if "best_val_acc" in history:  # checkpoints written before regression came (-1.0: none yet)
             best = history.pop("best_val_acc")
-            history["best_val_score"] = -math.inf if best < 0 else best
+            history["best_val_score"] = None if best < 0 else best
+        if history["best_val_score"] is None:
+            history["best_val_score"] = -math.inf
         self.history = History(**history)
         self.schedule.load_state_dict(state["schedule"])
         self._best[0][:], self._best[1][:] = state["best_params"], state["best_running"]

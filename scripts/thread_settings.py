@@ -39,6 +39,8 @@ def main(argv=None):
     parser.add_argument("--neighbour", type=int, default=0, metavar="N",
                         help="each setting's process measures each network again beside N busy processes")
     args = parser.parse_args(argv)
+    if args.neighbour < 0:
+        parser.error(f"--neighbour must be 0 (none) or a number of busy processes, got {args.neighbour}")
     if args.neighbour and args.alternate:
         parser.error("--neighbour measures settings in fresh processes: it does not go with --alternate")
     if args.alternate:

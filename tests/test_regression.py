@@ -190,3 +190,22 @@ def test_the_loss_and_its_gradient_are_torchs_mse_loss():
     want.backward()
     assert loss == pytest.approx(want.item(), rel=1e-14)
     np.testing.assert_allclose(dscores, s.grad.numpy(), rtol=1e-13, atol=1e-16)
+
+
+def test_r2_validation_needs_two_samples_and_says_so():
+    X, y = problem(12, seed=4)
+    model = MLP(5, [8], 2, loss="mse", dtype="float64")
+    with pytest.raises(ValueError, match="X_val: R\\^2 needs at least 2 validation samples"):
+        Trainer(model, SGD(lr=0.05), epochs=1, log=None).fit(Dataset(X[:11], y[:11], X[11:], y[11:], None, None, {}))
+    from mlp_scratch import MLPRegressor
+    with pytest.raises(ValueError, match="validation_fraction=0.1 of 10 samples holds out 1"):
+        MLPRegressor((8,), early_stopping=True, random_state=0).fit(X[:10], y[:10])
+
+
+def test_a_history_without_validation_writes_strict_json_and_keeps_the_old_name(tmp_path):
+    X, y = problem(30, seed=5)
+    history = Trainer(MLP(5, [8], 2, loss="mse", dtype="float64"), SGD(lr=0.05), epochs=2, log=None).fit(
+        Dataset(X, y, None, None, None, None, {}))
+    assert history.best_val_score == -np.inf and history.best_val_acc == history.best_val_score
+    text = json.dumps(history.to_dict(), allow_nan=False)  # raises on an infinity
+    assert json.loads(text)["best_val_score"] is None

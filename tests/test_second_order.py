@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from scipy.optimize import minimize
 
-from mlp_scratch import MLP, Trainer
+from mlp_scratch import MLP, Trainer, full_batch
 from mlp_scratch.curvature import Curvature
 from mlp_scratch.kernels.training.layout import parameter_views
 from mlp_scratch.datasets import Dataset
@@ -228,3 +228,38 @@ def test_hessian_vector_products_equal_torchs_double_backward(case):
     for name, value in zip(names, products):
         parameter_views(want, model.layout)[name][...] = value.numpy()
     np.testing.assert_allclose(Curvature(model, X, y).hessian_vector(v), want, rtol=1e-9, atol=1e-12)
+
+
+def test_curvature_checks_its_inputs():
+    model, X, y = problem(CASES[0])
+    with pytest.raises(ValueError, match="X must have 5 features"):
+        Curvature(model, X[:, :4], y)
+    curvature = Curvature(model, X, y)
+    for v in (np.ones(model.flat_params.size - 1), np.ones(model.flat_params.size + 1),
+              np.full(model.flat_params.size, np.nan)):
+        with pytest.raises(ValueError, match=f"v must be a finite vector of the model's {model.flat_params.size}"):
+            curvature.hessian_vector(v)
+
+
+def test_bfgs_that_finds_no_descent_leaves_the_model_at_its_last_iterate(monkeypatch):
+    """A loss whose every point but the start is infinite rejects every step along the BFGS direction:
+    the model keeps the start and its batch-norm statistics, not the line search's last trial point."""
+    import mlp_scratch.second_order as second_order
+
+    model, X, y = problem(dict(hidden_sizes=[6], loss="softmax", batchnorm=True), n=20, seed=12)
+    start, points = model.flat_params.copy(), []
+
+    def training_loss(model, X, y):
+        loss_at, statistics = full_batch.training_loss(model, X, y)
+
+        def loss(params):
+            points.append(params.copy())
+            value = loss_at(params)
+            return value if len(points) == 1 else np.inf
+        return loss, statistics
+
+    monkeypatch.setattr(second_order, "training_loss", training_loss)
+    result = BFGS().minimize(model, X, y, 5)
+    assert result.message == "no step along the BFGS direction decreases the loss"
+    assert len(points) > 2  # it tried points elsewhere
+    np.testing.assert_array_equal(model.flat_params, start)

@@ -231,7 +231,9 @@ def command(main):
 
 def add_data_arguments(p, dataset="mnist", n_train=5000, n_val=1000, n_test=None):
     g = p.add_argument_group("data")
-    g.add_argument("--dataset", default=dataset, choices=datasets.NAMES)
+    g.add_argument("--dataset", default=dataset, choices=[name for name in datasets.NAMES
+                                                          if name not in datasets.REGRESSION_SETS],
+                   help="a classification set (experiment 13 takes the regression sets)")
     g.add_argument("--n-train", type=int, default=n_train, help="training samples (stratified subset)")
     g.add_argument("--n-val", type=int, default=n_val, help="validation samples")
     g.add_argument("--n-test", type=int, default=n_test, help="test samples (default: the whole test split)")
