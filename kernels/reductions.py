@@ -16,16 +16,17 @@ def ordered_sum(values):
 
 
 @njit(fastmath=FASTMATH, cache=True)
-def sum_of_squares(a, rows):
-    """sum(a**2) in float64: each row's sum into rows[i], then the rows in order. Serial: the
+def sum_of_squares(a):
+    """sum(a**2) of a 2-D array in float64: each row's sum, then the rows in order. Serial: the
     diagnostics call it once an interval, and a parallel kernel costs a second to compile."""
+    total = 0.0
     for i in range(a.shape[0]):
-        total = 0.0
+        row = 0.0
         for j in range(a.shape[1]):
             v = np.float64(a[i, j])
-            total += v * v
-        rows[i] = total
-    return ordered_sum(rows[:a.shape[0]])
+            row += v * v
+        total += row
+    return total
 
 
 @njit(parallel=True, fastmath=FASTMATH, cache=True)

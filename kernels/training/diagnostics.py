@@ -22,7 +22,7 @@ from numba import njit, prange
 
 from ..config import BLOCK, FASTMATH
 from ..layers.activations import ELU, LEAKY_RELU, RELU, SIGMOID, TANH
-from ..reductions import ordered_sum
+from ..reductions import ordered_sum, sum_of_squares
 from .layout import block, layer, vector, weights
 
 # A record's statistics per layer, in this order (mlp_scratch/diagnostics.py documents each).
@@ -230,17 +230,6 @@ def observe_weights(params, probe, updated):
 
 
 @njit(cache=True)
-def norm(values):
-    """The 2-norm of a 2-D array, summed in float64 in index order."""
-    total = 0.0
-    for i in range(values.shape[0]):
-        for j in range(values.shape[1]):
-            v = np.float64(values[i, j])
-            total += v * v
-    return np.sqrt(total)
-
-
-@njit(cache=True)
 def mean_std(values):
     """(mean, population std) of values, in index order."""
     mean = ordered_sum(values) / len(values)
@@ -267,7 +256,8 @@ def close_record(net, probe, step):
         this = layer(layout, l)
         m = this.d_out
         record[l, UPDATE_RATIO], record[l, UPDATE_RATIO_MEAN] = probe.last_ratio[l], probe.ratio_sum[l] / ratios
-        record[l, WEIGHT_NORM], record[l, GRAD_NORM] = norm(weights(params, this)), norm(weights(net.grads, this))
+        record[l, WEIGHT_NORM] = np.sqrt(sum_of_squares(weights(params, this)))
+        record[l, GRAD_NORM] = np.sqrt(sum_of_squares(weights(net.grads, this)))
         record[l, LOSS_GRAD_NORM] = np.sqrt(probe.loss_grads[l])
         if l < len(layout.d_in) - 1:
             total = samples * m

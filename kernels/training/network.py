@@ -144,7 +144,7 @@ def forward_backward(X, y, net, work, seed):
         this = layer(layout, l)
         W, dW = weights(params, this), weights(grads, this)
         if len(work.loss_grads) > 0:
-            work.loss_grads[l] = sum_of_squares(dout, work.row_loss)
+            work.loss_grads[l] = sum_of_squares(dout)
         x = X if l == 0 else output(acts, n, layer(layout, l - 1), True)
         affine_backward_params(x, dout, dW, vector(grads, this.b, this.d_out), net.blocks)
         if net.l1 > 0 or net.l2 > 0:
