@@ -51,3 +51,27 @@ def training_loss(model, X, y):
         return model.forward_backward_checked(X, y, np.uint64(0), dropout=0.0, statistics=statistics)
 
     return loss, statistics
+
+
+class Objective:
+    """``training_loss`` as an optimizer takes it: (loss, gradient) at a float64 point, the last point
+    remembered (line searches ask for it again); ``accept`` puts a point and its batch-norm statistics
+    in the model. A ``frozen`` mask zeroes the gradient there."""
+
+    def __init__(self, model, X, y, frozen=None):
+        self.model = model
+        self.loss_at, self.statistics = training_loss(model, X, y)
+        self.free = np.ones(model.flat_params.size, bool) if frozen is None else ~frozen
+        self._last = (None, None)  # the last point evaluated and its (loss, gradient)
+
+    def __call__(self, theta):
+        """(loss, gradient) at theta; the gradient is 0 on frozen elements."""
+        if not np.array_equal(theta, self._last[0]):
+            loss = float(self.loss_at(theta))
+            self._last = (theta.copy(), (loss, np.where(self.free, self.model.flat_grads.astype(np.float64), 0.0)))
+        return self._last[1]
+
+    def accept(self, theta):
+        """theta becomes the model's parameters, with the batch-norm statistics of the whole set there."""
+        self(theta)  # evaluates unless theta was the last point: either way the model now holds it
+        self.model.running[:] = self.statistics

@@ -2,7 +2,7 @@
 loss and flat gradient, as scikit-learn's MLPClassifier does."""
 import numpy as np
 
-from mlp_scratch.full_batch import FullBatchMethod, training_loss
+from mlp_scratch.full_batch import FullBatchMethod, Objective
 from mlp_scratch.validation import check_number, check_positive_int
 
 
@@ -43,24 +43,16 @@ class LBFGS(FullBatchMethod):
         # Trial points of the line search leave batch norm's running averages alone; an accepted
         # iterate's statistics (the whole training set's) become them, so that evaluation mode
         # computes what the objective did.
-        training_loss_at, statistics = training_loss(model, X, y)
-        evaluated = {"theta": None}
+        evaluate = Objective(model, X, y)  # frozen elements are held by bounds instead
 
         def objective(theta):
-            loss = training_loss_at(theta)
+            loss, gradient = evaluate(theta)
             if not np.isfinite(loss):
                 raise NonFiniteLoss(loss)
-            evaluated["theta"] = theta.copy()
-            return loss, model.flat_grads.astype(np.float64)
-
-        def accept(theta):
-            if not np.array_equal(theta, evaluated["theta"]):  # SciPy accepts its last evaluation as a rule
-                objective(theta)
-            model.flat_params[:] = theta
-            model.running[:] = statistics
+            return loss, gradient
 
         def after_iteration(intermediate_result):  # SciPy passes the result only under this name
-            accept(intermediate_result.x)
+            evaluate.accept(intermediate_result.x)
             if callback is not None:
                 callback(float(intermediate_result.fun))
 
@@ -75,5 +67,5 @@ class LBFGS(FullBatchMethod):
                           options={"maxiter": max_iter, "maxcor": self.history_size, "gtol": self.tol,
                                    # a few evaluations per iteration for the line search, with room to spare
                                    "ftol": self.ftol, "maxfun": 20 * max_iter + 20})
-        accept(result.x)
+        evaluate.accept(result.x)
         return result

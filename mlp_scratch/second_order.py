@@ -15,35 +15,12 @@ from types import SimpleNamespace
 import numpy as np
 
 from mlp_scratch.curvature import Curvature
-from mlp_scratch.full_batch import FullBatchMethod, training_loss
+from mlp_scratch.full_batch import FullBatchMethod, Objective
 from mlp_scratch.validation import check_choice, check_number, check_positive_int, check_seed
 
 CURVATURES = ("gauss-newton", "hessian")
 ARMIJO = 1e-4  # sufficient decrease: loss(theta + a d) <= loss + ARMIJO * a * g.d
 BACKTRACK, BACKTRACKS = 0.8, 30  # step shrink factor and most shrinks per line search
-
-
-class Objective:
-    """The full-batch training loss of ``model`` on (X, y) in float64 (see full_batch.training_loss),
-    with its gradient; ``accept`` puts a point and its batch-norm statistics in the model."""
-
-    def __init__(self, model, X, y, frozen=None):
-        self.model = model
-        self.loss_at, self.statistics = training_loss(model, X, y)
-        self.free = np.ones(model.flat_params.size, bool) if frozen is None else ~frozen
-        self._last = (None, None)  # the last point evaluated and its (loss, gradient)
-
-    def __call__(self, theta):
-        """(loss, gradient) at theta; the gradient is 0 on frozen elements."""
-        if not np.array_equal(theta, self._last[0]):
-            loss = float(self.loss_at(theta))
-            self._last = (theta.copy(), (loss, np.where(self.free, self.model.flat_grads.astype(np.float64), 0.0)))
-        return self._last[1]
-
-    def accept(self, theta):
-        """theta becomes the model's parameters, with the batch-norm statistics of the whole set there."""
-        self(theta)  # evaluates unless theta was the last point: either way the model now holds it
-        self.model.running[:] = self.statistics
 
 
 def backtracking(objective, theta, loss, gradient, direction):

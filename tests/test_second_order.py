@@ -244,13 +244,12 @@ def test_curvature_checks_its_inputs():
 def test_bfgs_that_finds_no_descent_leaves_the_model_at_its_last_iterate(monkeypatch):
     """A loss whose every point but the start is infinite rejects every step along the BFGS direction:
     the model keeps the start and its batch-norm statistics, not the line search's last trial point."""
-    import mlp_scratch.second_order as second_order
-
     model, X, y = problem(dict(hidden_sizes=[6], loss="softmax", batchnorm=True), n=20, seed=12)
     start, points = model.flat_params.copy(), []
+    real = full_batch.training_loss
 
     def training_loss(model, X, y):
-        loss_at, statistics = full_batch.training_loss(model, X, y)
+        loss_at, statistics = real(model, X, y)
 
         def loss(params):
             points.append(params.copy())
@@ -258,7 +257,7 @@ def test_bfgs_that_finds_no_descent_leaves_the_model_at_its_last_iterate(monkeyp
             return value if len(points) == 1 else np.inf
         return loss, statistics
 
-    monkeypatch.setattr(second_order, "training_loss", training_loss)
+    monkeypatch.setattr(full_batch, "training_loss", training_loss)
     result = BFGS().minimize(model, X, y, 5)
     assert result.message == "no step along the BFGS direction decreases the loss"
     assert len(points) > 2  # it tried points elsewhere
