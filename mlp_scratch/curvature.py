@@ -4,9 +4,10 @@ at r = 0, carried through the forward pass and then the backward pass. Exact, no
 each product costs about two forward and backward passes.
 
 The loss is the one the full-batch methods minimize (mlp_scratch/full_batch.py): training mode with
-the batch's own batch-norm statistics, no dropout, plus the penalty. In float64 NumPy, layer by
-layer in the notation of the lecture notes: z = x W + b, [u = gamma * xhat + beta with
-xhat = (z - mean z) / sqrt(var z + eps)], a = f(u); scores s = x W + b; loss l(s).
+the batch's own batch-norm statistics, no dropout, plus the penalty. In float64 (NumPy, and the
+network's activation and loss kernels), layer by layer in the notation of the lecture notes:
+z = x W + b, [u = gamma * xhat + beta with xhat = (z - mean z) / sqrt(var z + eps)], a = f(u);
+scores s = x W + b; loss l(s).
 
 - Hessian:      H v = R{grad}: the backward pass's R-operator (every term of the chain rule).
 - Gauss-Newton: G v = J^T H_l J v, with J the Jacobian of the scores and H_l the loss's Hessian
@@ -19,25 +20,16 @@ is the SVM hinge's and ReLU's second derivative.
 """
 import numpy as np
 
+from mlp_scratch.kernels.layers.activations import activation_backward, activation_forward
+from mlp_scratch.kernels.layers.losses import data_loss, softmax
 from mlp_scratch.kernels.training.layout import parameter_views
+from mlp_scratch.model import ACTIVATIONS, LOSSES
 from mlp_scratch.validation import check_features
 
 
-def first_derivative(name, u, a, alpha):
-    """f'(u) given u and a = f(u), for the activations of kernels/layers/activations.py."""
-    if name == "relu":
-        return (u > 0).astype(np.float64)
-    if name == "leaky_relu":
-        return np.where(u > 0, 1.0, alpha)
-    if name == "elu":
-        return np.where(u > 0, 1.0, a + alpha)  # alpha * exp(u) = a + alpha where u <= 0
-    if name == "tanh":
-        return 1 - a * a
-    return a * (1 - a)  # sigmoid
-
-
 def second_derivative(name, u, a, alpha):
-    """f''(u) given u and a = f(u)."""
+    """f''(u) given u and a = f(u), for the activations of kernels/layers/activations.py (which
+    compute f and f')."""
     if name in ("relu", "leaky_relu"):
         return np.zeros_like(u)
     if name == "elu":
@@ -81,9 +73,11 @@ class Curvature:
                 u = self.params[f"gamma{l}"] * layer["xhat"] + self.params[f"beta{l}"]
             else:
                 u = z
-            alpha = float(model.act_alpha[l - 1])
-            a = activate(name, u, alpha)
-            layer.update(u=u, a=a, df=first_derivative(name, u, a, alpha), d2f=second_derivative(name, u, a, alpha))
+            kind, alpha = ACTIVATIONS[name], float(model.act_alpha[l - 1])
+            a, df = np.empty_like(u), np.empty_like(u)
+            activation_forward(kind, alpha, u, a)
+            activation_backward(kind, alpha, np.ones_like(u), a, df)  # f'(u)
+            layer.update(u=u, a=a, df=df, d2f=second_derivative(name, u, a, alpha))
             self.layers.append(layer)
             x = a
         last = len(model.activation) + 1
@@ -94,23 +88,14 @@ class Curvature:
 
     # -- the loss in the scores ----------------------------------------------------------------------
     def _loss_gradient(self):
-        s, y, n = self.scores, self.y, len(self.scores)
-        kind = self.model.loss_name
-        if kind == "mse":
-            return np.mean((s - y) ** 2), 2 * (s - y) / s.size
-        if kind == "softmax":
-            shifted = s - s.max(axis=1, keepdims=True)
-            self._probs = np.exp(shifted)
-            self._probs /= self._probs.sum(axis=1, keepdims=True)
-            loss = np.mean(np.log(np.exp(shifted).sum(axis=1)) - shifted[np.arange(n), y])
-            grad = self._probs.copy()
-            grad[np.arange(n), y] -= 1
-            return loss, grad / n
-        correct = s[np.arange(n), y][:, None]  # svm
-        positive = ((s - correct + 1 > 0) & (np.arange(s.shape[1]) != y[:, None])).astype(np.float64)
-        loss = np.sum(np.maximum(0, s - correct + 1) * positive) / n
-        positive[np.arange(n), y] = -positive.sum(axis=1)
-        return loss, positive / n
+        """The data loss and its gradient in the scores (the network's own loss kernels), and for
+        softmax the probabilities its Hessian needs."""
+        dscores = np.empty_like(self.scores)
+        loss = data_loss(LOSSES[self.model.loss_name], self.scores, self.y, dscores, np.empty(len(self.scores)))
+        if self.model.loss_name == "softmax":
+            self._probs = np.empty_like(self.scores)
+            softmax(self.scores, self._probs)
+        return loss, dscores
 
     def _loss_hessian(self, r_scores):
         """H_l R{s}: the loss's Hessian in the scores times the scores' change."""
@@ -235,14 +220,3 @@ class Curvature:
                 elif point is not None:
                     grads[name] += model.l2 * at[name] + model.l1 * np.sign(at[name])
 
-
-def activate(name, u, alpha):
-    if name == "relu":
-        return np.maximum(u, 0)
-    if name == "leaky_relu":
-        return np.where(u > 0, u, alpha * u)
-    if name == "elu":
-        return np.where(u > 0, u, alpha * np.expm1(np.minimum(u, 0)))
-    if name == "tanh":
-        return np.tanh(u)
-    return 1 / (1 + np.exp(-u))
