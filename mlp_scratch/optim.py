@@ -12,9 +12,9 @@ from mlp_scratch.validation import check_bool, check_int, check_number
 
 
 class Optimizer:
-    """Base class. A subclass names its compiled update rule (``rule``, see kernels/training/optimizers.py) and
-    the state arrays it keeps (``state_names``, torch.optim's names); its hyperparameters reach the
-    update by name (``compiled``).
+    """Base class. A subclass names its compiled update rule by the structure of its hyperparameters
+    (``rule``, a NamedTuple of kernels/training/optimizers.py, filled by name from
+    ``hyperparameters``) and the state arrays it keeps (``state_names``, torch.optim's names).
 
     ``step(params, grads, lr=None)`` updates ``params`` in place from ``grads`` (flat float arrays of
     one dtype); ``lr`` overrides the learning rate for this step (a schedule's value). State arrays are
@@ -27,7 +27,7 @@ class Optimizer:
     def __init__(self, lr, **hyperparameters):
         self.lr = check_number("lr", lr, low=0, low_open=True)
         self.hyperparameters = hyperparameters
-        self.hyper = kernels.Hyper(**{name: float(value) for name, value in self._hyper().items()})
+        self.hyper = self._compiled_hyperparameters()
         self._steps = np.zeros(1, np.int64)  # shared with the compiled update, which advances it
         self.state = {}
         self.decay_mask = self.frozen_mask = None
@@ -41,9 +41,14 @@ class Optimizer:
     def steps(self, value):
         self._steps[0] = check_int("steps", value, low=0)
 
+    def _compiled_hyperparameters(self):
+        """The hyperparameters the compiled update reads: the fields of ``rule``, each of its type."""
+        values = self._hyper()
+        return self.rule(**{name: kind(values[name]) for name, kind in self.rule.__annotations__.items()})
+
     def _hyper(self):
-        """The hyperparameters the compiled update reads, by their names in kernels.Hyper."""
-        return {name: value for name, value in self.hyperparameters.items() if name in kernels.Hyper._fields}
+        """The hyperparameters by the names of ``rule``'s fields (a subclass adds those it derives)."""
+        return self.hyperparameters
 
     def set_masks(self, decay=None, frozen=None):
         """Boolean per-element masks: where weight decay applies (default: everywhere, as in torch)
@@ -94,7 +99,7 @@ class Optimizer:
                                  f"got {None if array is None else (array.shape, array.dtype)}")
         unused = params[:0]
         buffers = kernels.Buffers(**{name: self.state.get(name, unused) for name in kernels.Buffers._fields})
-        return kernels.OptimizerState(self.rule, self.hyper, buffers, self.flags, self._steps)
+        return kernels.OptimizerState(self.hyper, buffers, self.flags, self._steps)
 
     def state_dict(self):
         """Everything needed to continue exactly: hyperparameters, step count, state arrays."""
@@ -132,7 +137,7 @@ class SGD(Optimizer):
     (Sutskever et al. 2013 as implemented by torch); it equals CS231n's ``nesterov_momentum`` form.
     """
 
-    rule = kernels.SGD
+    rule = kernels.SGDHyper
 
     def __init__(self, lr=0.01, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False):
         super().__init__(lr, momentum=check_number("momentum", momentum, low=0),
@@ -157,7 +162,7 @@ class Adagrad(Optimizer):
     ``s`` starts at ``initial_accumulator_value``. CS231n's adagrad is the same with lr_decay 0 and
     eps added outside the square root too (they write ``eps`` = 1e-7).
     """
-    rule, state_names = kernels.ADAGRAD, ("sum",)
+    rule, state_names = kernels.AdagradHyper, ("sum",)
 
     def __init__(self, lr=0.01, lr_decay=0.0, weight_decay=0.0, initial_accumulator_value=0.0, eps=1e-10):
         super().__init__(lr, lr_decay=check_number("lr_decay", lr_decay, low=0),
@@ -181,7 +186,7 @@ class RMSprop(Optimizer):
     eps = 1e-8 added outside the square root: the same formula.
     """
 
-    rule = kernels.RMSPROP
+    rule = kernels.RMSpropHyper
 
     def __init__(self, lr=0.01, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0, centered=False):
         super().__init__(lr, alpha=check_number("alpha", alpha, low=0, high=1),
@@ -202,7 +207,7 @@ class Adadelta(Optimizer):
         g <- g + weight_decay * p;   v <- rho * v + (1 - rho) * g**2
         d = sqrt(u + eps) / sqrt(v + eps) * g;   u <- rho * u + (1 - rho) * d**2;   p <- p - lr * d
     """
-    rule, state_names = kernels.ADADELTA, ("square_avg", "acc_delta")
+    rule, state_names = kernels.AdadeltaHyper, ("square_avg", "acc_delta")
 
     def __init__(self, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0.0):
         super().__init__(lr, rho=check_number("rho", rho, low=0, high=1),
@@ -220,7 +225,7 @@ class Adam(Optimizer):
 
     CS231n's adam is the same rule (no amsgrad, no weight decay), incrementing t before use.
     """
-    rule, decoupled = kernels.ADAM, False
+    rule, decoupled = kernels.AdamHyper, False
 
     def __init__(self, lr=0.001, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=False):
         if not hasattr(betas, "__len__") or len(betas) != 2:
@@ -237,7 +242,7 @@ class Adam(Optimizer):
 
     def _hyper(self):
         beta1, beta2 = self.hyperparameters["betas"]
-        return {**super()._hyper(), "beta1": beta1, "beta2": beta2, "decoupled": self.decoupled}
+        return {**self.hyperparameters, "beta1": beta1, "beta2": beta2, "decoupled": self.decoupled}
 
 
 class AdamW(Adam):
