@@ -2,7 +2,7 @@
 import numpy as np
 
 from mlp_scratch import threads
-from mlp_scratch.kernels.layers.activations import ELU, LEAKY_RELU, RELU, SIGMOID, TANH
+from mlp_scratch.kernels.layers.activations import ELU, LEAKY_RELU, RELU, SIGMOID, TANH, network_activations
 from mlp_scratch.kernels.layers.losses import MSE, SOFTMAX, SVM, data_loss, softmax
 from mlp_scratch.kernels.training import network
 from mlp_scratch.kernels.training.layout import build_layout, hidden_outputs, parameter_views, running_views
@@ -211,7 +211,8 @@ class MLP:
         classic = self.dropout_mode == "classic"
         train_scale = 1.0 if classic else 1.0 / float(cast(keep))
         return Network(self.layout, self.flat_params, self.flat_grads, self.running, self._batch_stats,
-                       self.act_alpha, LOSSES[self.loss_name], cast(self.l1), cast(self.l2), cast(keep),
+                       self.act_alpha, network_activations([ACTIVATIONS[name] for name in self.activation]),
+                       LOSSES[self.loss_name], cast(self.l1), cast(self.l2), cast(keep),
                        train_scale, cast(1.0 - self.dropout if classic else 1.0),
                        cast(self.bn_momentum), cast(self.bn_eps), threads.blocks_for(self.flat_params.size))
 

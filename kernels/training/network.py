@@ -11,8 +11,9 @@ from typing import NamedTuple
 
 import numpy as np
 from numba import njit
+from numba.extending import overload
 
-from ..layers.activations import RELU, activation_backward, activation_forward
+from ..layers.activations import RELU, Mixed, Relu, backward_for, forward_for, relu_forward
 from ..layers.affine import affine_backward_input, affine_backward_params, affine_forward, weight_penalty
 from ..layers.batchnorm import batch_statistics, batchnorm_backward, batchnorm_forward_eval, normalize_affine
 from ..layers.dropout import mask_parameters, masked_scale
@@ -32,6 +33,8 @@ class Network(NamedTuple):
     running: np.ndarray      # running mean and variance of each batch-norm layer
     stats: np.ndarray        # the last training batch's mean and inv_std, laid out like running
     act_alpha: np.ndarray    # float64, per hidden layer: the leaky ReLU's slope or ELU's alpha
+    activations: NamedTuple  # the hidden layers' activation kinds as a type (layers/activations.py: Relu(), ...,
+                             # Mixed()): a pass compiles only their kernels
     loss: int                # losses.SOFTMAX or losses.SVM
     l1: float
     l2: float
@@ -72,7 +75,7 @@ def forward_eval(X, net, acts, scores):
             running_mean, running_var = statistics(running, this)
             batchnorm_forward_eval(a, vector(params, this.gamma, m), vector(params, this.beta, m), net.bn_eps,
                                    running_mean, running_var, statistics(stats, this)[1], a)
-        activation_forward(this.activation, net.act_alpha[l], a, a)
+        forward_for(net.activations, this.activation, net.act_alpha[l], a, a)
         if this.drop >= 0 and net.test_scale != 1:
             a *= net.test_scale
         x = a
@@ -81,32 +84,104 @@ def forward_eval(X, net, acts, scores):
 
 
 @njit(cache=True)
-def hidden_forward_train(this, params, running, stats, acts, n, alpha, bn_eps, bn_momentum, threshold, scale,
-                         seed):
+def hidden_forward_train(activations, this, params, running, stats, acts, n, alpha, bn_eps, bn_momentum, threshold,
+                         scale, seed):
     """Training mode, after the affine product of hidden layer ``this`` (a Layer): [batch norm] ->
     activation -> [dropout]. ReLU layers take the one-pass kernels of fused.py; with dropout they
     leave the act block as the product (the backward pass reads the drop block), else the activation
     replaces the product. Takes the network's arrays one by one: see layout.Layer."""
-    m, kind = this.d_out, this.activation
-    bn, dropping = this.gamma >= 0, this.drop >= 0
+    m = this.d_out
     a, xhat, dropped = block(acts, n, this.act, m), block(acts, n, this.xhat, m), block(acts, n, this.drop, m)
     gamma, beta = vector(params, this.gamma, m), vector(params, this.beta, m)
     mean, inv_std = statistics(stats, this)
-    if bn:
+    if this.gamma >= 0:
         running_mean, running_var = statistics(running, this)
         batch_statistics(a, bn_eps, bn_momentum, running_mean, running_var, mean, inv_std)
-    if kind == RELU and bn and dropping:
+    activate_train(activations, this.activation, alpha, a, xhat, dropped, mean, inv_std, gamma, beta, threshold,
+                   scale, seed)
+
+
+@njit(cache=True)
+def relu_train(a, xhat, dropped, mean, inv_std, gamma, beta, threshold, scale, seed):
+    """activate_train of a ReLU layer: one pass over the layer (fused.py)."""
+    bn, dropping = len(xhat) > 0, len(dropped) > 0
+    if bn and dropping:
         normalize_relu_dropout(a, mean, inv_std, gamma, beta, threshold, scale, seed, xhat, dropped)
-    elif kind == RELU and bn:
+    elif bn:
         normalize_relu(a, mean, inv_std, gamma, beta, xhat, a)
-    elif kind == RELU and dropping:
+    elif dropping:
         relu_dropout(a, threshold, scale, seed, dropped)
     else:
-        if bn:
-            normalize_affine(a, mean, inv_std, gamma, beta, xhat, a)
-        activation_forward(kind, alpha, a, a)
-        if dropping:
-            masked_scale(a, threshold, scale, seed, dropped)
+        relu_forward(a, a)
+
+
+@njit(cache=True)
+def other_train(activations, kind, alpha, a, xhat, dropped, mean, inv_std, gamma, beta, threshold, scale, seed):
+    """activate_train of a layer of another kind: a pass per part."""
+    if len(xhat) > 0:
+        normalize_affine(a, mean, inv_std, gamma, beta, xhat, a)
+    forward_for(activations, kind, alpha, a, a)
+    if len(dropped) > 0:
+        masked_scale(a, threshold, scale, seed, dropped)
+
+
+def activate_train(activations, kind, alpha, a, xhat, dropped, mean, inv_std, gamma, beta, threshold, scale, seed):
+    """A hidden layer's product ``a`` in training mode, its batch statistics known: [batch norm (where
+    xhat is not empty)] -> activation ``kind`` -> [dropout (where dropped is not empty)]."""
+    if kind == RELU:
+        relu_train(a, xhat, dropped, mean, inv_std, gamma, beta, threshold, scale, seed)
+    else:
+        other_train(activations, kind, alpha, a, xhat, dropped, mean, inv_std, gamma, beta, threshold, scale, seed)
+
+
+@njit(cache=True)
+def relu_backward_train(activations, kind, alpha, dx, a, dropped, scale, threshold, seed):
+    """deactivate_train of a ReLU layer: with dropout, one pass (fused.py)."""
+    if len(dropped) > 0:
+        relu_dropout_backward(dx, dropped, scale, dx)
+    else:
+        backward_for(activations, kind, alpha, dx, a, dx)
+
+
+@njit(cache=True)
+def other_backward_train(activations, kind, alpha, dx, a, dropped, scale, threshold, seed):
+    """deactivate_train of a layer of another kind."""
+    if len(dropped) > 0:
+        masked_scale(dx, threshold, scale, seed, dx)  # the forward pass's mask
+    backward_for(activations, kind, alpha, dx, a, dx)
+
+
+def deactivate_train(activations, kind, alpha, dx, a, dropped, scale, threshold, seed):
+    """Backward through a hidden layer's [dropout] and activation ``kind``, in place in dx: ``a`` is the
+    activation's output, ``dropped`` the layer's output after dropout (empty without), ``seed`` its masks'."""
+    if kind == RELU:
+        relu_backward_train(activations, kind, alpha, dx, a, dropped, scale, threshold, seed)
+    else:
+        other_backward_train(activations, kind, alpha, dx, a, dropped, scale, threshold, seed)
+
+
+# A network's layers take ReLU's functions, the others' or (Mixed) both, chosen while typing from its
+# activations: a network without ReLU layers compiles none of fused.py's kernels, a ReLU network none
+# of the separate passes.
+@overload(activate_train)
+def _compiled_activate_train(activations, kind, alpha, a, xhat, dropped, mean, inv_std, gamma, beta, threshold,
+                             scale, seed):
+    if activations.instance_class is Mixed:
+        return activate_train
+    if activations.instance_class is Relu:
+        return lambda activations, kind, alpha, a, xhat, dropped, mean, inv_std, gamma, beta, threshold, scale, \
+            seed: relu_train(a, xhat, dropped, mean, inv_std, gamma, beta, threshold, scale, seed)
+    return lambda activations, kind, alpha, a, xhat, dropped, mean, inv_std, gamma, beta, threshold, scale, seed: \
+        other_train(activations, kind, alpha, a, xhat, dropped, mean, inv_std, gamma, beta, threshold, scale, seed)
+
+
+@overload(deactivate_train)
+def _compiled_deactivate_train(activations, kind, alpha, dx, a, dropped, scale, threshold, seed):
+    if activations.instance_class is Mixed:
+        return deactivate_train
+    chosen = relu_backward_train if activations.instance_class is Relu else other_backward_train
+    return lambda activations, kind, alpha, dx, a, dropped, scale, threshold, seed: \
+        chosen(activations, kind, alpha, dx, a, dropped, scale, threshold, seed)
 
 
 @njit(cache=True)
@@ -131,8 +206,8 @@ def forward_backward(X, y, net, work, seed):
         this = layer(layout, l)
         a = block(acts, n, this.act, this.d_out)
         affine_forward(x, weights(params, this), vector(params, this.b, this.d_out), a, net.blocks)
-        hidden_forward_train(this, params, running, stats, acts, n, act_alpha[l], net.bn_eps, net.bn_momentum,
-                             threshold, scale, derive_seed(seed, l))
+        hidden_forward_train(net.activations, this, params, running, stats, acts, n, act_alpha[l], net.bn_eps,
+                             net.bn_momentum, threshold, scale, derive_seed(seed, l))
         x = output(acts, n, this, True)
     out = layer(layout, last)
     affine_forward(x, weights(params, out), vector(params, out.b, out.d_out), scores, net.blocks)
@@ -156,12 +231,8 @@ def forward_backward(X, y, net, work, seed):
         m = h.d_out
         dx = block(grad_a if l % 2 == 0 else grad_b, n, 0, m)
         affine_backward_input(dout, W, dx, net.blocks)
-        if h.drop >= 0 and h.activation == RELU:
-            relu_dropout_backward(dx, block(acts, n, h.drop, m), scale, dx)
-        else:
-            if h.drop >= 0:
-                masked_scale(dx, threshold, scale, derive_seed(seed, l - 1), dx)  # the forward pass's mask
-            activation_backward(h.activation, act_alpha[l - 1], dx, block(acts, n, h.act, m), dx)
+        deactivate_train(net.activations, h.activation, act_alpha[l - 1], dx, block(acts, n, h.act, m),
+                         block(acts, n, h.drop, m), scale, threshold, derive_seed(seed, l - 1))
         if h.gamma >= 0:
             batchnorm_backward(dx, block(acts, n, h.xhat, m), vector(params, h.gamma, m), statistics(stats, h)[1],
                                dx, vector(grads, h.gamma, m), vector(grads, h.beta, m))

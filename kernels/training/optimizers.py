@@ -268,7 +268,7 @@ def update(h, params, grads, opt, lr, t):
     return UPDATES[type(h)](h, params, grads, opt, lr, t)
 
 
-@overload(update, jit_options={"cache": True})
+@overload(update)
 def _compiled_update(h, params, grads, opt, lr, t):
     return UPDATES[h.instance_class]  # chosen while typing: the other rules are never compiled
 
