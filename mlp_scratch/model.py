@@ -3,6 +3,7 @@ import numpy as np
 
 from mlp_scratch import threads
 from mlp_scratch.kernels.layers.activations import ELU, LEAKY_RELU, RELU, SIGMOID, TANH, network_activations
+from mlp_scratch.kernels.layers.dropout import Dropout
 from mlp_scratch.kernels.layers.losses import Mse, Softmax, Svm, data_loss, softmax
 from mlp_scratch.kernels.training import network
 from mlp_scratch.kernels.training.layout import build_layout, hidden_outputs, parameter_views, running_views
@@ -206,14 +207,16 @@ class MLP:
         """The model as the compiled passes take it (kernels/training/network.py): views of its buffers and its
         settings in its dtype. ``dropout`` overrides the model's rate (full-batch methods use 0)."""
         cast = self.dtype.type
-        keep = 1.0 - (self.dropout if dropout is None else dropout)
-        # The training scale stays float64, 1 / keep as the kernels compute it from keep in the model's dtype.
-        classic = self.dropout_mode == "classic"
-        train_scale = 1.0 if classic else 1.0 / float(cast(keep))
+        settings = None
+        if (self.layout.drop >= 0).any():  # the layers have dropout blocks
+            keep = 1.0 - (self.dropout if dropout is None else dropout)
+            # The training scale stays float64, 1 / keep as the kernels compute it from keep in the model's dtype.
+            classic = self.dropout_mode == "classic"
+            settings = Dropout(cast(keep), 1.0 if classic else 1.0 / float(cast(keep)),
+                               cast(1.0 - self.dropout if classic else 1.0))
         return Network(self.layout, self.flat_params, self.flat_grads, self.running, self._batch_stats,
                        self.act_alpha, network_activations([ACTIVATIONS[name] for name in self.activation]),
-                       LOSSES[self.loss_name], cast(self.l1), cast(self.l2), cast(keep),
-                       train_scale, cast(1.0 - self.dropout if classic else 1.0),
+                       LOSSES[self.loss_name], cast(self.l1), cast(self.l2), settings,
                        cast(self.bn_momentum), cast(self.bn_eps), threads.blocks_for(self.flat_params.size))
 
     def workspace(self, n):

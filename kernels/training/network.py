@@ -7,7 +7,7 @@ flat parameters and gradients, batch-norm statistics and settings) and a ``Works
 activations and scratch of a batch). Blocks are found through kernels/training/layout.py. Backward-pass
 gradients alternate between two scratch buffers.
 """
-from typing import NamedTuple
+from typing import NamedTuple, Optional
 
 import numpy as np
 from numba import njit
@@ -16,7 +16,7 @@ from numba.extending import overload
 from ..layers.activations import RELU, Mixed, Relu, backward_for, forward_for, relu_forward
 from ..layers.affine import affine_backward_input, affine_backward_params, affine_forward, weight_penalty
 from ..layers.batchnorm import batch_statistics, batchnorm_backward, batchnorm_forward_eval, normalize_affine
-from ..layers.dropout import mask_parameters, masked_scale
+from ..layers.dropout import Dropout, mask_parameters, masked_scale
 from ..layers.fused import normalize_relu, normalize_relu_dropout, relu_dropout, relu_dropout_backward
 from ..layers.losses import data_loss
 from ..random import derive_seed
@@ -38,9 +38,7 @@ class Network(NamedTuple):
     loss: NamedTuple         # its kind as a type: layers/losses.py's Softmax(), Svm() or Mse()
     l1: float
     l2: float
-    keep: float              # dropout's keep probability
-    train_scale: float       # float64: dropout's kept units times this in training (inverted: 1 / keep; classic: 1)
-    test_scale: float        # and a dropout layer's output times this at test time (inverted: 1; classic: keep)
+    dropout: Optional[Dropout]  # None where the layers have no dropout
     bn_momentum: float
     bn_eps: float
     blocks: int              # the blocks of each large product (kernels/blas/products.py, matmul)
@@ -76,16 +74,22 @@ def forward_eval(X, net, acts, scores):
             batchnorm_forward_eval(a, vector(params, this.gamma, m), vector(params, this.beta, m), net.bn_eps,
                                    running_mean, running_var, statistics(stats, this)[1], a)
         forward_for(net.activations, this.activation, net.act_alpha[l], a, a)
-        if this.drop >= 0 and net.test_scale != 1:
-            a *= net.test_scale
+        dropout_eval(a, net.dropout)
         x = a
     out = layer(layout, last)
     affine_forward(x, weights(params, out), vector(params, out.b, out.d_out), scores, net.blocks)
 
 
 @njit(cache=True)
-def hidden_forward_train(activations, this, params, running, stats, acts, n, alpha, bn_eps, bn_momentum, threshold,
-                         scale, seed):
+def dropout_eval(a, dropout):
+    """A dropout layer's output at test time: ``a`` times the test scale (classic dropout's keep)."""
+    if dropout is not None and dropout.test_scale != 1:
+        a *= dropout.test_scale
+
+
+@njit(cache=True)
+def hidden_forward_train(activations, this, params, running, stats, acts, n, alpha, bn_eps, bn_momentum, dropout,
+                         seed):
     """Training mode, after the affine product of hidden layer ``this`` (a Layer): [batch norm] ->
     activation -> [dropout]. ReLU layers take the one-pass kernels of fused.py; with dropout they
     leave the act block as the product (the backward pass reads the drop block), else the activation
@@ -97,91 +101,92 @@ def hidden_forward_train(activations, this, params, running, stats, acts, n, alp
     if this.gamma >= 0:
         running_mean, running_var = statistics(running, this)
         batch_statistics(a, bn_eps, bn_momentum, running_mean, running_var, mean, inv_std)
-    activate_train(activations, this.activation, alpha, a, xhat, dropped, mean, inv_std, gamma, beta, threshold,
-                   scale, seed)
+    activate_train(activations, this.activation, alpha, a, xhat, dropped, mean, inv_std, gamma, beta, dropout, seed)
 
 
 @njit(cache=True)
-def relu_train(a, xhat, dropped, mean, inv_std, gamma, beta, threshold, scale, seed):
+def relu_train(a, xhat, dropped, mean, inv_std, gamma, beta, dropout, seed):
     """activate_train of a ReLU layer: one pass over the layer (fused.py)."""
-    bn, dropping = len(xhat) > 0, len(dropped) > 0
-    if bn and dropping:
-        normalize_relu_dropout(a, mean, inv_std, gamma, beta, threshold, scale, seed, xhat, dropped)
-    elif bn:
-        normalize_relu(a, mean, inv_std, gamma, beta, xhat, a)
-    elif dropping:
-        relu_dropout(a, threshold, scale, seed, dropped)
+    bn = len(xhat) > 0
+    if dropout is None:
+        if bn:
+            normalize_relu(a, mean, inv_std, gamma, beta, xhat, a)
+        else:
+            relu_forward(a, a)
     else:
-        relu_forward(a, a)
+        threshold, scale = mask_parameters(dropout.keep)[0], dropout.train_scale
+        if bn:
+            normalize_relu_dropout(a, mean, inv_std, gamma, beta, threshold, scale, seed, xhat, dropped)
+        else:
+            relu_dropout(a, threshold, scale, seed, dropped)
 
 
 @njit(cache=True)
-def other_train(activations, kind, alpha, a, xhat, dropped, mean, inv_std, gamma, beta, threshold, scale, seed):
+def other_train(activations, kind, alpha, a, xhat, dropped, mean, inv_std, gamma, beta, dropout, seed):
     """activate_train of a layer of another kind: a pass per part."""
     if len(xhat) > 0:
         normalize_affine(a, mean, inv_std, gamma, beta, xhat, a)
     forward_for(activations, kind, alpha, a, a)
-    if len(dropped) > 0:
-        masked_scale(a, threshold, scale, seed, dropped)
+    if dropout is not None:
+        masked_scale(a, mask_parameters(dropout.keep)[0], dropout.train_scale, seed, dropped)
 
 
-def activate_train(activations, kind, alpha, a, xhat, dropped, mean, inv_std, gamma, beta, threshold, scale, seed):
+def activate_train(activations, kind, alpha, a, xhat, dropped, mean, inv_std, gamma, beta, dropout, seed):
     """A hidden layer's product ``a`` in training mode, its batch statistics known: [batch norm (where
-    xhat is not empty)] -> activation ``kind`` -> [dropout (where dropped is not empty)]."""
+    xhat is not empty)] -> activation ``kind`` -> [dropout into ``dropped`` (unless dropout is None)]."""
     if kind == RELU:
-        relu_train(a, xhat, dropped, mean, inv_std, gamma, beta, threshold, scale, seed)
+        relu_train(a, xhat, dropped, mean, inv_std, gamma, beta, dropout, seed)
     else:
-        other_train(activations, kind, alpha, a, xhat, dropped, mean, inv_std, gamma, beta, threshold, scale, seed)
+        other_train(activations, kind, alpha, a, xhat, dropped, mean, inv_std, gamma, beta, dropout, seed)
 
 
 @njit(cache=True)
-def relu_backward_train(activations, kind, alpha, dx, a, dropped, scale, threshold, seed):
+def relu_backward_train(activations, kind, alpha, dx, a, dropped, dropout, seed):
     """deactivate_train of a ReLU layer: with dropout, one pass (fused.py)."""
-    if len(dropped) > 0:
-        relu_dropout_backward(dx, dropped, scale, dx)
-    else:
+    if dropout is None:
         backward_for(activations, kind, alpha, dx, a, dx)
+    else:
+        relu_dropout_backward(dx, dropped, dropout.train_scale, dx)
 
 
 @njit(cache=True)
-def other_backward_train(activations, kind, alpha, dx, a, dropped, scale, threshold, seed):
+def other_backward_train(activations, kind, alpha, dx, a, dropped, dropout, seed):
     """deactivate_train of a layer of another kind."""
-    if len(dropped) > 0:
-        masked_scale(dx, threshold, scale, seed, dx)  # the forward pass's mask
+    if dropout is not None:
+        masked_scale(dx, mask_parameters(dropout.keep)[0], dropout.train_scale, seed, dx)  # the forward pass's mask
     backward_for(activations, kind, alpha, dx, a, dx)
 
 
-def deactivate_train(activations, kind, alpha, dx, a, dropped, scale, threshold, seed):
+def deactivate_train(activations, kind, alpha, dx, a, dropped, dropout, seed):
     """Backward through a hidden layer's [dropout] and activation ``kind``, in place in dx: ``a`` is the
-    activation's output, ``dropped`` the layer's output after dropout (empty without), ``seed`` its masks'."""
+    activation's output, ``dropped`` the layer's output after dropout, ``seed`` its masks'."""
     if kind == RELU:
-        relu_backward_train(activations, kind, alpha, dx, a, dropped, scale, threshold, seed)
+        relu_backward_train(activations, kind, alpha, dx, a, dropped, dropout, seed)
     else:
-        other_backward_train(activations, kind, alpha, dx, a, dropped, scale, threshold, seed)
+        other_backward_train(activations, kind, alpha, dx, a, dropped, dropout, seed)
 
 
 # A network's layers take ReLU's functions, the others' or (Mixed) both, chosen while typing from its
 # activations: a network without ReLU layers compiles none of fused.py's kernels, a ReLU network none
 # of the separate passes.
 @overload(activate_train)
-def _compiled_activate_train(activations, kind, alpha, a, xhat, dropped, mean, inv_std, gamma, beta, threshold,
-                             scale, seed):
+def _compiled_activate_train(activations, kind, alpha, a, xhat, dropped, mean, inv_std, gamma, beta, dropout, seed):
     if activations.instance_class is Mixed:
         return activate_train
     if activations.instance_class is Relu:
-        return lambda activations, kind, alpha, a, xhat, dropped, mean, inv_std, gamma, beta, threshold, scale, \
-            seed: relu_train(a, xhat, dropped, mean, inv_std, gamma, beta, threshold, scale, seed)
-    return lambda activations, kind, alpha, a, xhat, dropped, mean, inv_std, gamma, beta, threshold, scale, seed: \
-        other_train(activations, kind, alpha, a, xhat, dropped, mean, inv_std, gamma, beta, threshold, scale, seed)
+        return lambda activations, kind, alpha, a, xhat, dropped, mean, inv_std, gamma, beta, dropout, seed: \
+            relu_train(a, xhat, dropped, mean, inv_std, gamma, beta, dropout, seed)
+    return lambda activations, kind, alpha, a, xhat, dropped, mean, inv_std, gamma, beta, dropout, seed: \
+        other_train(activations, kind, alpha, a, xhat, dropped, mean, inv_std, gamma, beta, dropout, seed)
 
 
 @overload(deactivate_train)
-def _compiled_deactivate_train(activations, kind, alpha, dx, a, dropped, scale, threshold, seed):
+def _compiled_deactivate_train(activations, kind, alpha, dx, a, dropped, dropout, seed):
     if activations.instance_class is Mixed:
         return deactivate_train
     chosen = relu_backward_train if activations.instance_class is Relu else other_backward_train
-    return lambda activations, kind, alpha, dx, a, dropped, scale, threshold, seed: \
-        chosen(activations, kind, alpha, dx, a, dropped, scale, threshold, seed)
+    return lambda activations, kind, alpha, dx, a, dropped, dropout, seed: \
+        chosen(activations, kind, alpha, dx, a, dropped, dropout, seed)
 
 
 @njit(cache=True)
@@ -199,15 +204,13 @@ def forward_backward(X, y, net, work, seed):
     n = X.shape[0]
     scores, dscores = work.scores[:n], work.dscores[:n]
     last = len(layout.d_in) - 1
-    threshold = mask_parameters(net.keep)[0]
-    scale = net.train_scale
     x = X
     for l in range(last):
         this = layer(layout, l)
         a = block(acts, n, this.act, this.d_out)
         affine_forward(x, weights(params, this), vector(params, this.b, this.d_out), a, net.blocks)
         hidden_forward_train(net.activations, this, params, running, stats, acts, n, act_alpha[l], net.bn_eps,
-                             net.bn_momentum, threshold, scale, derive_seed(seed, l))
+                             net.bn_momentum, net.dropout, derive_seed(seed, l))
         x = output(acts, n, this, True)
     out = layer(layout, last)
     affine_forward(x, weights(params, out), vector(params, out.b, out.d_out), scores, net.blocks)
@@ -232,7 +235,7 @@ def forward_backward(X, y, net, work, seed):
         dx = block(grad_a if l % 2 == 0 else grad_b, n, 0, m)
         affine_backward_input(dout, W, dx, net.blocks)
         deactivate_train(net.activations, h.activation, act_alpha[l - 1], dx, block(acts, n, h.act, m),
-                         block(acts, n, h.drop, m), scale, threshold, derive_seed(seed, l - 1))
+                         block(acts, n, h.drop, m), net.dropout, derive_seed(seed, l - 1))
         if h.gamma >= 0:
             batchnorm_backward(dx, block(acts, n, h.xhat, m), vector(params, h.gamma, m), statistics(stats, h)[1],
                                dx, vector(grads, h.gamma, m), vector(grads, h.beta, m))
