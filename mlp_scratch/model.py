@@ -4,14 +4,14 @@ import numpy as np
 from mlp_scratch import threads
 from mlp_scratch.kernels.layers.activations import ELU, LEAKY_RELU, RELU, SIGMOID, TANH, network_activations
 from mlp_scratch.kernels.layers.dropout import Dropout
-from mlp_scratch.kernels.layers.losses import Mse, Softmax, Svm, data_loss, softmax
+from mlp_scratch.kernels.layers.losses import MSE, SOFTMAX, SVM, data_loss, softmax
 from mlp_scratch.kernels.training import network
 from mlp_scratch.kernels.training.layout import build_layout, hidden_outputs, parameter_views, running_views
 from mlp_scratch.kernels.training.network import Network, Workspace
 from mlp_scratch.validation import (check_bool, check_choice, check_dtype, check_features, check_labels,
                                     check_number, check_positive_int, check_seed, check_targets)
 
-LOSSES = {"softmax": Softmax(), "svm": Svm(), "mse": Mse()}
+LOSSES = {"softmax": SOFTMAX, "svm": SVM, "mse": MSE}
 ACTIVATIONS = {"relu": RELU, "leaky_relu": LEAKY_RELU, "elu": ELU, "tanh": TANH, "sigmoid": SIGMOID}
 DEFAULT_ALPHA = {"leaky_relu": 0.01, "elu": 1.0}  # torch's defaults; the others take none
 INITS = ("he", "xavier")

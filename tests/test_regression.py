@@ -13,7 +13,7 @@ from mlp_scratch import MLP, SGD, Trainer, datasets
 from mlp_scratch.checkpoint import Predictor
 from mlp_scratch.cli import main
 from mlp_scratch.datasets import Dataset
-from mlp_scratch.kernels.layers.losses import Mse, data_loss
+from mlp_scratch.kernels.layers.losses import MSE, data_loss
 from mlp_scratch.model import r_squared
 from mlp_scratch.trainer import batch_bounds
 
@@ -23,7 +23,7 @@ def test_mse_kernel_against_numpy(dtype, tol):
     rng = np.random.default_rng(0)
     scores, targets = rng.standard_normal((9, 3)).astype(dtype), rng.standard_normal((9, 3)).astype(dtype)
     dscores = np.empty_like(scores)
-    loss = data_loss(Mse(), scores, targets, dscores, np.empty(9))
+    loss = data_loss(MSE, scores, targets, dscores, np.empty(9))
     want_loss, want_grad = ref.mse_loss(scores.astype(np.float64), targets.astype(np.float64))
     assert loss == pytest.approx(want_loss, rel=tol)
     np.testing.assert_allclose(dscores, want_grad, rtol=tol * 10, atol=tol)
@@ -184,7 +184,7 @@ def test_the_loss_and_its_gradient_are_torchs_mse_loss():
     rng = np.random.default_rng(3)
     scores, targets = rng.standard_normal((13, 4)), rng.standard_normal((13, 4))
     dscores = np.empty_like(scores)
-    loss = data_loss(Mse(), scores, targets, dscores, np.empty(13))
+    loss = data_loss(MSE, scores, targets, dscores, np.empty(13))
     s = torch.tensor(scores, requires_grad=True)
     want = torch.nn.functional.mse_loss(s, torch.tensor(targets))
     want.backward()

@@ -4,28 +4,13 @@ y (N,), the regression loss real targets y (N, C).
 All are row-parallel; each row's loss goes to its own slot of ``row_loss`` and the slots are added
 in order, so the loss does not depend on the number of threads. The loss is the mean over the batch.
 """
-from typing import NamedTuple
-
 import numpy as np
 from numba import njit, prange
-from numba.extending import overload
 
 from ..config import FASTMATH
 from ..reductions import ordered_sum
 
-
-# The losses' kinds as types (numba types a NamedTuple by its class): a pass given one compiles that
-# loss's kernel only.
-class Softmax(NamedTuple):
-    pass
-
-
-class Svm(NamedTuple):
-    pass
-
-
-class Mse(NamedTuple):
-    pass
+SOFTMAX, SVM, MSE = 0, 1, 2
 
 
 @njit(fastmath=FASTMATH, cache=True, inline="always")
@@ -108,22 +93,13 @@ def softmax(scores, probs):
             probs[i, j] /= total
 
 
-KERNELS = {Softmax: softmax_loss, Svm: svm_loss, Mse: mse_loss}
-
-
-def loss_of(kind, scores, y, dscores, row_loss):
-    """The kernel of loss ``kind``, chosen while typing in compiled code."""
-    return KERNELS[type(kind)](scores, y, dscores, row_loss)
-
-
-@overload(loss_of)
-def _compiled_loss_of(kind, scores, y, dscores, row_loss):
-    kernel = KERNELS[kind.instance_class]
-    return lambda kind, scores, y, dscores, row_loss: kernel(scores, y, dscores, row_loss)
-
-
 @njit(cache=True)
 def data_loss(kind, scores, y, dscores, row_loss):
-    """The loss ``kind`` (Softmax(), Svm() or Mse()): one call for the network and the model, which
-    compiles that loss's kernel only. Mse takes real targets (N, C), the others labels (N,)."""
-    return loss_of(kind, scores, y, dscores, row_loss)
+    """The loss named by ``kind`` (SOFTMAX, SVM or MSE): one dispatch for the network and the model.
+    MSE takes real targets (N, C), the others labels (N,): numba compiles only the branch that
+    matches y's type (it knows y.ndim before compiling)."""
+    if y.ndim == 2:
+        return mse_loss(scores, y, dscores, row_loss)
+    if kind == SOFTMAX:
+        return softmax_loss(scores, y, dscores, row_loss)
+    return svm_loss(scores, y, dscores, row_loss)
