@@ -144,7 +144,7 @@ def test_a_side_failing_in_the_warm_up_round_is_skipped_with_its_reason(monkeypa
 def test_startup_figures_are_medians_of_their_processes(monkeypatch):
     from mlp_scratch.benchmark import run
     monkeypatch.setattr(run, "STARTUP_CODE", "import time; time.sleep(0.2)")
-    result = run.measure_startup(runs=3, log=lambda line: None)
+    result = run.measure_startup(runs=3, cold_runs=3, log=lambda line: None)
     assert set(result) == {"cold_first_step", "interpreter", "import", "warm_first_step", "runs"}
     for name, seconds in result["runs"].items():
         assert len(seconds) == 3 and result[name] == sorted(seconds)[1]

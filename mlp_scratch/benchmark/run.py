@@ -122,6 +122,7 @@ Trainer(model, Adam(lr=1e-3), batch_size=32, seed=0, log=None).epoch_runner(X, y
 
 
 STARTUP_RUNS = 5  # warm processes, alternating with bare imports: one alone moves 30-50% on a busy machine
+COLD_RUNS = 3  # processes from an empty cache: about 20 s each on 2 cores
 
 
 def time_process(code, env):
@@ -130,21 +131,23 @@ def time_process(code, env):
     return time.perf_counter() - start
 
 
-def measure_startup(runs=STARTUP_RUNS, log=print):
+def measure_startup(runs=STARTUP_RUNS, cold_runs=COLD_RUNS, log=print):
     """Whole-process seconds: bare interpreter, ``import mlp_scratch``, and import + small model +
-    one training step with an empty numba cache (cold, once) and with the cache it filled (warm).
-    Every figure but the cold one is the median of ``runs`` processes, kept in "runs"."""
-    with tempfile.TemporaryDirectory(prefix="mlp-scratch-benchmark-cache-") as cache:
-        env = {**os.environ, "NUMBA_CACHE_DIR": cache}
-        result = {"cold_first_step": time_process(STARTUP_CODE, env)}
-        times = {"interpreter": [], "import": [], "warm_first_step": []}
+    one training step with an empty numba cache (cold: ``cold_runs`` processes, each with a cache of
+    its own) and with a cache it filled (warm). Every figure is the median of its processes, kept in
+    "runs"."""
+    times = {"cold_first_step": [], "interpreter": [], "import": [], "warm_first_step": []}
+    with tempfile.TemporaryDirectory(prefix="mlp-scratch-benchmark-cache-") as caches:
+        for k in range(cold_runs):
+            env = {**os.environ, "NUMBA_CACHE_DIR": os.path.join(caches, str(k))}
+            times["cold_first_step"].append(time_process(STARTUP_CODE, env))
         for _ in range(runs):
             for name, code in (("interpreter", "pass"), ("import", "import mlp_scratch"),
                                ("warm_first_step", STARTUP_CODE)):
                 times[name].append(time_process(code, env))
-    result.update({name: float(np.median(seconds)) for name, seconds in times.items()})
+    result = {name: float(np.median(seconds)) for name, seconds in times.items()}
     result["runs"] = times
-    log(f"start-up (whole processes; medians of {runs}, cold once): " + ", ".join(
+    log(f"start-up (whole processes; medians of {runs}, cold of {cold_runs}): " + ", ".join(
         f"{name.replace('_', ' ')} {seconds:.2f}s" for name, seconds in result.items() if name != "runs"))
     return result
 
