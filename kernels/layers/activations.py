@@ -139,9 +139,9 @@ def activation_backward(kind, alpha, dout, out, dx):
 
 # -- a network's activations as a type ---------------------------------------------------------------
 # numba types a NamedTuple by its class: given one of these, a whole-network pass compiles only the
-# kernels of the activation its layers have (a first run's compile: four activations' forward and
-# backward kernels less, about 4 s). Where the hidden layers differ, Mixed compiles every kind and
-# branches on each layer's kind at run time.
+# kernels of the activation its layers have, not the other four kinds' forward and backward kernels.
+# Where the hidden layers differ, Mixed compiles every kind and branches on each layer's kind at run
+# time.
 
 class Relu(NamedTuple):
     pass
@@ -172,13 +172,9 @@ ONLY = (Relu, LeakyRelu, Elu, Tanh, Sigmoid)  # by kind
 
 def network_activations(kinds):
     """The type-level activations of a network whose hidden layers have ``kinds``."""
-    return ONLY[kinds[0]]() if len(set(kinds)) == 1 else Mixed() if kinds else Relu()
-
-
-def may_be(activations, kind):
-    """Whether a layer of a network with ``activations`` (numba's type of it, while typing) can
-    have activation ``kind``."""
-    return activations.instance_class in (Mixed, ONLY[kind])
+    if not kinds:  # no hidden layer calls an activation
+        return Relu()
+    return ONLY[kinds[0]]() if len(set(kinds)) == 1 else Mixed()
 
 
 def forward_for(activations, kind, alpha, x, out):

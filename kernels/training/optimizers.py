@@ -168,7 +168,7 @@ def adam_step(params, grads, exp_avg, exp_avg_sq, max_exp_avg_sq, flags, step_si
 # -- one update per optimizer: per-step coefficients, then its loop ------------------------------
 # Each rule's hyperparameters are a structure of their own, and its class is the rule: numba types a
 # structure by its class, so a training loop compiles the one update its optimizer uses (``update``
-# below), not all five (a first run's compile: 2.5 s less per rule left out).
+# below), not all five (a first run's compile: about 1.5 s less for each rule left out).
 
 class SGDHyper(NamedTuple):
     momentum: float
