@@ -10,7 +10,7 @@
 numba's cache checks only the file that defines a function, not the helpers it calls from other
 files, so after an edit to any kernel the whole in-tree cache is dropped (see ``_drop_stale_cache``).
 The first compile of a process says so once on stderr (``CompileNotice``): a fresh install's first
-run compiles for half a minute, and should not look hung.
+run compiles for about 20 s, and should not look hung.
 """
 import hashlib
 import os
@@ -48,8 +48,8 @@ def _drop_stale_cache():
 _drop_stale_cache()
 
 
-COMPILE_NOTICE = ("mlp-scratch: compiling kernels, once per install (and per dtype): about half a minute on "
-                  "2 cores; later runs load them from numba's cache")
+COMPILE_NOTICE = ("mlp-scratch: compiling kernels, once per install and configuration: about 20 s on 2 cores; "
+                  "later runs load them from numba's cache")
 
 
 class CompileNotice(event.Listener):
