@@ -2,8 +2,9 @@
 step), or with --cs231n the first float64 loss of the CS231n module's FullyConnectedNet, with an
 empty numba cache, timed per kernel from numba's compile events. With --changes: what each change of
 configuration costs a process that then trains again (a sweep, a notebook), one after the other.
+With --suite: the test suite's seconds from an empty cache.
 
-    python scripts/compile_times.py [--top 25] [--cs231n | --changes]
+    python scripts/compile_times.py [--top 25] [--cs231n | --changes | --suite]
 
 "total" includes the kernels a kernel calls (numba compiles them inside its compile); "own" is the
 total less theirs. A kernel compiles once for each set of argument types it meets.
