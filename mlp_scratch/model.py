@@ -3,7 +3,7 @@ import numpy as np
 
 from mlp_scratch import threads
 from mlp_scratch.kernels.layers.activations import ELU, LEAKY_RELU, RELU, SIGMOID, TANH, network_activations
-from mlp_scratch.kernels.layers.dropout import Dropout
+from mlp_scratch.kernels.layers.dropout import Dropout, mask_parameters
 from mlp_scratch.kernels.layers.losses import MSE, SOFTMAX, SVM, data_loss, softmax
 from mlp_scratch.kernels.training import network
 from mlp_scratch.kernels.training.layout import build_layout, hidden_outputs, parameter_views, running_views
@@ -212,7 +212,7 @@ class MLP:
             keep = 1.0 - (self.dropout if dropout is None else dropout)
             # The training scale stays float64, 1 / keep as the kernels compute it from keep in the model's dtype.
             classic = self.dropout_mode == "classic"
-            settings = Dropout(cast(keep), 1.0 if classic else 1.0 / float(cast(keep)),
+            settings = Dropout(np.uint64(mask_parameters(cast(keep))[0]), 1.0 if classic else 1.0 / float(cast(keep)),
                                cast(1.0 - self.dropout if classic else 1.0))
         return Network(self.layout, self.flat_params, self.flat_grads, self.running, self._batch_stats,
                        self.act_alpha, network_activations([ACTIVATIONS[name] for name in self.activation]),

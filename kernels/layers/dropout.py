@@ -22,9 +22,9 @@ class Dropout(NamedTuple):
     """A network's dropout as its passes take it (kernels/training/network.py). A network without
     dropout holds None instead: None is a type of its own to numba, so its passes compile no dropout
     kernel at all."""
-    keep: float          # the keep probability, in the parameters' dtype
-    train_scale: float   # float64: kept units times this in training (inverted: 1 / keep; classic: 1)
-    test_scale: float    # a dropout layer's output times this at test time (inverted: 1; classic: keep)
+    threshold: np.uint64  # mask_parameters' threshold of the keep probability (in the parameters' dtype)
+    train_scale: float    # float64: kept units times this in training (inverted: 1 / keep; classic: 1)
+    test_scale: float     # a dropout layer's output times this at test time (inverted: 1; classic: keep)
 
 
 @njit(cache=True)

@@ -16,7 +16,7 @@ from numba.extending import overload
 from ..layers.activations import RELU, Mixed, Relu, backward_for, forward_for, relu_forward
 from ..layers.affine import affine_backward_input, affine_backward_params, affine_forward, weight_penalty
 from ..layers.batchnorm import batch_statistics, batchnorm_backward, batchnorm_forward_eval, normalize_affine
-from ..layers.dropout import Dropout, mask_parameters, masked_scale
+from ..layers.dropout import Dropout, masked_scale
 from ..layers.fused import normalize_relu, normalize_relu_dropout, relu_dropout, relu_dropout_backward
 from ..layers.losses import data_loss
 from ..random import derive_seed
@@ -114,11 +114,11 @@ def relu_train(a, xhat, dropped, mean, inv_std, gamma, beta, dropout, seed):
         else:
             relu_forward(a, a)
     else:
-        threshold, scale = mask_parameters(dropout.keep)[0], dropout.train_scale
         if bn:
-            normalize_relu_dropout(a, mean, inv_std, gamma, beta, threshold, scale, seed, xhat, dropped)
+            normalize_relu_dropout(a, mean, inv_std, gamma, beta, dropout.threshold, dropout.train_scale, seed, xhat,
+                                   dropped)
         else:
-            relu_dropout(a, threshold, scale, seed, dropped)
+            relu_dropout(a, dropout.threshold, dropout.train_scale, seed, dropped)
 
 
 @njit(cache=True)
@@ -128,7 +128,7 @@ def other_train(activations, kind, alpha, a, xhat, dropped, mean, inv_std, gamma
         normalize_affine(a, mean, inv_std, gamma, beta, xhat, a)
     forward_for(activations, kind, alpha, a, a)
     if dropout is not None:
-        masked_scale(a, mask_parameters(dropout.keep)[0], dropout.train_scale, seed, dropped)
+        masked_scale(a, dropout.threshold, dropout.train_scale, seed, dropped)
 
 
 def activate_train(activations, kind, alpha, a, xhat, dropped, mean, inv_std, gamma, beta, dropout, seed):
@@ -153,7 +153,7 @@ def relu_backward_train(activations, kind, alpha, dx, a, dropped, dropout, seed)
 def other_backward_train(activations, kind, alpha, dx, a, dropped, dropout, seed):
     """deactivate_train of a layer of another kind."""
     if dropout is not None:
-        masked_scale(dx, mask_parameters(dropout.keep)[0], dropout.train_scale, seed, dx)  # the forward pass's mask
+        masked_scale(dx, dropout.threshold, dropout.train_scale, seed, dx)  # the forward pass's mask
     backward_for(activations, kind, alpha, dx, a, dx)
 
 
