@@ -10,9 +10,11 @@ write it through LLVM's x86 intrinsics. On other processors they do nothing.
 import platform
 
 from llvmlite import ir
-from numba import get_thread_id, njit, prange, types
+from numba import get_thread_id, prange, types
 from numba.core import cgutils
 from numba.extending import intrinsic
+
+from .config import njit
 
 FTZ, DAZ = 0x8000, 0x0040  # MXCSR bits 15 and 6
 X86 = platform.machine().lower() in ("x86_64", "amd64")

@@ -5,7 +5,8 @@ dropout mask can be drawn independently, in any order, on any thread, and be red
 the backward pass from the same seed.
 """
 import numpy as np
-from numba import njit
+
+from .config import njit
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _MIX1 = np.uint64(0xBF58476D1CE4E5B9)

@@ -1,8 +1,8 @@
 """Sums whose order is fixed, so that results do not depend on the number of threads."""
 import numpy as np
-from numba import njit, prange
+from numba import prange
 
-from .config import BLOCK, FASTMATH
+from .config import BLOCK, FASTMATH, njit
 
 
 @njit(cache=True)

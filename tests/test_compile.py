@@ -1,10 +1,17 @@
 """A run compiles the kernels its configuration uses, not every kind's: the optimizer's rule, the
 network's activation and dropout reach compiled code as types, and numba compiles only what they
-select (kernels/training/optimizers.py, kernels/layers/activations.py, kernels/layers/dropout.py)."""
+select (kernels/training/optimizers.py, kernels/layers/activations.py, kernels/layers/dropout.py).
+The kernels compile at LLVM's level kernels/config.py sets; other numba functions keep numba's."""
 import json
 import os
 import subprocess
 import sys
+
+import numba
+import numpy as np
+from numba.core import codegen, config
+
+from mlp_scratch.kernels import config as kernel_config
 
 # From an empty cache: one training pass of a tanh network without dropout, and one Adam step.
 PASS = r"""
@@ -45,3 +52,26 @@ def test_a_pass_and_an_update_compile_only_the_kernels_of_their_configuration(tm
                                              text=True).stdout))
     assert USED <= compiled
     assert not compiled & UNUSED
+
+
+def test_kernels_compile_at_their_level_and_other_functions_at_numbas(monkeypatch):
+    levels = []
+    create = codegen.create_pass_builder
+
+    def recording(tm, opt, **options):
+        levels.append(opt)
+        return create(tm, opt=opt, **options)
+
+    monkeypatch.setattr(codegen, "create_pass_builder", recording)
+
+    def twice(x):
+        return 2 * x
+
+    plain, kernel = numba.njit(twice), kernel_config.njit(twice)  # not cached: both compile here
+    numba_level = int(config.OPT)
+    assert plain(np.arange(3.0)).tolist() == [0.0, 2.0, 4.0]  # first: it also compiles numba's runtime
+    plain_levels, levels[:] = levels[:], []
+    assert kernel(np.arange(3.0)).tolist() == [0.0, 2.0, 4.0]
+    # numba's cheap pre-pass runs at 0 in both; every other pass at the compiler's level
+    assert set(levels) - {0} == {kernel_config.OPT_LEVEL} != {numba_level} == set(plain_levels) - {0}
+    assert int(config.OPT) == numba_level

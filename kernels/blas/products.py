@@ -19,9 +19,11 @@ from importlib.util import module_from_spec
 
 import numpy as np
 from llvmlite import ir
-from numba import _helperlib, njit, prange, types
+from numba import _helperlib, prange, types
 from numba.core import cgutils
 from numba.extending import intrinsic
+
+from ..config import njit
 
 # numba's C helper behind np.dot: numba_xxgemm(kind, transa, transb, m, n, k, &alpha, a, lda, b, ldb,
 # &beta, c, ldc), column-major, forwarding to SciPy's sgemm or dgemm (kind 's' or 'd').

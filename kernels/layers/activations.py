@@ -12,10 +12,10 @@ written from it, so the network keeps one array per layer and the passes may wor
 from typing import NamedTuple
 
 import numpy as np
-from numba import njit, prange
+from numba import prange
 from numba.extending import overload
 
-from ..config import FASTMATH
+from ..config import FASTMATH, njit
 
 RELU, LEAKY_RELU, ELU, TANH, SIGMOID = range(5)
 

@@ -4,9 +4,9 @@ Matrix products go to BLAS (products.matmul, into a preallocated ``out``); the b
 gradient are parallel loops around them.
 """
 import numpy as np
-from numba import njit, prange
+from numba import prange
 
-from ..config import FASTMATH
+from ..config import FASTMATH, njit
 from ..blas.products import matmul
 from ..reductions import column_sums, ordered_sum
 

@@ -11,9 +11,9 @@ averages the biased variance (mlp_scratch.cs231n converts). Evaluation mode norm
 running averages.
 """
 import numpy as np
-from numba import njit, prange
+from numba import prange
 
-from ..config import BLOCK, FASTMATH
+from ..config import BLOCK, FASTMATH, njit
 from ..reductions import scale_shift_grads
 
 

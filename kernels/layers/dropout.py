@@ -12,9 +12,9 @@ float32, 1 thread: 78 -> 50 us).
 from typing import NamedTuple
 
 import numpy as np
-from numba import njit, prange
+from numba import prange
 
-from ..config import FASTMATH
+from ..config import FASTMATH, njit
 from ..random import BITS_RANGE, random_bits
 
 

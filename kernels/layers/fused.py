@@ -13,9 +13,9 @@ with the chained kernels.)
 
 With dropout the ReLU output itself is not stored: the backward pass needs only the dropped output.
 """
-from numba import njit, prange
+from numba import prange
 
-from ..config import FASTMATH
+from ..config import FASTMATH, njit
 from .dropout import dropout_value
 
 

@@ -12,9 +12,9 @@ g_ij = gamma_j * dout_ij (the per-row transpose of batch norm's simplified form)
     dx_ij    = inv_std_i * (g_ij - (sum_k g_ik + xhat_ij * sum_k g_ik * xhat_ik) / D)
 """
 import numpy as np
-from numba import njit, prange
+from numba import prange
 
-from ..config import FASTMATH
+from ..config import FASTMATH, njit
 from ..reductions import scale_shift_grads
 
 

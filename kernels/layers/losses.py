@@ -5,9 +5,9 @@ All are row-parallel; each row's loss goes to its own slot of ``row_loss`` and t
 in order, so the loss does not depend on the number of threads. The loss is the mean over the batch.
 """
 import numpy as np
-from numba import njit, prange
+from numba import prange
 
-from ..config import FASTMATH
+from ..config import FASTMATH, njit
 from ..reductions import ordered_sum
 
 SOFTMAX, SVM, MSE = 0, 1, 2

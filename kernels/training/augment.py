@@ -33,9 +33,9 @@ uniform 9 N + i.
 from typing import NamedTuple
 
 import numpy as np
-from numba import njit, prange
+from numba import prange
 
-from ..config import FASTMATH
+from ..config import FASTMATH, njit
 from ..random import derive_seed, uniform
 
 

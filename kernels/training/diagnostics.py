@@ -18,9 +18,9 @@ parallel machinery: waking it costs more than they do (2 to 5 us a call).
 from typing import NamedTuple
 
 import numpy as np
-from numba import njit, prange
+from numba import prange
 
-from ..config import BLOCK, FASTMATH
+from ..config import BLOCK, FASTMATH, njit
 from ..layers.activations import ELU, LEAKY_RELU, RELU, SIGMOID, TANH
 from ..reductions import ordered_sum, sum_of_squares
 from .layout import block, layer, vector, weights

@@ -17,7 +17,8 @@ through the accessors below; the Python side reads them through ``parameter_view
 from typing import NamedTuple
 
 import numpy as np
-from numba import njit
+
+from ..config import njit
 
 
 class Layout(NamedTuple):

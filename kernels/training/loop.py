@@ -3,9 +3,9 @@ optimizer update) with no Python between steps. The trainer calls it on chunks o
 from typing import NamedTuple
 
 import numpy as np
-from numba import njit, prange
+from numba import prange
 
-from ..config import FASTMATH
+from ..config import FASTMATH, njit
 from ..random import derive_seed
 from .augment import augment_images
 from .diagnostics import close_record, observe_activations, observe_weights, sampled_step

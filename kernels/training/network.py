@@ -10,9 +10,9 @@ gradients alternate between two scratch buffers.
 from typing import NamedTuple, Optional
 
 import numpy as np
-from numba import njit
 from numba.extending import overload
 
+from ..config import njit
 from ..layers.activations import RELU, Mixed, Relu, backward_for, forward_for, relu_forward
 from ..layers.affine import affine_backward_input, affine_backward_params, affine_forward, weight_penalty
 from ..layers.batchnorm import batch_statistics, batchnorm_backward, batchnorm_forward_eval, normalize_affine
