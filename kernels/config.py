@@ -14,7 +14,8 @@ FASTMATH = {"reassoc", "contract", "nsz", "arcp"}
 BLOCK = 64
 
 # LLVM's optimization level for the kernels. numba's default, 3, optimizes each kernel again inside
-# every kernel that calls it; at 2 the layer kernels run as fast and a first run compiles a sixth faster.
+# every kernel that calls it; at 2 the layer kernels run as fast and a first run compiles about a tenth
+# faster (README.md, Compile cache).
 OPT_LEVEL = 2
 
 
