@@ -36,6 +36,7 @@ class KernelCompiler(Compiler):
 
 @functools.cache
 def compiler_at(level):
+    """The KernelCompiler of ``level``: numba takes the compiler as a class."""
     return type(f"KernelCompilerO{level}", (KernelCompiler,), {"level": level})
 
 
