@@ -210,9 +210,9 @@ class MLP:
         settings = None
         if (self.layout.drop >= 0).any():  # the layers have dropout blocks
             keep = 1.0 - (self.dropout if dropout is None else dropout)
-            # The training scale stays float64, 1 / keep as the kernels compute it from keep in the model's dtype.
+            threshold, inverted_scale = mask_parameters(cast(keep))  # the scale in float64: 1 / keep
             classic = self.dropout_mode == "classic"
-            settings = Dropout(np.uint64(mask_parameters(cast(keep))[0]), 1.0 if classic else 1.0 / float(cast(keep)),
+            settings = Dropout(np.uint64(threshold), 1.0 if classic else inverted_scale,
                                cast(1.0 - self.dropout if classic else 1.0))
         return Network(self.layout, self.flat_params, self.flat_grads, self.running, self._batch_stats,
                        self.act_alpha, network_activations([ACTIVATIONS[name] for name in self.activation]),

@@ -35,7 +35,7 @@ class Network(NamedTuple):
     act_alpha: np.ndarray    # float64, per hidden layer: the leaky ReLU's slope or ELU's alpha
     activations: NamedTuple  # the hidden layers' activation kinds as a type (layers/activations.py: Relu(), ...,
                              # Mixed()): a pass compiles only their kernels
-    loss: int                # losses.SOFTMAX or losses.SVM
+    loss: int                # losses.SOFTMAX, SVM or MSE
     l1: float
     l2: float
     dropout: Optional[Dropout]  # None where the layers have no dropout
