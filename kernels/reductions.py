@@ -2,7 +2,7 @@
 import numpy as np
 from numba import prange
 
-from .config import BLOCK, FASTMATH, njit
+from .config import BLOCK, FASTMATH, kernel, njit
 
 
 @njit(cache=True)
@@ -29,7 +29,7 @@ def sum_of_squares(a):
     return total
 
 
-@njit(parallel=True, fastmath=FASTMATH, cache=True)
+@kernel
 def column_sums(a, out):
     """out[j] = sum_i a[i, j]. Each prange iteration owns a block of columns and walks the rows in
     order (no race, and the same sums on any number of threads)."""
@@ -46,7 +46,7 @@ def column_sums(a, out):
                 acc[j] += row[j]
 
 
-@njit(parallel=True, fastmath=FASTMATH, cache=True)
+@kernel
 def scale_shift_grads(dout, xhat, dgamma, dbeta):
     """dbeta = sum_i dout, dgamma = sum_i dout * xhat: the gradients of out = gamma * xhat + beta
     (batch norm and layer norm). Each prange iteration owns a block of columns and walks the rows in

@@ -19,6 +19,16 @@ TOL = {np.float64: dict(rtol=1e-12, atol=1e-12), np.float32: dict(rtol=2e-5, ato
 SHAPES = [(7, 5), (33, 130), (128, 64)]  # widths below, at and above one column block
 
 
+@pytest.fixture(autouse=True, params=sorted({1, min(2, numba.config.NUMBA_NUM_THREADS)}), ids=lambda n: f"{n}thread")
+def kernel_threads(request):
+    """Each test on one numba thread and on two: the layer kernels run their plain loop on one and
+    their parallel loop on more (kernels/config.py, kernel)."""
+    saved = numba.get_num_threads()
+    numba.set_num_threads(request.param)
+    yield request.param
+    numba.set_num_threads(saved)
+
+
 def rand(rng, shape, dtype):
     return np.ascontiguousarray(rng.standard_normal(shape), dtype=dtype)
 

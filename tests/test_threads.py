@@ -71,6 +71,25 @@ def test_training_in_one_pool_agrees_with_training_on_one_kernel_thread():
 
 
 @TWO
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_the_layer_kernels_round_alike_on_one_thread_and_in_parallel(dtype):
+    """The layer kernels' one-thread loops and parallel loops (kernels/config.py, kernel) train a model
+    to the same bits, parameters and batch-norm running averages: a small network, whose products
+    are single BLAS calls on one thread either way."""
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((320, 64)).astype(dtype), rng.integers(0, 10, 320)
+    trained = []
+    for kernels in (1, 2):
+        threads.set_threads(kernels=kernels)
+        model = MLP(64, [32, 16], 10, batchnorm=True, dropout=0.2, l2=1e-3, dtype=dtype, seed=0)
+        runner = Trainer(model, Adam(lr=1e-3), batch_size=32, seed=7, log=None).epoch_runner(X, y)
+        runner.run(1)
+        runner.run(2)
+        trained.append(np.concatenate([model.flat_params, model.running]))
+    np.testing.assert_array_equal(trained[0], trained[1])
+
+
+@TWO
 def test_a_models_calls_run_on_the_threads_its_size_picks():
     for hidden, expected in ((16, 1), (256, threads.budget())):  # 5k and 79k parameters
         model = MLP(300, [hidden], 10, seed=0)
@@ -145,7 +164,8 @@ def test_the_load_reading_sees_a_busy_process():
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_a_busy_machine_trains_to_the_same_bits(following, dtype):
     """Fewer threads compute the same product blocks: 784-100-10 at batch 64, whose products round
-    differently when cut into 1 and 2 blocks."""
+    differently when cut into 1 and 2 blocks; and the layer kernels' one-thread loops round as their
+    parallel loops (kernels/config.py, kernel), the batch-norm running averages included."""
     rng = np.random.default_rng(0)
     X, y = rng.standard_normal((640, 784)).astype(dtype), rng.integers(0, 10, 640)
     trained = []
@@ -154,6 +174,6 @@ def test_a_busy_machine_trains_to_the_same_bits(following, dtype):
         threads._load["next"] = float("inf")
         model = MLP(784, [100], 10, batchnorm=True, dropout=0.5, dtype=dtype, seed=0)
         Trainer(model, Adam(lr=1e-3), batch_size=64, log=None).epoch_runner(X, y).run(1)
-        trained.append(model.flat_params.copy())
+        trained.append(np.concatenate([model.flat_params, model.running]))
     assert threads.threads_for(model.flat_params.size) == 1  # the second run's kernels ran on one thread
     np.testing.assert_array_equal(trained[0], trained[1])

@@ -15,7 +15,7 @@ import numpy as np
 from numba import prange
 from numba.extending import overload
 
-from ..config import FASTMATH, njit
+from ..config import kernel, njit
 
 RELU, LEAKY_RELU, ELU, TANH, SIGMOID = range(5)
 
@@ -28,21 +28,21 @@ RELU, LEAKY_RELU, ELU, TANH, SIGMOID = range(5)
 # sign of each unit: mispredicted half of the time, 30x slower (relu backward, 200 x 256 float32:
 # 145 us vs 5 us), a 30-45% slower training step.
 
-@njit(parallel=True, fastmath=FASTMATH, cache=True)
+@kernel
 def relu_forward(x, out):
     for i in prange(x.shape[0]):
         for j in range(x.shape[1]):
             out[i, j] = 0.0 if x[i, j] <= 0 else x[i, j]  # NaN stays NaN
 
 
-@njit(parallel=True, fastmath=FASTMATH, cache=True)
+@kernel
 def leaky_relu_forward(x, alpha, out):
     for i in prange(x.shape[0]):
         for j in range(x.shape[1]):
             out[i, j] = alpha * x[i, j] if x[i, j] <= 0 else x[i, j]
 
 
-@njit(parallel=True, fastmath=FASTMATH, cache=True)
+@kernel
 def elu_forward(x, alpha, out):
     one = x.dtype.type(1)
     for i in prange(x.shape[0]):
@@ -50,14 +50,14 @@ def elu_forward(x, alpha, out):
             out[i, j] = alpha * (np.exp(x[i, j]) - one) if x[i, j] <= 0 else x[i, j]
 
 
-@njit(parallel=True, fastmath=FASTMATH, cache=True)
+@kernel
 def tanh_forward(x, out):
     for i in prange(x.shape[0]):
         for j in range(x.shape[1]):
             out[i, j] = np.tanh(x[i, j])
 
 
-@njit(parallel=True, fastmath=FASTMATH, cache=True)
+@kernel
 def sigmoid_forward(x, out):
     one = x.dtype.type(1)
     for i in prange(x.shape[0]):
@@ -68,28 +68,28 @@ def sigmoid_forward(x, out):
 # The backward passes: dx = dout * f'(x) with f' written from the forward output (the table above),
 # one kernel each, so that a caller of one activation (the CS231n layers' ReLU) compiles only its own.
 
-@njit(parallel=True, fastmath=FASTMATH, cache=True)
+@kernel
 def relu_backward(dout, out, dx):
     for i in prange(dout.shape[0]):
         for j in range(dout.shape[1]):
             dx[i, j] = dout[i, j] if out[i, j] > 0 else 0.0
 
 
-@njit(parallel=True, fastmath=FASTMATH, cache=True)
+@kernel
 def leaky_relu_backward(dout, alpha, out, dx):
     for i in prange(dout.shape[0]):
         for j in range(dout.shape[1]):
             dx[i, j] = dout[i, j] if out[i, j] > 0 else alpha * dout[i, j]
 
 
-@njit(parallel=True, fastmath=FASTMATH, cache=True)
+@kernel
 def elu_backward(dout, alpha, out, dx):
     for i in prange(dout.shape[0]):
         for j in range(dout.shape[1]):
             dx[i, j] = dout[i, j] if out[i, j] > 0 else (out[i, j] + alpha) * dout[i, j]
 
 
-@njit(parallel=True, fastmath=FASTMATH, cache=True)
+@kernel
 def tanh_backward(dout, out, dx):
     one = dout.dtype.type(1)
     for i in prange(dout.shape[0]):
@@ -97,7 +97,7 @@ def tanh_backward(dout, out, dx):
             dx[i, j] = (one - out[i, j] * out[i, j]) * dout[i, j]
 
 
-@njit(parallel=True, fastmath=FASTMATH, cache=True)
+@kernel
 def sigmoid_backward(dout, out, dx):
     one = dout.dtype.type(1)
     for i in prange(dout.shape[0]):

@@ -6,12 +6,12 @@ gradient are parallel loops around them.
 import numpy as np
 from numba import prange
 
-from ..config import FASTMATH, njit
+from ..config import kernel, njit
 from ..blas.products import matmul
 from ..reductions import column_sums, ordered_sum
 
 
-@njit(parallel=True, fastmath=FASTMATH, cache=True)
+@kernel
 def add_row_vector(out, b):
     """out[i, :] += b, row-parallel. Shapes (N, M) and (M,)."""
     for i in prange(out.shape[0]):
@@ -46,7 +46,7 @@ def affine_backward_input(dout, W, dx, parts):
     matmul(dout, W.T, dx, parts)
 
 
-@njit(parallel=True, fastmath=FASTMATH, cache=True)
+@kernel
 def weight_penalty(W, l1, l2, dW, rows):
     """Adds the (sub)gradient of l1 * sum|W| + 0.5 * l2 * sum(W**2) to dW and returns that penalty:
     L1 (lasso), L2 (ridge, weight decay in the loss) or both (elastic net). The L1 subgradient is

@@ -13,11 +13,11 @@ running averages.
 import numpy as np
 from numba import prange
 
-from ..config import BLOCK, FASTMATH, njit
+from ..config import BLOCK, FASTMATH, kernel, njit
 from ..reductions import scale_shift_grads
 
 
-@njit(parallel=True, fastmath=FASTMATH, cache=True)
+@kernel
 def batch_statistics(x, eps, momentum, running_mean, running_var, mean, inv_std):
     """Writes each column's batch mean and inv_std = 1 / sqrt(var + eps), and updates the running
     averages. x is (N, M); the rest (M,).
@@ -57,7 +57,7 @@ def batch_statistics(x, eps, momentum, running_mean, running_var, mean, inv_std)
 @njit(parallel=True, fastmath=FASTMATH, cache=True)
 def normalize_affine(x, mean, inv_std, gamma, beta, xhat, out):
     """xhat = (x - mean) * inv_std; out = gamma * xhat + beta. Row-parallel; xhat and out may alias x
-    (and each other, when xhat is not needed)."""
+    (and each other, when xhat is not needed: so not a config.kernel, whose arrays must not overlap)."""
     for i in prange(x.shape[0]):
         for j in range(x.shape[1]):  # x[i, j], not row views: see kernels/layers/activations.py
             v = (x[i, j] - mean[j]) * inv_std[j]
@@ -87,7 +87,7 @@ def batchnorm_forward_eval(x, gamma, beta, eps, running_mean, running_var, inv_s
     normalize_affine(x, running_mean, inv_std, gamma, beta, out, out)
 
 
-@njit(parallel=True, fastmath=FASTMATH, cache=True)
+@kernel
 def batchnorm_input_grad(dout, xhat, gamma, inv_std, dgamma, dbeta, dx):
     """dx = gamma * inv_std * (dout - (dbeta + xhat * dgamma) / N), row-parallel; dx may alias dout."""
     inv_n = dout.dtype.type(1.0 / dout.shape[0])

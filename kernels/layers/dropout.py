@@ -14,7 +14,7 @@ from typing import NamedTuple
 import numpy as np
 from numba import prange
 
-from ..config import FASTMATH, njit
+from ..config import kernel, njit
 from ..random import BITS_RANGE, random_bits
 
 
@@ -40,7 +40,7 @@ def dropout_value(value, threshold, scale, seed, index):
     return value * scale if random_bits(seed, index) < threshold else 0.0
 
 
-@njit(parallel=True, fastmath=FASTMATH, cache=True)
+@kernel
 def masked_scale(x, threshold, scale, seed, out):
     """out[i, j] = dropout_value(x[i, j], ..., index i * M + j). Row-parallel."""
     m = x.shape[1]

@@ -15,11 +15,11 @@ With dropout the ReLU output itself is not stored: the backward pass needs only 
 """
 from numba import prange
 
-from ..config import FASTMATH, njit
+from ..config import kernel
 from .dropout import dropout_value
 
 
-@njit(parallel=True, fastmath=FASTMATH, cache=True)
+@kernel
 def normalize_relu(x, mean, inv_std, gamma, beta, xhat, out):
     """xhat = (x - mean) * inv_std; out = max(gamma * xhat + beta, 0). out may alias x."""
     for i in prange(x.shape[0]):
@@ -30,7 +30,7 @@ def normalize_relu(x, mean, inv_std, gamma, beta, xhat, out):
             out[i, j] = 0.0 if a <= 0 else a  # NaN stays NaN
 
 
-@njit(parallel=True, fastmath=FASTMATH, cache=True)
+@kernel
 def normalize_relu_dropout(x, mean, inv_std, gamma, beta, threshold, scale, seed, xhat, dropped):
     """xhat as in normalize_relu; dropped = dropout_value of its ReLU output (dropout.py: the mask
     and scale of mask_parameters)."""
@@ -44,7 +44,7 @@ def normalize_relu_dropout(x, mean, inv_std, gamma, beta, threshold, scale, seed
             dropped[i, j] = dropout_value(a, threshold, scale, seed, i * m + j)
 
 
-@njit(parallel=True, fastmath=FASTMATH, cache=True)
+@kernel
 def relu_dropout(x, threshold, scale, seed, dropped):
     """dropped = dropout_value of max(x, 0) (dropout.py)."""
     m = x.shape[1]
@@ -54,7 +54,7 @@ def relu_dropout(x, threshold, scale, seed, dropped):
             dropped[i, j] = dropout_value(a, threshold, scale, seed, i * m + j)
 
 
-@njit(parallel=True, fastmath=FASTMATH, cache=True)
+@kernel
 def relu_dropout_backward(dout, dropped, scale, dx):
     """The backward pass of ReLU then dropout: dx = dout * scale where dropped > 0, else 0.
 

@@ -7,7 +7,7 @@ in order, so the loss does not depend on the number of threads. The loss is the 
 import numpy as np
 from numba import prange
 
-from ..config import FASTMATH, njit
+from ..config import FASTMATH, kernel, njit
 from ..reductions import ordered_sum
 
 SOFTMAX, SVM, MSE = 0, 1, 2
@@ -30,7 +30,7 @@ def exp_shifted_row(scores, i, out):
     return top, total
 
 
-@njit(parallel=True, fastmath=FASTMATH, cache=True)
+@kernel
 def softmax_loss(scores, y, dscores, row_loss):
     """Softmax cross-entropy: L_i = log(sum_j exp(s_ij)) - s_i,y_i;  dscores = (softmax(s) - onehot) / N."""
     n, c = scores.shape
@@ -44,7 +44,7 @@ def softmax_loss(scores, y, dscores, row_loss):
     return ordered_sum(row_loss[:n]) / n
 
 
-@njit(parallel=True, fastmath=FASTMATH, cache=True)
+@kernel
 def svm_loss(scores, y, dscores, row_loss):
     """Multiclass SVM (hinge) loss with margin 1 (CS231n):
     L_i = sum_{j != y_i} max(0, s_ij - s_i,y_i + 1);  each positive margin adds 1/N to dscores[i, j]
@@ -68,7 +68,7 @@ def svm_loss(scores, y, dscores, row_loss):
     return ordered_sum(row_loss[:n]) / n
 
 
-@njit(parallel=True, fastmath=FASTMATH, cache=True)
+@kernel
 def mse_loss(scores, targets, dscores, row_loss):
     """Mean squared error over every output (torch.nn.MSELoss): L = sum_ij (s_ij - t_ij)**2 / (N C);
     dscores = 2 (s - t) / (N C)."""

@@ -5,7 +5,7 @@ from typing import NamedTuple
 import numpy as np
 from numba import prange
 
-from ..config import FASTMATH, njit
+from ..config import kernel, njit
 from ..random import derive_seed
 from .augment import augment_images
 from .diagnostics import close_record, observe_activations, observe_weights, sampled_step
@@ -37,7 +37,7 @@ class Steps(NamedTuple):
     losses: np.ndarray   # float64, written: each step's loss
 
 
-@njit(parallel=True, fastmath=FASTMATH, cache=True)
+@kernel
 def gather_rows(X, y, idx, X_out, y_out):
     """X_out[k] = X[idx[k]], y_out[k] = y[idx[k]]: the mini-batch, row-parallel."""
     for k in prange(idx.shape[0]):
