@@ -56,6 +56,31 @@ def test_same_seed_gives_bitwise_identical_training(digits):
     assert not np.array_equal(other.flat_params, runs[0][0])
 
 
+def test_chunks_grow_without_changing_the_training(digits, monkeypatch):
+    """An epoch's chunks double while they are quick (EpochRunner.CHUNK_SECONDS): the steps, their
+    learning rates (a per-step schedule) and their losses are the same as in chunks that stay short."""
+    from mlp_scratch.schedules import make_schedule
+    from mlp_scratch.trainer import EpochRunner
+    X, y = digits.X_train[:1000], digits.y_train[:1000]
+    runs = []
+    for seconds in (0.0, float("inf")):  # chunks never quick enough to grow; always
+        monkeypatch.setattr(EpochRunner, "CHUNK", 4)
+        monkeypatch.setattr(EpochRunner, "CHUNK_SECONDS", seconds)
+        model = MLP(64, [32], 10, batchnorm=True, dropout=0.2, seed=1)
+        runner = Trainer(model, SGD(lr=0.1, momentum=0.9), batch_size=10, seed=3, log=None,
+                         schedule=make_schedule("cosine", t_max=200, per="iteration")).epoch_runner(X, y)
+        recorded = []
+        for epoch in (1, 2):
+            runner.run(epoch, record=lambda losses, lrs: recorded.append((losses.copy(), lrs.copy())))
+        runs.append((model.flat_params.copy(), np.concatenate([losses for losses, _ in recorded]),
+                     np.concatenate([lrs for _, lrs in recorded]), [len(losses) for losses, _ in recorded]))
+    assert runs[0][3] == [4] * 50 and runs[1][3] == [4, 8, 16, 32, 40, 100]  # 100 steps an epoch
+    np.testing.assert_array_equal(runs[0][0], runs[1][0])
+    np.testing.assert_array_equal(runs[0][1], runs[1][1])
+    np.testing.assert_array_equal(runs[0][2], runs[1][2])
+    assert len(np.unique(runs[0][2])) > 100  # the schedule moved at every step
+
+
 def test_divergence_stops_cleanly_and_keeps_the_best_parameters(digits):
     model = MLP(64, [64], 10, seed=0)
     lines = []
