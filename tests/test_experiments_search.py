@@ -146,8 +146,11 @@ def test_ctrl_c_ends_the_script_in_one_line_keeping_the_finished_trials(tmp_path
     import time
 
     script = pathlib.Path(__file__).resolve().parents[1] / "scripts" / "hyperparameter_search.py"
+    # A shell starts background jobs with SIGINT ignored, and a child inherits that: the script, as any
+    # program so started, would then not see the Ctrl-C. The child starts with SIGINT's default here.
     process = subprocess.Popen([sys.executable, str(script), *SCRIPT_OPTIONS, "--coarse-trials", "100000",
-                                "--out", str(tmp_path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                                "--out", str(tmp_path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     results = tmp_path / "results.jsonl"
     deadline = time.monotonic() + 300
     while not (results.exists() and results.read_text().count("\n") >= 2):
