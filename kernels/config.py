@@ -1,9 +1,7 @@
 """Compilation settings shared by every kernel, defined once."""
 import ast
-import copy
 import functools
-import inspect
-import textwrap
+import linecache
 
 import numba
 from llvmlite import ir
@@ -81,27 +79,30 @@ def _with_plain_loop(func):
         else:
             for ... in prange(...): <the body>
 
-    compiled from func's own source and lines, so that numba's cache and error messages point there."""
-    source = textwrap.dedent(inspect.getsource(func))
-    tree = ast.parse(source)
-    definition = tree.body[0]
+    compiled from func's own source lines, so that numba's cache and error messages point there."""
+    code = func.__code__
+    last = max(end for _, end, _, _ in code.co_positions() if end is not None)
+    lines = linecache.getlines(code.co_filename)[code.co_firstlineno - 1:last]
+    definition = ast.parse("\n" * (code.co_firstlineno - 1) + "".join(lines), code.co_filename).body[0]
     definition.decorator_list = []
     loops = 0
     for k, statement in enumerate(definition.body):
         if (isinstance(statement, ast.For) and isinstance(statement.iter, ast.Call)
                 and isinstance(statement.iter.func, ast.Name) and statement.iter.func.id == "prange"):
-            plain = copy.deepcopy(statement)
-            plain.iter.func = ast.Name("range", ast.Load())
-            one = ast.Compare(ast.Call(ast.Name(_THREADS, ast.Load()), [], []), [ast.Eq()], [ast.Constant(1)])
-            definition.body[k] = ast.copy_location(ast.If(one, [plain], [statement]), statement)
+            header = ast.If(ast.Compare(ast.Call(ast.Name(_THREADS, ast.Load()), [], []), [ast.Eq()], [ast.Constant(1)]),
+                            [], [])
+            plain = ast.For(statement.target, ast.Call(ast.Name("range", ast.Load()), statement.iter.args, []),
+                            statement.body, statement.orelse)  # the same body: compile() only reads it
+            for node in [*ast.walk(header), plain, plain.iter, plain.iter.func]:  # in the loop's place in the source
+                ast.copy_location(node, statement)
+            header.body, header.orelse = [plain], [statement]
+            definition.body[k] = header
             loops += 1
     if loops == 0:
         raise ValueError(f"kernel {func.__qualname__} has no prange loop at the top of its body")
-    ast.fix_missing_locations(tree)
-    ast.increment_lineno(tree, func.__code__.co_firstlineno - 1)  # the source starts at its decorator
     func.__globals__.setdefault(_THREADS, kernel_threads)
     namespace = {}
-    exec(compile(tree, inspect.getfile(func), "exec"), func.__globals__, namespace)
+    exec(compile(ast.Module([definition], []), code.co_filename, "exec"), func.__globals__, namespace)
     result = namespace[func.__name__]
     result.__qualname__, result.__doc__ = func.__qualname__, func.__doc__
     return result
