@@ -19,9 +19,9 @@ TOL = {np.float64: dict(rtol=1e-12, atol=1e-12), np.float32: dict(rtol=2e-5, ato
 SHAPES = [(7, 5), (33, 130), (128, 64)]  # widths below, at and above one column block
 
 
-@pytest.fixture(autouse=True, params=sorted({1, min(2, numba.config.NUMBA_NUM_THREADS)}), ids=lambda n: f"{n}thread")
+@pytest.fixture(params=sorted({1, min(2, numba.config.NUMBA_NUM_THREADS)}), ids=lambda n: f"{n}thread")
 def kernel_threads(request):
-    """Each test on one numba thread and on two: the layer kernels run their plain loop on one and
+    """The test on one numba thread and on two: the layer kernels run their plain loop on one and
     their parallel loop on more (kernels/config.py, kernel)."""
     saved = numba.get_num_threads()
     numba.set_num_threads(request.param)
@@ -29,10 +29,14 @@ def kernel_threads(request):
     numba.set_num_threads(saved)
 
 
+ON_ONE_AND_TWO_THREADS = pytest.mark.usefixtures("kernel_threads")  # the tests of the layer kernels
+
+
 def rand(rng, shape, dtype):
     return np.ascontiguousarray(rng.standard_normal(shape), dtype=dtype)
 
 
+@ON_ONE_AND_TWO_THREADS
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("n,m", SHAPES)
 def test_affine(dtype, n, m):
@@ -161,6 +165,7 @@ def test_blocks_cover_the_range_at_aligned_starts():
         assert all(start % products.ALIGN == 0 or start == length for start, _ in bounds)
 
 
+@ON_ONE_AND_TWO_THREADS
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("l1, l2", [(0.0, 0.3), (0.2, 0.0), (0.2, 0.3)], ids=["l2", "l1", "elastic"])
 def test_weight_penalty(dtype, l1, l2):
@@ -174,6 +179,7 @@ def test_weight_penalty(dtype, l1, l2):
     np.testing.assert_allclose(dW, expected_dW, **TOL[dtype])
 
 
+@ON_ONE_AND_TWO_THREADS
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("n,m", SHAPES)
 @pytest.mark.parametrize("name", sorted(ref.ACTIVATIONS))
@@ -193,6 +199,7 @@ def test_activations(dtype, n, m, name):
     np.testing.assert_array_equal(dout, dx)
 
 
+@ON_ONE_AND_TWO_THREADS
 def test_relu_keeps_nan():
     x = np.array([[np.nan, -1.0, 2.0]])
     out = np.empty_like(x)
@@ -200,6 +207,7 @@ def test_relu_keeps_nan():
     assert np.isnan(out[0, 0]) and out[0, 1] == 0 and out[0, 2] == 2
 
 
+@ON_ONE_AND_TWO_THREADS
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("n,m", SHAPES)
 def test_batchnorm_train_and_backward(dtype, n, m):
@@ -224,6 +232,7 @@ def test_batchnorm_train_and_backward(dtype, n, m):
         np.testing.assert_allclose(got, expected, **tol)
 
 
+@ON_ONE_AND_TWO_THREADS
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_batchnorm_eval_uses_running_averages(dtype):
     rng = np.random.default_rng(4)
@@ -248,6 +257,7 @@ def test_uniform_matches_reference_and_is_uniform():
     assert abs(u.mean() - 0.5) < 0.005 and abs(u.var() - 1 / 12) < 0.002
 
 
+@ON_ONE_AND_TWO_THREADS
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("n,m", SHAPES)
 def test_dropout(dtype, n, m):
@@ -262,6 +272,7 @@ def test_dropout(dtype, n, m):
     np.testing.assert_allclose(dx, dout * mask / 0.7, **TOL[dtype])
 
 
+@ON_ONE_AND_TWO_THREADS
 @pytest.mark.parametrize("keep", [0.7, np.float32(0.7), 0.5, (2 ** 23 + 1) / 2 ** 24, 1.0])
 def test_dropout_keeps_exactly_where_uniform_is_below_keep_prob(keep):
     """The kernels compare integers (k < ceil(keep * 2**24)); the mask must be the reference's
@@ -281,6 +292,7 @@ def assert_ulps(actual, desired, ulps=4):
     np.testing.assert_array_max_ulp(actual, desired, ulps)
 
 
+@ON_ONE_AND_TWO_THREADS
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("n,m", SHAPES)
 def test_fused_relu_kernels_equal_the_chained_kernels(dtype, n, m):
@@ -322,6 +334,7 @@ def test_fused_relu_kernels_equal_the_chained_kernels(dtype, n, m):
     np.testing.assert_allclose(fused_dx, dout * mask / keep * (a > 0), **TOL[dtype])
 
 
+@ON_ONE_AND_TWO_THREADS
 def test_inverted_dropout_preserves_the_expected_activation():
     x = np.ones((2000, 500))
     out = np.empty_like(x)
@@ -332,6 +345,7 @@ def test_inverted_dropout_preserves_the_expected_activation():
         assert abs((out > 0).mean() - keep) < 0.005
 
 
+@ON_ONE_AND_TWO_THREADS
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("kind", ["softmax", "svm"])
 def test_losses(dtype, kind):
@@ -346,6 +360,7 @@ def test_losses(dtype, kind):
     np.testing.assert_allclose(dscores, want_d, **TOL[dtype])
 
 
+@ON_ONE_AND_TWO_THREADS
 def test_softmax_is_stable_for_huge_scores():
     scores = np.array([[1000.0, 0.0, -1000.0], [5.0, 5.0, 5.0]])
     probs = np.empty_like(scores)
@@ -355,6 +370,7 @@ def test_softmax_is_stable_for_huge_scores():
     assert loss == pytest.approx((2000 + np.log(3)) / 2)
 
 
+@ON_ONE_AND_TWO_THREADS
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("n,d", [(7, 5), (33, 130), (128, 64), (3, 1)])
 def test_layernorm_kernel_matches_numpy(dtype, n, d):

@@ -7,6 +7,8 @@ import pytest
 from mlp_scratch import MLP, SGD, Trainer, datasets
 from mlp_scratch.datasets import Augmentation, Dataset
 from mlp_scratch.lbfgs import LBFGS
+from mlp_scratch.schedules import make_schedule
+from mlp_scratch.trainer import EpochRunner
 
 
 @pytest.fixture(scope="module")
@@ -59,8 +61,6 @@ def test_same_seed_gives_bitwise_identical_training(digits):
 def test_chunks_grow_without_changing_the_training(digits, monkeypatch):
     """An epoch's chunks double while they are quick (EpochRunner.CHUNK_SECONDS): the steps, their
     learning rates (a per-step schedule) and their losses are the same as in chunks that stay short."""
-    from mlp_scratch.schedules import make_schedule
-    from mlp_scratch.trainer import EpochRunner
     X, y = digits.X_train[:1000], digits.y_train[:1000]
     runs = []
     for seconds in (0.0, float("inf")):  # chunks never quick enough to grow; always
