@@ -11,9 +11,13 @@ from numba.core.compiler import Compiler
 from numba.extending import intrinsic
 from numba.np.ufunc.parallel import _launch_threads
 
-# Allows reassociation (vectorized reductions) and FMA contraction but, unlike fastmath=True, keeps
-# NaN/inf semantics so that a diverging run is detected instead of silently continuing.
-FASTMATH = {"reassoc", "contract", "nsz", "arcp"}
+# FMA contraction, reciprocals and no signed zeros, but unlike fastmath=True keeps NaN/inf semantics, so
+# that a diverging run is detected instead of silently continuing, and the order of sums: numba links a
+# copy of each kernel into every kernel that calls it, and LLVM reassociated a sum differently in each
+# copy, so a process that compiled its kernels and one that loaded them trained to different last bits.
+# A sum that should vectorize keeps independent partial sums (per column, or lanes), which need no
+# reassociation.
+FASTMATH = {"contract", "nsz", "arcp"}
 
 # Column blocks for reductions over the batch: each prange iteration owns BLOCK output columns and
 # walks the rows in order, so there is no race and the summation order does not depend on threads.

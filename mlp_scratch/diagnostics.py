@@ -28,9 +28,8 @@ those entries are None.
 import numpy as np
 
 from mlp_scratch import threads
-from mlp_scratch.kernels.config import BLOCK
 from mlp_scratch.kernels.layers.activations import SIGMOID, TANH
-from mlp_scratch.kernels.training.diagnostics import CHUNK, FIELDS, WRITTEN, Probe
+from mlp_scratch.kernels.training.diagnostics import CHUNK, FIELDS, LANES, WRITTEN, Probe
 from mlp_scratch.kernels.training.layout import weight_chunks
 from mlp_scratch.validation import check_positive_int
 
@@ -113,8 +112,8 @@ def probe(model, every, capacity):
                  before=np.zeros(model.flat_params.size, model.dtype), loss_grads=np.zeros(layers),
                  ratio_sum=np.zeros(layers), last_ratio=np.zeros(layers),
                  unit_top=np.full(columns, -np.inf, model.dtype), output_sums=np.zeros((layers, 3)),
-                 block_sums=np.zeros((widest // BLOCK + 1, 3)), chunk_starts=starts, chunk_lengths=lengths,
-                 chunk_first=first, chunk_sums=np.zeros((len(starts), 2)), counts=np.zeros(3, np.int64),
+                 unit_sums=np.zeros((3, widest)), chunk_starts=starts, chunk_lengths=lengths,
+                 chunk_first=first, chunk_sums=np.zeros((len(starts), 2, LANES)), counts=np.zeros(3, np.int64),
                  records=np.zeros((capacity, layers, len(FIELDS))), record_steps=np.zeros(capacity, np.int64))
 
 

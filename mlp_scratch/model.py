@@ -3,6 +3,7 @@ import numpy as np
 
 from mlp_scratch import threads
 from mlp_scratch.kernels.layers.activations import ELU, LEAKY_RELU, RELU, SIGMOID, TANH, network_activations
+from mlp_scratch.kernels.layers.affine import penalty_sums_size
 from mlp_scratch.kernels.layers.dropout import Dropout, mask_parameters
 from mlp_scratch.kernels.layers.losses import MSE, SOFTMAX, SVM, data_loss, softmax
 from mlp_scratch.kernels.training import network
@@ -224,12 +225,13 @@ class MLP:
         when a larger batch comes."""
         if self._work is None or len(self._work.scores) < n:
             widest = max(self.hidden_sizes, default=1)  # backward scratch holds hidden layers' gradients
+            penalty_sums = max(map(penalty_sums_size, self.layout.d_in, self.layout.d_out))
             self._work = Workspace(acts=np.empty(n * self._sizes.act_columns, self.dtype),
                                    grad_a=np.empty(n * widest, self.dtype), grad_b=np.empty(n * widest, self.dtype),
                                    scores=np.empty((n, self.num_classes), self.dtype),
                                    dscores=np.empty((n, self.num_classes), self.dtype),
                                    row_loss=np.empty(n, np.float64),
-                                   l2_rows=np.empty(max(self.layout.d_in), np.float64),
+                                   penalty_sums=np.empty(penalty_sums, np.float64),
                                    loss_grads=np.empty(0, np.float64))
         return self._work
 

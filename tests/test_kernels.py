@@ -170,10 +170,10 @@ def test_blocks_cover_the_range_at_aligned_starts():
 @pytest.mark.parametrize("l1, l2", [(0.0, 0.3), (0.2, 0.0), (0.2, 0.3)], ids=["l2", "l1", "elastic"])
 def test_weight_penalty(dtype, l1, l2):
     rng = np.random.default_rng(1)
-    W, dW = rand(rng, (20, 70), dtype), rand(rng, (20, 70), dtype)
+    W, dW = rand(rng, (150, 70), dtype), rand(rng, (150, 70), dtype)  # three parts of rows
     W[0, :5] = 0  # the L1 subgradient is 0 there
     expected_dW = dW + l1 * np.sign(W) + l2 * W
-    penalty = affine.weight_penalty(W, dtype(l1), dtype(l2), dW, np.empty(20))
+    penalty = affine.weight_penalty(W, dtype(l1), dtype(l2), dW, np.empty(affine.penalty_sums_size(150, 70)))
     w = W.astype(np.float64)
     assert penalty == pytest.approx(l1 * np.abs(w).sum() + 0.5 * l2 * np.sum(w ** 2), rel=1e-6)
     np.testing.assert_allclose(dW, expected_dW, **TOL[dtype])
@@ -412,7 +412,7 @@ def test_kernels_give_bitwise_equal_results_on_1_and_2_threads():
         dscores, row_loss = np.empty_like(scores), np.empty(len(y))
         softmax = losses.softmax_loss(scores, y, dscores, row_loss)
         svm = losses.svm_loss(scores, y, np.empty_like(scores), row_loss)
-        penalty = affine.weight_penalty(W, 0.1, 0.3, np.zeros_like(W), np.empty(777))
+        penalty = affine.weight_penalty(W, 0.1, 0.3, np.zeros_like(W), np.empty(affine.penalty_sums_size(777, 300)))
         model = MLP(20, [130, 70], 10, batchnorm=True, dropout=0.3, l2=0.01, seed=1)
         X = np.random.default_rng(1).standard_normal((300, 20))
         loss = model.forward_backward(X, np.arange(300) % 10, seed=5)

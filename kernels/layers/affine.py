@@ -46,20 +46,39 @@ def affine_backward_input(dout, W, dx, parts):
     matmul(dout, W.T, dx, parts)
 
 
+PENALTY_ROWS = 64  # rows of W per prange iteration of weight_penalty
+
+
+def penalty_sums_size(d_in, d_out):
+    """The length of weight_penalty's scratch for a (d_in, d_out) W: a row per PENALTY_ROWS rows of W."""
+    return -(-d_in // PENALTY_ROWS) * d_out
+
+
 @kernel
-def weight_penalty(W, l1, l2, dW, rows):
+def weight_penalty(W, l1, l2, dW, sums):
     """Adds the (sub)gradient of l1 * sum|W| + 0.5 * l2 * sum(W**2) to dW and returns that penalty:
     L1 (lasso), L2 (ridge, weight decay in the loss) or both (elastic net). The L1 subgradient is
     l1 * sign(W), 0 where W is exactly 0.
 
-    Row-parallel; each row's sum goes to its slot of ``rows`` (float64 scratch, at least W.shape[0]
-    long) and the slots are added in order, so the result does not depend on the number of threads.
+    Each prange iteration takes PENALTY_ROWS rows in order and sums each column of them into its row
+    of ``sums`` (float64 scratch of penalty_sums_size(*W.shape) elements); those rows are added in
+    order, then their columns. Independent column sums vectorize as written, without reassociation,
+    so the order is the same on any number of threads and in every compiled copy of this kernel.
     """
-    for i in prange(W.shape[0]):
-        s = 0.0
-        for j in range(W.shape[1]):
-            w = W[i, j]
-            s += l1 * abs(w) + 0.5 * l2 * w * w
-            dW[i, j] += l1 * np.sign(w) + l2 * w
-        rows[i] = s
-    return ordered_sum(rows[:W.shape[0]])
+    n, m = W.shape
+    parts = (n + PENALTY_ROWS - 1) // PENALTY_ROWS
+    for part in prange(parts):
+        acc = sums[part * m:(part + 1) * m]
+        for j in range(m):
+            acc[j] = 0.0
+        for i in range(part * PENALTY_ROWS, min(n, (part + 1) * PENALTY_ROWS)):
+            w, d = W[i], dW[i]
+            for j in range(m):
+                acc[j] += l1 * abs(w[j]) + 0.5 * l2 * w[j] * w[j]
+                d[j] += l1 * np.sign(w[j]) + l2 * w[j]
+    total = sums[:m]
+    for part in range(1, parts):
+        rows = sums[part * m:(part + 1) * m]
+        for j in range(m):
+            total[j] += rows[j]
+    return ordered_sum(total)

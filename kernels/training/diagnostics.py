@@ -45,7 +45,7 @@ AS_IS, RELU_OF, RELU_OF_NORMALIZED = range(3)
 # observe_weights' parallel loop takes the weights in chunks of this many elements (784-512-512-10: 82
 # chunks), the same in one thread: the sums do not depend on the threads.
 CHUNK = 8192
-SUM = 1024  # elements summed in the parameters' dtype (float32: 16 lanes, a relative error below 1e-5)
+LANES = 16  # partial sums per chunk of observe_weights
 # observe_activations takes a layer in parallel from this many outputs (128 x 512) on: below, waking
 # the threads costs more than they save (784-100-10 at batch 64: 2% of a step)
 PARALLEL_OUTPUTS = 2 ** 16
@@ -67,30 +67,31 @@ class Probe(NamedTuple):
     unit_top: np.ndarray      # per activation column (layout.act), in the parameters' dtype: the unit's largest output
     output_sums: np.ndarray   # float64 (layers, 3), over the sampled steps: the sum of a hidden layer's outputs,
                               # of their squares, and how many were saturated (tanh, sigmoid; see saturated_range)
-    block_sums: np.ndarray    # float64 (column blocks of the widest layer, 3): accumulate_units' partial sums
+    unit_sums: np.ndarray     # float64 (3, the widest hidden layer): accumulate_units' sums per unit
     chunk_starts: np.ndarray  # int64, per chunk of the weights (layout.weight_chunks): where it starts in
     chunk_lengths: np.ndarray  # params, how long it is, and each layer's first chunk, one more at the end
     chunk_first: np.ndarray
-    chunk_sums: np.ndarray    # float64 (chunks, 2): per-chunk partial sums of observe_weights
+    chunk_sums: np.ndarray    # float64 (chunks, 2, LANES): per-chunk partial sums of observe_weights
     counts: np.ndarray        # int64: RATIOS (sampled steps so far in the interval), SAMPLES (their rows), WRITTEN
     records: np.ndarray       # float64 (capacity, layers, len(FIELDS)), written
     record_steps: np.ndarray  # int64 (capacity,): the run's step count at each record's end
 
 
 @njit(fastmath=FASTMATH, cache=True, inline="always")
-def add_units(values, gamma, beta, form, saturating, low, high, top, j0, width, full):
+def add_units(values, gamma, beta, form, saturating, low, high, top, sums, j0, width, full):
     """Columns j0 .. j0 + width - 1 of values (n, m), rows in order, of the outputs a: values, or
     max(values, 0) for RELU_OF, or max(gamma values + beta, 0) for RELU_OF_NORMALIZED. Raises
-    top[j] to each unit's largest a; if ``full``, returns the sum of a, of a^2 (each row's in the
-    values' dtype, the rows' in float64) and, if ``saturating``, the number of a below low or above
-    high (saturated_range); else zeros."""
+    top[j] to each unit's largest a; if ``full``, writes each column's sum of a, of a^2 and, if
+    ``saturating``, its number of a below low or above high (saturated_range) to sums[0:3, j] (float64).
+    Each column's sums are its own, so they vectorize without reassociating them."""
     t, g, b = top[j0:j0 + width], gamma[j0:j0 + width], beta[j0:j0 + width]
-    zero = values[:0, 0].sum()  # in the values' dtype: float32 sums vectorize twice as wide
-    total = squares = 0.0
-    counted = 0
+    total, squares, counted = sums[0, j0:j0 + width], sums[1, j0:j0 + width], sums[2, j0:j0 + width]
+    if full:
+        total[:] = 0.0
+        squares[:] = 0.0
+        counted[:] = 0.0
     for i in range(values.shape[0]):
         row = values[i, j0:j0 + width]
-        row_total = row_squares = zero
         for j in range(width):
             a = row[j]
             if form == RELU_OF_NORMALIZED:
@@ -99,31 +100,25 @@ def add_units(values, gamma, beta, form, saturating, low, high, top, j0, width, 
                 a = 0.0 if a <= 0 else a
             t[j] = max(t[j], a)
             if full:  # the same in every iteration, as saturating: the compiler takes them out of the loop
-                row_total += a
-                row_squares += a * a
+                total[j] += a
+                squares[j] += a * a
                 if saturating:
-                    counted += (a > high) + (a < low)
-        total += row_total
-        squares += row_squares
-    return total, squares, np.float64(counted)
+                    counted[j] += (a > high) + (a < low)
 
 
 @njit(parallel=True, fastmath=FASTMATH, cache=True)
-def accumulate_units(values, gamma, beta, form, saturating, low, high, top, block_sums, full):
-    """add_units on each block of BLOCK columns in parallel (no race), its sums into block_sums."""
+def accumulate_units(values, gamma, beta, form, saturating, low, high, top, sums, full):
+    """add_units on each block of BLOCK columns in parallel (no race)."""
     m = values.shape[1]
     for blk in prange((m + BLOCK - 1) // BLOCK):
-        total, squares, counted = add_units(values, gamma, beta, form, saturating, low, high, top, blk * BLOCK,
-                                            min(BLOCK, m - blk * BLOCK), full)
-        block_sums[blk, 0], block_sums[blk, 1], block_sums[blk, 2] = total, squares, counted
+        add_units(values, gamma, beta, form, saturating, low, high, top, sums, blk * BLOCK,
+                  min(BLOCK, m - blk * BLOCK), full)
 
 
 @njit(fastmath=FASTMATH, cache=True)
-def accumulate_units_serial(values, gamma, beta, form, saturating, low, high, top, block_sums, full):
+def accumulate_units_serial(values, gamma, beta, form, saturating, low, high, top, sums, full):
     """accumulate_units in one thread: one block of every column."""
-    total, squares, counted = add_units(values, gamma, beta, form, saturating, low, high, top, 0, values.shape[1],
-                                        full)
-    block_sums[0, 0], block_sums[0, 1], block_sums[0, 2] = total, squares, counted
+    add_units(values, gamma, beta, form, saturating, low, high, top, sums, 0, values.shape[1], full)
 
 
 @njit(cache=True)
@@ -155,14 +150,12 @@ def observe_activations(hidden, params, acts, n, probe, full):
         gamma, beta = vector(params, this.gamma, m), vector(params, this.beta, m)
         top = probe.unit_top[this.act:this.act + m]
         if n * m >= PARALLEL_OUTPUTS:
-            accumulate_units(values, gamma, beta, form, saturating, low, high, top, probe.block_sums, full)
-            blocks = (m + BLOCK - 1) // BLOCK
+            accumulate_units(values, gamma, beta, form, saturating, low, high, top, probe.unit_sums, full)
         else:
-            accumulate_units_serial(values, gamma, beta, form, saturating, low, high, top, probe.block_sums, full)
-            blocks = 1
+            accumulate_units_serial(values, gamma, beta, form, saturating, low, high, top, probe.unit_sums, full)
         if full:
             for k in range(3):
-                probe.output_sums[l, k] += ordered_sum(probe.block_sums[:blocks, k])
+                probe.output_sums[l, k] += ordered_sum(probe.unit_sums[k, :m])
     if full:
         probe.counts[SAMPLES] += n
 
@@ -170,21 +163,25 @@ def observe_activations(hidden, params, acts, n, probe, full):
 @njit(fastmath=FASTMATH, cache=True, inline="always")
 def change_of_chunk(params, before, start, length, sums, r, measure, copy):
     """Over the weights W = params[start:start + length] and their copy B in ``before``: if
-    ``measure``, sums[r] = (sum (W - B)^2, sum B^2), each SUM elements' in the weights' dtype, the
-    rest in float64; if ``copy``, then B = W."""
+    ``measure``, sums[r, 0, k] and sums[r, 1, k] = the sums of (W - B)^2 and of B^2 over the elements
+    k, k + LANES, k + 2 LANES, ... in float64 (independent sums: they vectorize without reassociating);
+    if ``copy``, then B = W."""
     W, B = params[start:start + length], before[start:start + length]  # views: loops from 0 vectorize
     if measure:
-        change = old = 0.0
-        for s in range(0, length, SUM):
-            w, b = W[s:s + SUM], B[s:s + SUM]
-            part_change = part_old = w[:0].sum()  # 0 in the weights' dtype: float32 vectorizes twice as wide
-            for k in range(len(w)):
+        change, old = sums[r, 0], sums[r, 1]
+        change[:] = 0.0
+        old[:] = 0.0
+        whole = length - length % LANES
+        for s in range(0, whole, LANES):
+            w, b = W[s:s + LANES], B[s:s + LANES]
+            for k in range(LANES):
                 d = w[k] - b[k]  # exact where the step changed the weight by less than half
-                part_change += d * d
-                part_old += b[k] * b[k]
-            change += part_change
-            old += part_old
-        sums[r, 0], sums[r, 1] = change, old
+                change[k] += d * d
+                old[k] += b[k] * b[k]
+        for k in range(length - whole):
+            d = W[whole + k] - B[whole + k]
+            change[k] += d * d
+            old[k] += B[whole + k] * B[whole + k]
     if copy:
         B[:] = W
 
@@ -221,8 +218,11 @@ def observe_weights(params, probe, updated):
                               updated, not updated)
     if updated:
         for l in range(len(probe.ratio_sum)):
-            sums = probe.chunk_sums[probe.chunk_first[l]:probe.chunk_first[l + 1]]
-            change, old = np.sqrt(ordered_sum(sums[:, 0])), np.sqrt(ordered_sum(sums[:, 1]))
+            change = old = 0.0
+            for c in range(probe.chunk_first[l], probe.chunk_first[l + 1]):
+                change += ordered_sum(probe.chunk_sums[c, 0])
+                old += ordered_sum(probe.chunk_sums[c, 1])
+            change, old = np.sqrt(change), np.sqrt(old)
             ratio = change / old if old > 0 else (0.0 if change == 0 else np.inf)
             probe.ratio_sum[l] += ratio
             probe.last_ratio[l] = ratio

@@ -67,7 +67,7 @@ def train_steps(batches, augment, net, work, opt, steps, probe):
         hidden = [layer(layout, l) for l in range(len(layout.d_in) - 1)]
         # the workspace of an interval's last step: its backward pass writes the loss gradients
         watched_work = Workspace(work.acts, work.grad_a, work.grad_b, work.scores, work.dscores, work.row_loss,
-                                 work.l2_rows, probe.loss_grads)
+                                 work.penalty_sums, probe.loss_grads)
     for k in range(steps.count):
         start, stop = bounds[steps.first + k], bounds[steps.first + k + 1]
         n = stop - start

@@ -52,7 +52,7 @@ class Workspace(NamedTuple):
     scores: np.ndarray       # (capacity, C)
     dscores: np.ndarray
     row_loss: np.ndarray     # float64, per row
-    l2_rows: np.ndarray      # float64 scratch as long as the widest layer input
+    penalty_sums: np.ndarray  # float64, weight_penalty's scratch: penalty_sums_size of the largest W
     loss_grads: np.ndarray   # float64, per layer, or empty: the backward pass writes there the sum of squares of
                              # the loss's gradient at the layer's affine output (kernels/training/diagnostics.py)
 
@@ -203,6 +203,7 @@ def forward_backward(X, y, net, work, seed):
     act_alpha, acts, grad_a, grad_b = net.act_alpha, work.acts, work.grad_a, work.grad_b
     n = X.shape[0]
     scores, dscores = work.scores[:n], work.dscores[:n]
+    row_loss, penalty_sums = work.row_loss, work.penalty_sums
     last = len(layout.d_in) - 1
     x = X
     for l in range(last):
@@ -214,7 +215,7 @@ def forward_backward(X, y, net, work, seed):
         x = output(acts, n, this, True)
     out = layer(layout, last)
     affine_forward(x, weights(params, out), vector(params, out.b, out.d_out), scores, net.blocks)
-    loss = data_loss(net.loss, scores, y, dscores, work.row_loss)
+    loss = data_loss(net.loss, scores, y, dscores, row_loss)
 
     penalty = 0.0
     dout = dscores
@@ -226,7 +227,7 @@ def forward_backward(X, y, net, work, seed):
         x = X if l == 0 else output(acts, n, layer(layout, l - 1), True)
         affine_backward_params(x, dout, dW, vector(grads, this.b, this.d_out), net.blocks)
         if net.l1 > 0 or net.l2 > 0:
-            penalty += weight_penalty(W, net.l1, net.l2, dW, work.l2_rows)
+            penalty += weight_penalty(W, net.l1, net.l2, dW, penalty_sums)
         if l == 0:
             break
         # Backward through hidden layer l - 1, in place in one scratch buffer.

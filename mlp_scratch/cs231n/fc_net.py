@@ -2,7 +2,7 @@
 structure), so that every formula stays in the compiled kernels."""
 import numpy as np
 
-from mlp_scratch.kernels.layers.affine import weight_penalty
+from mlp_scratch.kernels.layers.affine import penalty_sums_size, weight_penalty
 from mlp_scratch.validation import check_positive_int
 
 from .layer_utils import *  # noqa: F401,F403 - as the course's fc_net, whose star import brings the layers
@@ -170,6 +170,6 @@ class FullyConnectedNet(object):
             # Our kernel adds reg * W to dW and returns 0.5 * reg * sum(W**2) (kernels/layers/affine.py).
             for l in range(1, L + 1):
                 W = np.ascontiguousarray(self.params[f"W{l}"], dtype=grads[f"W{l}"].dtype)
-                rows = np.empty(W.shape[0], np.float64)
-                loss += float(weight_penalty(W, W.dtype.type(0), W.dtype.type(self.reg), grads[f"W{l}"], rows))
+                sums = np.empty(penalty_sums_size(*W.shape), np.float64)
+                loss += float(weight_penalty(W, W.dtype.type(0), W.dtype.type(self.reg), grads[f"W{l}"], sums))
         return loss, grads
