@@ -2,8 +2,9 @@
 
 A schedule is called as ``schedule(lr0, epoch, iteration)``, where ``epoch`` counts the epochs
 completed before this step (0 during the first epoch) and ``iteration`` the steps completed before
-it (0 for the first step). Each schedule below says whether it moves per epoch or per iteration; the
-trainer calls it before every step, so per-epoch schedules change at epoch boundaries.
+it (0 for the first step). Each schedule below says whether it moves per epoch or per iteration
+(``per``); the trainer takes every step's rate, a chunk of steps at a time (``fill``), so per-epoch
+schedules change at epoch boundaries.
 ReduceLROnPlateau also observes the validation loss at the end of each epoch.
 """
 import bisect
@@ -21,6 +22,15 @@ class Schedule:
 
     def multiplier(self, epoch, iteration):
         return 1.0
+
+    def fill(self, out, lr0, epoch, iteration):
+        """out[k] = self(lr0, epoch, iteration + k): the learning rates of consecutive steps of one epoch
+        (a schedule that moves per epoch is evaluated once)."""
+        if self.per == "epoch":
+            out[:] = self(lr0, epoch, iteration)
+        else:
+            for k in range(len(out)):
+                out[k] = self(lr0, epoch, iteration + k)
 
     def clock(self, epoch, iteration):
         """t for schedules that count either iterations or epochs (``per``)."""
@@ -41,6 +51,7 @@ class Schedule:
 
 class Constant(Schedule):
     """lr0 throughout."""
+    per = "epoch"
 
 
 class StepLR(Schedule):

@@ -435,8 +435,7 @@ class EpochRunner:
             first = 0
             while first < count_all:
                 count = min(self.chunk, count_all - first)
-                for k in range(count):
-                    self.lrs[k] = self.schedule(optimizer.lr, epoch - 1, self.step + k)
+                self.schedule.fill(self.lrs[:count], optimizer.lr, epoch - 1, self.step)
                 if not (np.all(np.isfinite(self.lrs[:count])) and np.all(self.lrs[:count] >= 0)):
                     raise ValueError(f"schedule must give finite learning rates >= 0, gave {self.lrs[:count].min()} "
                                      f"at epoch {epoch}")

@@ -27,9 +27,12 @@ CLOCK = [(0, 0), (1, 10), (2, 25), (3, 31), (7, 77), (12, 130)]  # (epochs compl
     (LinearWarmup(StepLR(3, 0.5), warmup=30), lambda e, t: 0.5 * 0.5 ** (e // 3) * min(1, (t + 1) / 30)),
 ], ids=["constant", "step", "multistep", "exponential", "exp-decay", "inverse-time", "inverse-time-epoch",
         "cosine", "cosine-iteration", "cosine-restarts", "cosine-restarts-epoch", "warmup-step"])
-def test_schedule_equals_closed_form(schedule, closed_form):
+def test_schedule_equals_closed_form_and_fills_a_chunk_of_steps_alike(schedule, closed_form):
+    chunk = np.empty(4)
     for epoch, iteration in CLOCK:
         assert schedule(0.5, epoch, iteration) == pytest.approx(closed_form(epoch, iteration), rel=1e-14)
+        schedule.fill(chunk, 0.5, epoch, iteration)  # the trainer's way: 4 steps of this epoch at once
+        assert chunk.tolist() == [schedule(0.5, epoch, iteration + k) for k in range(4)]
 
 
 def test_cosine_matches_torch():

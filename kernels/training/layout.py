@@ -17,6 +17,8 @@ through the accessors below; the Python side reads them through ``parameter_view
 from typing import NamedTuple
 
 import numpy as np
+from numba.core import cgutils
+from numba.extending import intrinsic
 
 from ..config import njit
 
@@ -127,6 +129,22 @@ class Layer(NamedTuple):
     xhat: int
     drop: int
     activation: int
+
+
+@intrinsic
+def unowned(typingctx, array):
+    """``array`` as a view that owns nothing, for a compiled pass that holds the owner for its whole
+    call: numba counts a reference (an atomic add, and its release) each time a view of an owned array
+    is made or passed on, and a small network's step makes hundreds; of a view of this, none."""
+    def codegen(context, builder, signature, args):
+        source = context.make_array(array)(context, builder, value=args[0])
+        view = context.make_array(array)(context, builder)
+        for field in ("data", "shape", "strides", "itemsize", "nitems"):
+            setattr(view, field, getattr(source, field))
+        view.meminfo = cgutils.get_null_value(view.meminfo.type)
+        view.parent = cgutils.get_null_value(view.parent.type)
+        return view._getvalue()
+    return array(array), codegen
 
 
 @njit(cache=True)
