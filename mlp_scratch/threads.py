@@ -11,7 +11,7 @@ works at a time, in one of two ways per compiled call (threads_for picks by the 
   second core too (Adam over 670k float32 parameters: 585 -> 300 us).
 
 ``set_threads`` sets the threads the package may use (``blas``) or fixes the kernels' count.
-``subnormals_flushed`` sets every thread of both pools to treat subnormal floats as 0 while training.
+``subnormals_flushed`` sets the threads that train to treat subnormal floats as 0.
 
 Other processes take cores too: a pool thread that waits for a core another process runs on holds
 every parallel call up (784-512-512-10 fell to a fraction of its idle speed beside one busy
@@ -204,6 +204,8 @@ def apply(parameters=None):
     if parameters is not None or getattr(_local, "generation", -1) != _settings["generation"]:
         _local.threads = threads_for(parameters or 0)
         _local.generation = _settings["generation"]
+    if _local.threads > 1 and getattr(_local, "flushing", False) and not _local.pool_flushed:
+        switch_pool(True)
     if numba.get_num_threads() != _local.threads:  # also after numba.set_num_threads elsewhere
         numba.set_num_threads(_local.threads)
     return _local.threads
@@ -224,42 +226,54 @@ def pools(parameters):
 @contextlib.contextmanager
 def subnormals_flushed(parameters):
     """Flush-to-zero and denormals-are-zero (kernels/denormals.py) for the block, for training a model
-    of ``parameters`` parameters: in the calling thread, every numba thread and, where they compute
-    the model's products (threads_for gives the kernels 1 thread), OpenBLAS's worker threads. The
-    calling thread's own setting comes back at the end, and the other threads' flags are cleared.
-    Nested blocks (a Trainer.fit around its epochs) switch once.
+    of ``parameters`` parameters: in the calling thread; in every numba thread from the first call
+    that runs the kernels on more than one (``apply``); and, where OpenBLAS's workers compute the
+    model's products (threads_for gives the kernels 1 thread), in those. The calling thread's own
+    setting comes back at the end, and the other threads' flags are cleared. Nested blocks (a
+    Trainer.fit around its epochs) switch once.
 
     Subnormal floats take a slow path in these processors: weights and Adam's averages that decay
     towards zero made each epoch of a 784-256-256-10 MNIST run slower than the last (0.51 s to 2.57 s
-    over 30 epochs). The setting is per thread: numba's pool takes it in one parallel call (10 us);
-    OpenBLAS's workers take their creator's, so its pools are stopped (55 us each) and start again
-    flushing. In one pool they compute nothing and are left alone (new workers spin for 0.2 s when
-    they start, 7-15% of a 784-256-256-10 epoch), so workers that a threaded call starts within
+    over 30 epochs). The setting is per thread: numba's pool takes it in one parallel call, which
+    a small model, its kernels on the calling thread, does not make: waking a pool thread that slept
+    costs 50 us to 6 ms here (a virtual core descheduled), 20-40% of a 64-64-64-10 epoch.
+    OpenBLAS's workers take their creator's setting, so its pools are stopped (55 us each) and start
+    again flushing. In one pool they compute nothing and are left alone (new workers spin for 0.2 s
+    when they start, 7-15% of a 784-256-256-10 epoch), so workers that a threaded call starts within
     such a block, right after a small model's training, keep flushing until the next one."""
     if getattr(_local, "flushing", False):
         yield
         return
     from mlp_scratch.kernels import denormals
-    previous, count, pool = denormals.control(), numba.get_num_threads(), numba.config.NUMBA_NUM_THREADS
+    previous = denormals.control()
     blas_computes = threads_for(parameters) == 1 and budget() > 1
-
-    def switch(on):
-        numba.set_num_threads(pool)  # every pool thread takes one iteration of the switch
-        try:
-            denormals.switch_threads(on, pool)
-        finally:
-            numba.set_num_threads(count)
-        if blas_computes:
-            restart_openblas_workers()
-
-    switch(True)
-    _local.flushing = True
+    denormals.set_control(denormals.switch(previous, True))
+    if blas_computes:
+        restart_openblas_workers()
+    _local.flushing, _local.pool_flushed = True, False
     try:
+        if threads_for(parameters) > 1:
+            switch_pool(True)
         yield
     finally:
         _local.flushing = False
-        switch(False)
+        if _local.pool_flushed:
+            switch_pool(False)
+        if blas_computes:
+            restart_openblas_workers()
         denormals.set_control(previous)
+
+
+def switch_pool(on):
+    """FTZ and DAZ on or off in the calling thread and every numba pool thread."""
+    from mlp_scratch.kernels import denormals
+    count, pool = numba.get_num_threads(), numba.config.NUMBA_NUM_THREADS
+    numba.set_num_threads(pool)  # every pool thread takes one iteration of the switch
+    try:
+        denormals.switch_threads(on, pool)
+    finally:
+        numba.set_num_threads(count)
+    _local.pool_flushed = on
 
 
 def restart_openblas_workers():

@@ -26,27 +26,53 @@ def halve_in_threads(x, out):
         out[i] = x[i] * np.float32(0.5)
 
 
-def test_every_numba_thread_flushes_while_training_and_the_caller_gets_its_setting_back():
-    pool, count = numba.config.NUMBA_NUM_THREADS, numba.get_num_threads()
+@pytest.fixture
+def pool_threads():
+    """numba's thread count and the kernels' setting as a test found them, back after it."""
+    count, kernels = numba.get_num_threads(), threads._settings["kernels"]
+    yield numba.config.NUMBA_NUM_THREADS
+    numba.set_num_threads(count)
+    threads._settings["kernels"] = kernels
+    threads._settings["generation"] += 1
+
+
+def pool_controls(pool):
+    """The MXCSR of each numba thread."""
     controls = np.zeros(pool, np.int64)
-    before = denormals.control()
     numba.set_num_threads(pool)
-    try:
-        with threads.subnormals_flushed(1000):
-            numba.set_num_threads(pool)
-            denormals.thread_controls(controls)
-            assert denormals.control() & FLUSHING == FLUSHING
-            x = np.full(4 * pool, TINY, np.float32)  # halved: subnormal, unless flushed
-            out = np.ones_like(x)
-            halve_in_threads(x, out)
-            assert np.all(out == 0)
-        assert np.all(controls & FLUSHING == FLUSHING), [hex(c) for c in controls]
-        denormals.thread_controls(controls)
-        assert np.all(controls & FLUSHING == 0) and denormals.control() == before
+    denormals.thread_controls(controls)
+    return controls
+
+
+def test_every_numba_thread_of_one_pool_flushes_while_training_and_the_caller_gets_its_setting_back(pool_threads):
+    before = denormals.control()
+    threads.set_threads(kernels=pool_threads)  # a large model's kernels, on every core however busy
+    with threads.subnormals_flushed(threads.POOL_PARAMETERS):
+        inside = pool_controls(pool_threads)
+        assert denormals.control() & FLUSHING == FLUSHING
+        x = np.full(4 * pool_threads, TINY, np.float32)  # halved: subnormal, unless flushed
+        out = np.ones_like(x)
         halve_in_threads(x, out)
-        assert np.all(out == TINY / 2) and subnormals(out) == out.size
-    finally:
-        numba.set_num_threads(count)
+        assert np.all(out == 0)
+    assert np.all(inside & FLUSHING == FLUSHING), [hex(c) for c in inside]
+    assert np.all(pool_controls(pool_threads) & FLUSHING == 0) and denormals.control() == before
+    halve_in_threads(x, out)
+    assert np.all(out == TINY / 2) and subnormals(out) == out.size
+
+
+@pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="needs 2 threads")
+def test_a_small_model_flushes_the_pool_only_once_a_call_runs_on_it(pool_threads):
+    """Its kernels run on the calling thread: waking the pool's threads to switch them would cost
+    more than a small epoch, so they switch when apply() first gives a call more than one."""
+    pool_controls(pool_threads)  # the pool's threads started, unflushed, before the block
+    before = denormals.control()
+    with threads.subnormals_flushed(1000):
+        assert denormals.control() & FLUSHING == FLUSHING
+        assert np.all(pool_controls(pool_threads)[1:] & FLUSHING == 0)
+        threads.set_threads(kernels=pool_threads)
+        assert threads.apply() == pool_threads
+        assert np.all(pool_controls(pool_threads) & FLUSHING == FLUSHING)
+    assert np.all(pool_controls(pool_threads) & FLUSHING == 0) and denormals.control() == before
 
 
 @pytest.mark.parametrize("optimizer", [Adam(lr=1e-3), SGD(lr=0.05, momentum=0.9, weight_decay=0.5)],
