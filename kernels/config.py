@@ -23,6 +23,11 @@ FASTMATH = {"contract", "nsz", "arcp"}
 # walks the rows in order, so there is no race and the summation order does not depend on threads.
 BLOCK = 64
 
+# Elements below which a kernel runs on the calling thread alone (see ``kernel``): on 2 threads a
+# parallel loop took longer than one thread's up to 64 x 256 (batch norm's and dropout's kernels,
+# 1.0-2.0x as long), and less from 128 x 512 on (0.57-0.85x); at 200 x 256 it depended on the kernel.
+SERIAL_ELEMENTS = 32768
+
 # LLVM's optimization level for the kernels. numba's default, 3, optimizes each kernel again inside
 # every kernel that calls it; at 2 the layer kernels run as fast and a first run compiles about a tenth
 # faster (README.md, Compile cache).
@@ -78,7 +83,7 @@ _THREADS = "_kernel_threads"  # the name kernel() calls kernel_threads by in the
 def _with_plain_loop(func):
     """func (a function whose body runs ``for ... in prange(...)`` loops) with each such loop as
 
-        if kernel_threads() == 1:
+        if kernel_threads() == 1 or <the first argument>.size < SERIAL_ELEMENTS:
             for ... in range(...): <the body>
         else:
             for ... in prange(...): <the body>
@@ -89,12 +94,15 @@ def _with_plain_loop(func):
     lines = linecache.getlines(code.co_filename)[code.co_firstlineno - 1:last]
     definition = ast.parse("\n" * (code.co_firstlineno - 1) + "".join(lines), code.co_filename).body[0]
     definition.decorator_list = []
+    work = definition.args.args[0].arg
     loops = 0
     for k, statement in enumerate(definition.body):
         if (isinstance(statement, ast.For) and isinstance(statement.iter, ast.Call)
                 and isinstance(statement.iter.func, ast.Name) and statement.iter.func.id == "prange"):
-            header = ast.If(ast.Compare(ast.Call(ast.Name(_THREADS, ast.Load()), [], []), [ast.Eq()], [ast.Constant(1)]),
-                            [], [])
+            one_thread = ast.Compare(ast.Call(ast.Name(_THREADS, ast.Load()), [], []), [ast.Eq()], [ast.Constant(1)])
+            small = ast.Compare(ast.Attribute(ast.Name(work, ast.Load()), "size", ast.Load()), [ast.Lt()],
+                                [ast.Constant(SERIAL_ELEMENTS)])
+            header = ast.If(ast.BoolOp(ast.Or(), [one_thread, small]), [], [])
             plain = ast.For(statement.target, ast.Call(ast.Name("range", ast.Load()), statement.iter.args, []),
                             statement.body, statement.orelse)  # the same body: compile() only reads it
             for node in [*ast.walk(header), plain, plain.iter, plain.iter.func]:  # in the loop's place in the source
@@ -114,9 +122,9 @@ def _with_plain_loop(func):
 
 def kernel(func):
     """A layer kernel whose ``prange`` loops run on numba's threads, each compiled twice in one function:
-    numba's parallel loop for more than one thread and a plain loop for one, where launching a
-    parallel loop costs more than a small layer's work (64-64-64-10 at batch 32: 13 launches of about
-    0.5 us each in a step of 45 us). The function's arrays are marked as not overlapping, as numba
+    numba's parallel loop, and a plain loop for one thread or for a first argument (the array that
+    measures the work) below SERIAL_ELEMENTS, where launching a parallel loop costs more than it saves
+    (64-64-64-10 at batch 32: 13 launches of about 0.5 us each in a step of 45 us). The function's arrays are marked as not overlapping, as numba
     marks a parallel loop's: without that LLVM does not vectorize the plain loop where the pass calls
     it, on views of one workspace. So the arrays a kernel writes must not overlap the others except
     element for element (``out`` the same array as ``x``, each element read before it is written)."""

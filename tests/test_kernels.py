@@ -16,7 +16,8 @@ from mlp_scratch.threads import blas_threads
 
 DTYPES = [np.float64, np.float32]
 TOL = {np.float64: dict(rtol=1e-12, atol=1e-12), np.float32: dict(rtol=2e-5, atol=2e-6)}
-SHAPES = [(7, 5), (33, 130), (128, 64)]  # widths below, at and above one column block
+SHAPES = [(7, 5), (33, 130), (128, 64), (260, 130)]  # widths below, at and above one column block; the last
+# above config.SERIAL_ELEMENTS, where more than one thread runs the parallel loops
 
 
 @pytest.fixture(params=sorted({1, min(2, numba.config.NUMBA_NUM_THREADS)}), ids=lambda n: f"{n}thread")
@@ -170,10 +171,10 @@ def test_blocks_cover_the_range_at_aligned_starts():
 @pytest.mark.parametrize("l1, l2", [(0.0, 0.3), (0.2, 0.0), (0.2, 0.3)], ids=["l2", "l1", "elastic"])
 def test_weight_penalty(dtype, l1, l2):
     rng = np.random.default_rng(1)
-    W, dW = rand(rng, (150, 70), dtype), rand(rng, (150, 70), dtype)  # three parts of rows
+    W, dW = rand(rng, (300, 120), dtype), rand(rng, (300, 120), dtype)  # five parts of rows, above SERIAL_ELEMENTS
     W[0, :5] = 0  # the L1 subgradient is 0 there
     expected_dW = dW + l1 * np.sign(W) + l2 * W
-    penalty = affine.weight_penalty(W, dtype(l1), dtype(l2), dW, np.empty(affine.penalty_sums_size(150, 70)))
+    penalty = affine.weight_penalty(W, dtype(l1), dtype(l2), dW, np.empty(affine.penalty_sums_size(300, 120)))
     w = W.astype(np.float64)
     assert penalty == pytest.approx(l1 * np.abs(w).sum() + 0.5 * l2 * np.sum(w ** 2), rel=1e-6)
     np.testing.assert_allclose(dW, expected_dW, **TOL[dtype])
@@ -348,9 +349,10 @@ def test_inverted_dropout_preserves_the_expected_activation():
 @ON_ONE_AND_TWO_THREADS
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("kind", ["softmax", "svm"])
-def test_losses(dtype, kind):
+@pytest.mark.parametrize("n", [50, 3300])  # 3300 x 10 scores: above SERIAL_ELEMENTS
+def test_losses(dtype, kind, n):
     rng = np.random.default_rng(6)
-    n, c = 50, 10
+    c = 10
     scores, y = 5 * rand(rng, (n, c), dtype), rng.integers(0, c, n)
     dscores, row_loss = np.empty_like(scores), np.empty(n)
     fn = losses.softmax_loss if kind == "softmax" else losses.svm_loss
@@ -414,8 +416,8 @@ def test_kernels_give_bitwise_equal_results_on_1_and_2_threads():
         svm = losses.svm_loss(scores, y, np.empty_like(scores), row_loss)
         penalty = affine.weight_penalty(W, 0.1, 0.3, np.zeros_like(W), np.empty(affine.penalty_sums_size(777, 300)))
         model = MLP(20, [130, 70], 10, batchnorm=True, dropout=0.3, l2=0.01, seed=1)
-        X = np.random.default_rng(1).standard_normal((300, 20))
-        loss = model.forward_backward(X, np.arange(300) % 10, seed=5)
+        X = np.random.default_rng(1).standard_normal((500, 20))  # both layers above SERIAL_ELEMENTS
+        loss = model.forward_backward(X, np.arange(500) % 10, seed=5)
         return softmax, svm, penalty, loss, model.flat_grads.copy(), model.running.copy()
 
     one, two = run_with_threads(1, compute), run_with_threads(2, compute)

@@ -38,7 +38,7 @@ class Steps(NamedTuple):
 
 
 @kernel
-def gather_rows(X, y, idx, X_out, y_out):
+def gather_rows(X_out, y_out, X, y, idx):
     """X_out[k] = X[idx[k]], y_out[k] = y[idx[k]]: the mini-batch, row-parallel."""
     for k in prange(idx.shape[0]):
         y_out[k] = y[idx[k]]
@@ -74,7 +74,7 @@ def train_steps(batches, augment, net, work, opt, steps, probe):
         start, stop = bounds[steps.first + k], bounds[steps.first + k + 1]
         n = stop - start
         xb, yb = X_batch[:n], y_batch[:n]
-        gather_rows(X, y, order[start:stop], xb, yb)
+        gather_rows(xb, yb, X, y, order[start:stop])
         if augment is not None:
             augment_images(xb, X_augmented[:n], augment, derive_seed(steps.augment_seed, steps.step + k))
             xb = X_augmented[:n]
