@@ -97,19 +97,21 @@ def test_matmul_matches_numpy_in_one_and_two_blocks_on_one_and_two_threads(dtype
 
 @pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="needs 2 threads")
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("m,k,n", [(128, 784, 256), (784, 128, 100), (300, 100, 64)])
-def test_split_matmul_is_its_blocks_whichever_thread_runs_them(dtype, m, k, n):
-    """On 2 threads each block is the same single BLAS call as when computed alone."""
+@pytest.mark.parametrize("m,k,n", [(128, 784, 256), (784, 128, 100), (300, 100, 64), (512, 128, 512)])
+@pytest.mark.parametrize("rows", [False, True], ids=["longer-side", "rows"])
+def test_split_matmul_is_its_blocks_whichever_thread_runs_them(dtype, m, k, n, rows):
+    """On 2 threads each block is the same single BLAS call as when computed alone: blocks of out's
+    longer side, or of its rows where asked."""
     rng = np.random.default_rng(1)
     a, b = rand(rng, (k, m), dtype).T, rand(rng, (k, n), dtype)
     assert m * n * k >= products.SPLIT
     out, blocks = np.empty((m, n), dtype), np.empty((m, n), dtype)
     numba.set_num_threads(2)
     with blas_threads(1):
-        products.matmul(a, b, out, 2)
+        products.matmul(a, b, out, 2, rows)
         numba.set_num_threads(1)
         for part in range(2):
-            if n >= m:
+            if n >= m and not rows:
                 j0, j1 = products.block(n, 2, part)
                 products.gemm(a, b[:, j0:j1], blocks[:, j0:j1])
             else:

@@ -35,7 +35,7 @@ def affine_forward(x, W, b, out, parts):
 def affine_backward_params(x, dout, dW, db, parts):
     """dW = x.T @ dout, db = sum of dout over the batch (skipped when db is empty, as b is).
     Shapes: x (N, D), dout (N, M)."""
-    matmul(x.T, dout, dW, parts)
+    matmul(x.T, dout, dW, parts, rows=True)
     if db.shape[0] > 0:
         column_sums(dout, db)
 
