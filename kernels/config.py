@@ -126,7 +126,8 @@ def kernel(func):
     measures the work) below SERIAL_ELEMENTS, where launching a parallel loop costs more than it saves
     (64-64-64-10 at batch 32: 13 launches of about 0.5 us each in a step of 45 us). The function's
     arrays are marked as not overlapping, as numba marks a parallel loop's: without that LLVM does not
-    vectorize the plain loop where the pass calls it, on views of one workspace. So the arrays a kernel writes must not overlap the others except
-    element for element (``out`` the same array as ``x``, each element read before it is written)."""
+    vectorize the plain loop where the pass calls it, on views of one workspace. So the arrays a kernel
+    writes must not overlap the others except element for element (``out`` the same array as ``x``,
+    each element read before it is written)."""
     return numba.njit(_with_plain_loop(func), parallel=True, fastmath=FASTMATH, cache=True,
                       pipeline_class=compiler_at(OPT_LEVEL, noalias=True))
