@@ -15,7 +15,7 @@ from mlp_scratch.kernels.training.loop import Batches, Steps, train_steps
 from mlp_scratch.lbfgs import NonFiniteLoss
 from mlp_scratch.schedules import as_schedule
 from mlp_scratch.validation import (check_bool, check_features, check_int, check_positive_int, check_seed,
-                                    largest_magnitude)
+                                    features_and_magnitude)
 
 
 @dataclass
@@ -166,13 +166,15 @@ class Trainer:
         parameters and the history, on a non-finite loss or on KeyboardInterrupt
         (``history.stop_reason`` says which)."""
         model = self.model
-        X = check_features(data.X_train, model.input_dim, model.dtype, "X_train")
+        X, magnitude = features_and_magnitude(data.X_train, model.input_dim, model.dtype, "X_train")
+        magnitudes = [magnitude]  # of the sets whose predictions must be finite at the end
         y = model.check_targets(data.y_train, X.shape[0], "y_train")
         if not model.regression:
             warn_if_too_few(y, model.num_classes)
         validation = None
         if data.X_val is not None:
-            X_val = check_features(data.X_val, model.input_dim, model.dtype, "X_val")
+            X_val, magnitude = features_and_magnitude(data.X_val, model.input_dim, model.dtype, "X_val")
+            magnitudes.append(magnitude)
             if model.regression and len(X_val) < 2:
                 raise ValueError(f"X_val: R^2 needs at least 2 validation samples (their variance), got {len(X_val)}")
             validation = (X_val, model.check_targets(data.y_val, X_val.shape[0], "y_val"))
@@ -212,19 +214,20 @@ class Trainer:
             model.flat_params[:], model.running[:] = self._finite
         if self.restore_best and validation is not None:
             model.flat_params[:], model.running[:] = self._best
-        self._hand_back_finite([X] + ([validation[0]] if validation else []))
+        self._hand_back_finite([X] + ([validation[0]] if validation else []), magnitudes)
         return self.history
 
-    def _hand_back_finite(self, sets):
-        """Never hand back a model whose predictions on its training or validation data are not
-        finite: parameters whose forward pass overflows there count as divergence, and the last
-        ones whose evaluation was finite come back (or the starting ones)."""
+    def _hand_back_finite(self, sets, magnitudes):
+        """Never hand back a model whose predictions on its training or validation data (``sets``, of
+        largest magnitudes ``magnitudes``) are not finite: parameters whose forward pass overflows
+        there count as divergence, and the last ones whose evaluation was finite come back (or the
+        starting ones)."""
         model = self.model
         if self._covers_all and np.array_equal(model.flat_params, self._finite[0]):
             return  # the last epoch's evaluation saw every row
         # Below this no score can be: the forward pass need not run (the margin covers its rounding).
         safe = np.finfo(model.dtype).max / 1e3
-        input_bounds = [np.sqrt(X.shape[1]) * largest_magnitude(X) for X in sets]
+        input_bounds = [np.sqrt(X.shape[1]) * magnitude for X, magnitude in zip(sets, magnitudes)]
 
         def predicts_finite():
             return all(model.score_bound(bound) < safe or np.isfinite(model.scores_checked(X)).all()
