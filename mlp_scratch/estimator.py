@@ -279,8 +279,8 @@ class MLPClassifier(ClassifierMixin, MLPEstimator):
                 and y.min() >= 0 and y.max() < len(self.classes_)):
             return np.ascontiguousarray(X, dtype=self._dtype(X, reset)), y.astype(np.int64)
         if not reset and not np.isin(y, self.classes_).all():
-            raise ValueError(f"y has labels {sorted(set(np.unique(y)) - set(self.classes_))} not in classes_ "
-                             f"{list(self.classes_)}")
+            raise ValueError(f"y has labels {sorted(set(np.unique(y).tolist()) - set(self.classes_.tolist()))} not in "
+                             f"classes_ {self.classes_.tolist()}")
         return np.ascontiguousarray(X, dtype=self._dtype(X, reset)), self._encoder.transform(y).astype(np.int64)
 
     def _outputs(self):

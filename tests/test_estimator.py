@@ -54,6 +54,26 @@ def test_string_labels_probabilities_and_attributes():
     assert MLPClassifier(max_iter=2).fit(X.astype(np.float32), y).model_.dtype == np.float32
 
 
+def test_labels_that_are_their_own_indices_train_as_any_other_labels(digits):
+    """Labels 0..K-1 skip the encoder (estimator._validate): the same training as shifted labels,
+    which go through it, and the same errors and warnings."""
+    X, y = digits
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        fitted = [MLPClassifier(hidden_layer_sizes=(16,), max_iter=3, random_state=0).fit(X, labels)
+                  for labels in (y, y + 10, y.astype(np.uint8))]
+    for clf in fitted[1:]:
+        np.testing.assert_array_equal(clf.model_.flat_params, fitted[0].model_.flat_params)
+    np.testing.assert_array_equal(fitted[1].predict(X), fitted[0].predict(X) + 10)
+    clf = MLPClassifier(hidden_layer_sizes=(16,), max_iter=1, random_state=0)
+    with pytest.raises(ValueError, match="unseen labels"):  # outside the classes given: not an index
+        clf.partial_fit(X[:50], np.where(y[:50] == 9, 10, y[:50]), classes=np.arange(10))
+    with pytest.warns(UserWarning, match="greater than 50% of the number"):  # scikit-learn's own warning
+        MLPClassifier(hidden_layer_sizes=(4,), max_iter=1, random_state=0).fit(X[:40], np.arange(40))
+    with pytest.raises(ValueError, match="labels \\[10\\] not in classes_"):
+        fitted[0].partial_fit(X[:5], np.array([0, 1, 2, 3, 10]))
+
+
 def test_early_stopping_keeps_the_best_validation_parameters(digits):
     X, y = digits
     clf = MLPClassifier(hidden_layer_sizes=(32,), early_stopping=True, n_iter_no_change=3, max_iter=100,
