@@ -101,13 +101,22 @@ class OtherLoad:
     (/proc/stat) minus this process's CPU time, over the wall time. None where /proc/stat is missing."""
 
     def __init__(self):
+        try:  # kept open: opening it again at each reading took 0.2 ms after a pause, reading it 0.04
+            self.stat = os.open("/proc/stat", os.O_RDONLY)
+        except OSError:
+            self.stat = None
         self.last = self.read()
 
-    @staticmethod
-    def read():
+    def __del__(self):
+        if self.stat is not None:
+            os.close(self.stat)
+
+    def read(self):
+        if self.stat is None:
+            return None
         try:
-            with open("/proc/stat") as f:
-                user, nice, system, idle, iowait, irq, softirq, steal = map(int, f.readline().split()[1:9])
+            first_line = os.pread(self.stat, 512, 0).split(b"\n", 1)[0]
+            user, nice, system, idle, iowait, irq, softirq, steal = map(int, first_line.split()[1:9])
         except (OSError, ValueError):
             return None
         busy = (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
