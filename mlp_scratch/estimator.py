@@ -266,22 +266,25 @@ class MLPClassifier(ClassifierMixin, MLPEstimator):
         # Integer labels spanning at most half as many values as samples pass scikit-learn's target
         # check (discrete, without its warning of more classes than half the samples) unchecked.
         labels = y.dtype.kind in "iu" and y.size > 0
-        if not (labels and int(y.max()) - int(y.min()) < round(0.5 * len(y))):
+        low, high = (int(y.min()), int(y.max())) if labels else (None, None)
+        if not (labels and high - low < round(0.5 * len(y))):
             check_classification_targets(y)
         if reset:
             self._encoder = LabelEncoder().fit(y if classes is None else np.asarray(classes))
             self.classes_ = self._encoder.classes_
             if len(self.classes_) < 2:
                 raise ValueError(f"MLPClassifier needs samples of at least 2 classes, got 1 class: {self.classes_}")
+        X = np.ascontiguousarray(X, dtype=self._dtype(X, reset))
         # Labels 0, ..., K - 1 are their own indices into classes_: the encoder would sort and search
         # to find them (1.3 ms a fit of 20,000 labels, with the check above: 4% of a 64-64-64-10 fit).
-        if (labels and self.classes_.dtype.kind in "iu" and np.array_equal(self.classes_, np.arange(len(self.classes_)))
-                and y.min() >= 0 and y.max() < len(self.classes_)):
-            return np.ascontiguousarray(X, dtype=self._dtype(X, reset)), y.astype(np.int64)
+        k = len(self.classes_)
+        if (labels and self.classes_.dtype.kind in "iu" and np.array_equal(self.classes_, np.arange(k))
+                and 0 <= low <= high < k):
+            return X, y.astype(np.int64)
         if not reset and not np.isin(y, self.classes_).all():
             raise ValueError(f"y has labels {sorted(set(np.unique(y).tolist()) - set(self.classes_.tolist()))} not in "
                              f"classes_ {self.classes_.tolist()}")
-        return np.ascontiguousarray(X, dtype=self._dtype(X, reset)), self._encoder.transform(y).astype(np.int64)
+        return X, self._encoder.transform(y).astype(np.int64)
 
     def _outputs(self):
         return len(self.classes_)

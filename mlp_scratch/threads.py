@@ -254,14 +254,14 @@ def subnormals_flushed(parameters):
         yield
         return
     from mlp_scratch.kernels import denormals
-    previous = denormals.control()
-    blas_computes = threads_for(parameters) == 1 and budget() > 1
+    previous, kernel_threads = denormals.control(), threads_for(parameters)
+    blas_computes = kernel_threads == 1 and budget() > 1
     denormals.set_control(denormals.switch(previous, True))
     if blas_computes:
         restart_openblas_workers()
     _local.flushing, _local.pool_flushed = True, False
     try:
-        if threads_for(parameters) > 1:
+        if kernel_threads > 1:
             switch_pool(True)
         yield
     finally:
