@@ -7,6 +7,7 @@ import pytest
 
 from mlp_scratch import MLP
 from mlp_scratch.benchmark import CONFIGS, SIDE_CLASSES, SIDES, Config, NumpyAdam, NumpyNet, Side, main, measure
+from mlp_scratch.benchmark.configs import BETAS, EPS, LR, make_data
 from mlp_scratch.gradient_check import eval_numerical_gradient, rel_error
 from mlp_scratch.optim import Adam
 
@@ -67,9 +68,28 @@ def test_numpy_adam_equals_mlp_scratch_adam():
     np.testing.assert_allclose(np.concatenate([p.ravel() for p in params.values()]), flat, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("config", ["small", "medium"])  # the products as one BLAS call each, and in blocks
+def test_the_interleaved_limit_makes_each_steps_products_and_one_update(config):
+    config = CONFIGS[config]
+    side = SIDE_CLASSES["interleaved-limit"]()
+    side.prepare(config, *make_data(config, 3 * config.batch_size), threads=2)
+    start = side.params.copy()
+    side.run_epoch(1)
+    xs, Ws, douts, outs, dWs, dxs = side.layers
+    for l in range(len(Ws)):
+        np.testing.assert_allclose(outs[l], xs[l] @ Ws[l], rtol=1e-4, atol=1e-4)
+        np.testing.assert_allclose(dWs[l], xs[l].T @ douts[l], rtol=1e-4, atol=1e-4)
+        if l > 0:
+            np.testing.assert_allclose(dxs[l], douts[l] @ Ws[l].T, rtol=1e-4, atol=1e-4)
+    reference = Adam(lr=LR, betas=BETAS, eps=EPS)
+    for _ in range(3):
+        reference.step(start, side.grads)
+    np.testing.assert_array_equal(side.params, start)
+
+
 def test_quick_run_writes_json(tmp_path, capsys):
     path = tmp_path / "bench.json"
-    sides = ["mlp-scratch", "sklearn", "numpy", "step-limit"]
+    sides = ["mlp-scratch", "sklearn", "numpy", "step-limit", "interleaved-limit"]
     assert main(["--quick", "--configs", "small", "--rounds", "3", "--samples", "256", "--threads", "1",
                  "--sides", *sides, "--pause", "0", "--no-startup", "--json", str(path)]) == 0
     report = json.loads(path.read_text())
@@ -86,6 +106,8 @@ def test_quick_run_writes_json(tmp_path, capsys):
     numpy = small["sides"]["numpy"]  # paired: mlp-scratch / numpy round by round, then the median
     assert numpy["paired"] == pytest.approx(np.median(np.divide(ours["rounds"], numpy["rounds"])), rel=1e-12)
     assert small["sides"]["step-limit"]["fraction_of_limit"] == 1
+    interleaved = small["sides"]["interleaved-limit"]
+    assert interleaved["fraction_of_limit"] == interleaved["samples_per_s"] / small["sides"]["step-limit"]["samples_per_s"]
     out = capsys.readouterr().out
     assert "--quick" in out and "of limit" in out and str(path) in out
 
@@ -113,7 +135,8 @@ def test_bad_arguments_are_refused(capsys):
 
 
 def test_every_side_and_config_is_named():
-    assert set(SIDES) >= {"mlp-scratch", "torch", "torch.compile", "jax", "sklearn", "numpy", "step-limit"}
+    assert set(SIDES) >= {"mlp-scratch", "torch", "torch.compile", "jax", "sklearn", "numpy", "step-limit",
+                          "interleaved-limit"}
     assert {"large", "medium", "small", "sklearn"} == set(CONFIGS)
 
 

@@ -9,6 +9,7 @@ A short rest before each epoch lets the previous side's threads stop spinning (s
 
 The "step limit" is what a perfect implementation would pay per step: the step's own matrix products
 at the same shapes plus one pass of the fused Adam kernel over the flat buffers, and nothing else.
+The "interleaved limit" is the same work in one loop, step by step, as training runs it.
 
 ``numpy_reference.py`` holds ``NumpyNet`` and ``NumpyAdam``, a plain CS231n-style NumPy implementation of
 the same network and of Adam: the "numpy" side, and a readable reference that the tests check against

@@ -76,12 +76,12 @@ def busy_neighbours(n):
 
 def neighbour_table(idle, busy, n):
     """Each side's samples/s beside ``n`` busy processes, and as a fraction of its idle speed."""
-    header = f"  {'side':<14} {'idle':>10} {f'{n} busy':>10} {'of idle':>8} {'ours/side':>10}"
+    header = f"  {'side':<17} {'idle':>10} {f'{n} busy':>10} {'of idle':>8} {'ours/side':>10}"
     lines = [header, "  " + "-" * (len(header) - 2)]
     for name, r in busy.items():
         if r["status"] != "ok" or idle[name]["status"] != "ok":
             continue
-        lines.append(f"  {name:<14} {kilo(idle[name]['samples_per_s']):>10} {kilo(r['samples_per_s']):>10} "
+        lines.append(f"  {name:<17} {kilo(idle[name]['samples_per_s']):>10} {kilo(r['samples_per_s']):>10} "
                      f"{100 * r['of_idle']:>7.0f}% {times_x(r['ours_over_side']):>10}")
     return "\n".join(lines)
 
@@ -208,15 +208,15 @@ def times_x(value):
 
 def table(results):
     """The printed table of one config."""
-    header = (f"  {'side':<14} {'samples/s':>10} {'min-max':>15} {'vs torch':>9} {'ours/side':>10} {'paired':>7} "
+    header = (f"  {'side':<17} {'samples/s':>10} {'min-max':>15} {'vs torch':>9} {'ours/side':>10} {'paired':>7} "
               f"{'of limit':>9}")
     lines = [header, "  " + "-" * (len(header) - 2)]
     for name, r in results.items():
         if r["status"] != "ok":
-            lines.append(f"  {name:<14} skipped: {r['reason']}")
+            lines.append(f"  {name:<17} skipped: {r['reason']}")
             continue
         limit = "-" if r["fraction_of_limit"] is None else f"{100 * r['fraction_of_limit']:.0f}%"
-        lines.append(f"  {name:<14} {kilo(r['samples_per_s']):>10} {kilo(r['min']) + '-' + kilo(r['max']):>15} "
+        lines.append(f"  {name:<17} {kilo(r['samples_per_s']):>10} {kilo(r['min']) + '-' + kilo(r['max']):>15} "
                      f"{times_x(r['ratio_to_torch']):>9} {times_x(r['ours_over_side']):>10} "
                      f"{times_x(r['paired']):>7} {limit:>9}")
     return "\n".join(lines)
