@@ -12,6 +12,7 @@ from mlp_scratch import MLP
 from mlp_scratch.kernels import random
 from mlp_scratch.kernels.blas import products
 from mlp_scratch.kernels.layers import activations, affine, batchnorm, dropout, fused, layernorm, losses
+from mlp_scratch.kernels.training import layout
 from mlp_scratch.threads import blas_threads
 
 DTYPES = [np.float64, np.float32]
@@ -166,6 +167,40 @@ def test_blocks_cover_the_range_at_aligned_starts():
         assert bounds[0][0] == 0 and bounds[-1][1] == length
         assert all(stop == start for (_, stop), (start, _) in zip(bounds, bounds[1:]))
         assert all(start % products.ALIGN == 0 or start == length for start, _ in bounds)
+
+
+@numba.njit
+def blocks_of(flat, n, col, width, start, rows, columns):
+    """layout.block and layout.matrix views, called from compiled code as the passes call them."""
+    return layout.block(flat, n, col, width), layout.matrix(flat, start, rows, columns)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_layout_views_are_the_flat_buffers_blocks(dtype):
+    flat = np.arange(60, dtype=dtype)
+    block, matrix = blocks_of(flat, 4, 3, 2, 7, 5, 9)
+    np.testing.assert_array_equal(block, flat[12:20].reshape(4, 2))
+    np.testing.assert_array_equal(matrix, flat[7:52].reshape(5, 9))
+    assert block.flags.c_contiguous and matrix.flags.c_contiguous and matrix.dtype == dtype
+    matrix[1, 0] = -1  # a view: writes reach the buffer
+    assert flat[16] == -1
+    missing, empty = blocks_of(flat, 4, -1, 2, 60, 0, 3)  # a block the layer does not have; an empty tail
+    assert missing.shape == (0, 2) and empty.shape == (0, 3)
+
+
+def test_layout_views_keep_their_buffer_alive():
+    @numba.njit
+    def view_of_new_buffer():
+        return layout.matrix(np.arange(12.0), 2, 2, 5)
+
+    view = view_of_new_buffer()  # the buffer's only owner is the view
+    np.testing.assert_array_equal(view, np.arange(2.0, 12.0).reshape(2, 5))
+
+
+@pytest.mark.parametrize("start, rows, columns", [(50, 2, 6), (-1, 2, 2), (0, -1, 3), (0, 3, -2)])
+def test_layout_views_outside_their_buffer_are_refused(start, rows, columns):
+    with pytest.raises(ValueError, match="outside its flat buffer"):
+        blocks_of(np.zeros(60), 4, 0, 2, start, rows, columns)
 
 
 @ON_ONE_AND_TWO_THREADS
