@@ -20,7 +20,7 @@ import numpy as np
 from numba import types
 from numba.core import cgutils
 from numba.core.imputils import impl_ret_borrowed
-from numba.extending import intrinsic
+from numba.extending import intrinsic, overload
 
 from ..config import njit
 
@@ -147,6 +147,25 @@ def unowned(typingctx, array):
         view.parent = cgutils.get_null_value(view.parent.type)
         return view._getvalue()
     return array(array), codegen
+
+
+def disowned(value):
+    """``value`` with every array in it, in nested named tuples too, replaced by ``unowned(array)``: a
+    compiled pass calls it once on each structure it takes (the network, its workspace, the
+    optimizer's state) and then reads and views their arrays without counting references."""
+    return value
+
+
+@overload(disowned)
+def _compiled_disowned(value):
+    if isinstance(value, types.Array):
+        return lambda value: unowned(value)
+    if isinstance(value, types.BaseNamedTuple):
+        fields = ", ".join(f"disowned(value.{name})" for name in value.fields)
+        namespace = {"structure": value.instance_class, "disowned": disowned}
+        exec(f"def rebuilt(value):\n    return structure({fields})", namespace)
+        return namespace["rebuilt"]
+    return lambda value: value
 
 
 @njit(cache=True)

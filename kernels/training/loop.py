@@ -9,7 +9,7 @@ from ..config import kernel, njit
 from ..random import derive_seed
 from .augment import augment_images
 from .diagnostics import close_record, observe_activations, observe_weights, sampled_step
-from .layout import layer, unowned
+from .layout import disowned, layer
 from .network import Workspace, forward_backward
 from .optimizers import optimizer_update
 
@@ -59,12 +59,11 @@ def train_steps(batches, augment, net, work, opt, steps, probe):
     it are pruned before compiling, and so are the diagnostics' kernels (9 s of a first run's
     compile) or the augmentation's (3.7 s).
     """
-    # Arrays taken out once, as views that own nothing: each read of a structure's array field, and
-    # each view of an owned array, costs a reference count.
-    X, y, order, bounds = unowned(batches.X), unowned(batches.y), unowned(batches.order), unowned(batches.bounds)
-    X_batch, y_batch, X_augmented = unowned(batches.X_batch), unowned(batches.y_batch), unowned(batches.X_augmented)
-    params, grads, lrs, losses = unowned(net.params), unowned(net.grads), unowned(steps.lrs), unowned(steps.losses)
-    acts, layout = unowned(work.acts), net.layout
+    batches, net, work, opt, steps = disowned(batches), disowned(net), disowned(work), disowned(opt), disowned(steps)
+    X, y, order, bounds = batches.X, batches.y, batches.order, batches.bounds
+    X_batch, y_batch, X_augmented = batches.X_batch, batches.y_batch, batches.X_augmented
+    params, grads, lrs, losses = net.params, net.grads, steps.lrs, steps.losses
+    acts, layout = work.acts, net.layout
     if probe is not None:
         hidden = [layer(layout, l) for l in range(len(layout.d_in) - 1)]
         # the workspace of an interval's last step: its backward pass writes the loss gradients

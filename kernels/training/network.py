@@ -21,7 +21,7 @@ from ..layers.fused import normalize_relu, normalize_relu_dropout, relu_dropout,
 from ..layers.losses import data_loss
 from ..random import derive_seed
 from ..reductions import sum_of_squares
-from .layout import Layout, block, layer, output, statistics, unowned, vector, weights
+from .layout import Layout, block, disowned, layer, output, statistics, vector, weights
 
 
 class Network(NamedTuple):
@@ -198,15 +198,12 @@ def forward_backward(X, y, net, work, seed):
     ``net.running``, and returns (data loss, penalty l1 * sum|W| + 0.5 * l2 * sum(W**2)).
     Dropout masks are drawn from ``seed`` (one stream per layer), so a fixed seed fixes the masks.
     """
-    # Arrays taken out once, as views that own nothing (net and work own them): each read of a
-    # structure's array field, and each view of an owned array, costs a reference count.
-    layout = net.layout
-    params, grads, running, stats = unowned(net.params), unowned(net.grads), unowned(net.running), unowned(net.stats)
-    act_alpha, acts, grad_a, grad_b = net.act_alpha, unowned(work.acts), unowned(work.grad_a), unowned(work.grad_b)
-    X, y = unowned(X), unowned(y)
+    net, work, X, y = disowned(net), disowned(work), disowned(X), disowned(y)  # see layout.disowned
+    layout, params, grads, running, stats = net.layout, net.params, net.grads, net.running, net.stats
+    act_alpha, acts, grad_a, grad_b = net.act_alpha, work.acts, work.grad_a, work.grad_b
     n = X.shape[0]
-    scores, dscores = unowned(work.scores[:n]), unowned(work.dscores[:n])
-    row_loss, penalty_sums = unowned(work.row_loss), unowned(work.penalty_sums)
+    scores, dscores = work.scores[:n], work.dscores[:n]
+    row_loss, penalty_sums = work.row_loss, work.penalty_sums
     last = len(layout.d_in) - 1
     x = X
     for l in range(last):

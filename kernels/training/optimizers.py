@@ -33,6 +33,7 @@ from numba import prange
 from numba.extending import overload
 
 from ..config import njit
+from .layout import disowned
 
 DECAY, FROZEN = 1, 2
 
@@ -280,6 +281,7 @@ def _compiled_update(h, params, grads, opt, lr, t):
 @njit(cache=True)
 def optimizer_update(params, grads, opt, lr):
     """One step of ``opt``'s rule at learning rate lr: step t = opt.steps[0] + 1, which it counts."""
+    opt = disowned(opt)  # see layout.disowned
     t = opt.steps[0] + 1
     update(opt.hyper, params, grads, opt, lr, t)
     opt.steps[0] = t
