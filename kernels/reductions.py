@@ -29,43 +29,21 @@ def sum_of_squares(a):
     return total
 
 
-@njit(cache=True, inline="always")
-def sum_columns(a, j0, width, acc):
-    """acc[j] = sum_i a[i, j0 + j] for j < width, walking the rows in order over row slices (a form
-    numba vectorizes)."""
-    for j in range(width):
-        acc[j] = 0.0
-    for i in range(a.shape[0]):
-        row = a[i, j0:j0 + width]
-        for j in range(width):
-            acc[j] += row[j]
-
-
 @kernel
 def column_sums(a, out):
     """out[j] = sum_i a[i, j]. Each prange iteration owns a block of columns and walks the rows in
     order (no race, and the same sums on any number of threads)."""
-    m = a.shape[1]
+    n, m = a.shape
     for block in prange((m + BLOCK - 1) // BLOCK):
         j0 = block * BLOCK
         width = min(BLOCK, m - j0)
-        if width == BLOCK:  # a constant width: see config.BLOCK
-            sum_columns(a, j0, BLOCK, out[j0:j0 + BLOCK])
-        else:
-            sum_columns(a, j0, width, out[j0:j0 + width])
-
-
-@njit(cache=True, inline="always")
-def scale_shift_columns(dout, xhat, j0, width, dg, db):
-    """scale_shift_grads on the columns j0:j0 + width, into dg and db (width long)."""
-    for j in range(width):
-        db[j] = 0.0
-        dg[j] = 0.0
-    for i in range(dout.shape[0]):
-        d, h = dout[i, j0:j0 + width], xhat[i, j0:j0 + width]
+        acc = out[j0:j0 + width]
         for j in range(width):
-            db[j] += d[j]
-            dg[j] += d[j] * h[j]
+            acc[j] = 0.0
+        for i in range(n):
+            row = a[i, j0:j0 + width]  # row slices: a form numba vectorizes
+            for j in range(width):
+                acc[j] += row[j]
 
 
 @kernel
@@ -73,11 +51,16 @@ def scale_shift_grads(dout, xhat, dgamma, dbeta):
     """dbeta = sum_i dout, dgamma = sum_i dout * xhat: the gradients of out = gamma * xhat + beta
     (batch norm and layer norm). Each prange iteration owns a block of columns and walks the rows in
     order over row slices (no race, thread-independent sums, vectorized)."""
-    m = dout.shape[1]
+    n, m = dout.shape
     for block in prange((m + BLOCK - 1) // BLOCK):
         j0 = block * BLOCK
         width = min(BLOCK, m - j0)
-        if width == BLOCK:  # a constant width: see config.BLOCK
-            scale_shift_columns(dout, xhat, j0, BLOCK, dgamma[j0:j0 + BLOCK], dbeta[j0:j0 + BLOCK])
-        else:
-            scale_shift_columns(dout, xhat, j0, width, dgamma[j0:j0 + width], dbeta[j0:j0 + width])
+        db, dg = dbeta[j0:j0 + width], dgamma[j0:j0 + width]
+        for j in range(width):
+            db[j] = 0.0
+            dg[j] = 0.0
+        for i in range(n):
+            d, h = dout[i, j0:j0 + width], xhat[i, j0:j0 + width]
+            for j in range(width):
+                db[j] += d[j]
+                dg[j] += d[j] * h[j]

@@ -17,26 +17,6 @@ from ..config import BLOCK, FASTMATH, kernel, njit
 from ..reductions import scale_shift_grads
 
 
-@njit(cache=True, inline="always")
-def column_moments(x, j0, width, inv_n, mu, sq):
-    """mu = the means of the columns j0:j0 + width of x, sq = the sums of their squared deviations
-    (batch_statistics' two passes)."""
-    for j in range(width):
-        mu[j] = 0.0
-        sq[j] = 0.0
-    for i in range(x.shape[0]):
-        row = x[i, j0:j0 + width]
-        for j in range(width):
-            mu[j] += row[j]
-    for j in range(width):
-        mu[j] *= inv_n
-    for i in range(x.shape[0]):
-        row = x[i, j0:j0 + width]
-        for j in range(width):
-            d = row[j] - mu[j]
-            sq[j] += d * d
-
-
 @kernel
 def batch_statistics(x, eps, momentum, running_mean, running_var, mean, inv_std):
     """Writes each column's batch mean and inv_std = 1 / sqrt(var + eps), and updates the running
@@ -52,10 +32,21 @@ def batch_statistics(x, eps, momentum, running_mean, running_var, mean, inv_std)
     for block in prange((m + BLOCK - 1) // BLOCK):
         j0 = block * BLOCK
         width = min(BLOCK, m - j0)
-        if width == BLOCK:  # a constant width: see config.BLOCK
-            column_moments(x, j0, BLOCK, inv_n, mean[j0:j0 + BLOCK], inv_std[j0:j0 + BLOCK])
-        else:
-            column_moments(x, j0, width, inv_n, mean[j0:j0 + width], inv_std[j0:j0 + width])
+        mu, sq = mean[j0:j0 + width], inv_std[j0:j0 + width]  # sq: squared deviations, then 1/std
+        for j in range(width):
+            mu[j] = 0.0
+            sq[j] = 0.0
+        for i in range(n):
+            row = x[i, j0:j0 + width]
+            for j in range(width):
+                mu[j] += row[j]
+        for j in range(width):
+            mu[j] *= inv_n
+        for i in range(n):
+            row = x[i, j0:j0 + width]
+            for j in range(width):
+                d = row[j] - mu[j]
+                sq[j] += d * d
         for j in range(j0, j0 + width):
             var = inv_std[j] / n
             running_mean[j] = (1.0 - momentum) * running_mean[j] + momentum * mean[j]
