@@ -9,7 +9,7 @@ import reference as ref
 import numba
 
 from mlp_scratch import MLP
-from mlp_scratch.kernels import random
+from mlp_scratch.kernels import random, reductions
 from mlp_scratch.kernels.blas import products
 from mlp_scratch.kernels.layers import activations, affine, batchnorm, dropout, fused, layernorm, losses
 from mlp_scratch.kernels.training import layout
@@ -268,6 +268,28 @@ def test_batchnorm_train_and_backward(dtype, n, m):
     tol = TOL[dtype] if dtype == np.float64 else dict(rtol=1e-4, atol=1e-4)
     for got, expected in zip((dx, dgamma, dbeta), ref.batchnorm_backward(dout, x, gamma, 1e-5)):
         np.testing.assert_allclose(got, expected, **tol)
+
+
+@ON_ONE_AND_TWO_THREADS
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n", [1, 2, 3, 4, 5, 6, 7, 8, 9, 31, 32, 33])
+@pytest.mark.parametrize("m", [5, 64, 130])
+def test_batchnorm_sums_are_one_row_after_another(dtype, n, m):
+    """batch_statistics and scale_shift_grads add four rows a pass (kernels/reductions.py): the
+    batch mean and dbeta are, bit for bit, the rows added one after another, whatever the rows left
+    over (n % 4) and the column blocks."""
+    rng = np.random.default_rng(n * 1000 + m)
+    x, dout = 3 + 2 * rand(rng, (n, m), dtype), rand(rng, (n, m), dtype)
+    total, dbeta_want = np.zeros(m, dtype), np.zeros(m, dtype)
+    for i in range(n):
+        total, dbeta_want = total + x[i], dbeta_want + dout[i]
+    mean, inv_std = np.empty(m, dtype), np.empty(m, dtype)
+    batchnorm.batch_statistics(x, dtype(1e-5), dtype(0.1), np.zeros(m, dtype), np.ones(m, dtype), mean, inv_std)
+    np.testing.assert_array_equal(mean, total * dtype(1.0 / n))
+    dgamma, dbeta = np.empty(m, dtype), np.empty(m, dtype)
+    reductions.scale_shift_grads(dout, x, dgamma, dbeta)
+    np.testing.assert_array_equal(dbeta, dbeta_want)
+    np.testing.assert_allclose(dgamma, (dout.astype(np.float64) * x).sum(0), **TOL[dtype])
 
 
 @ON_ONE_AND_TWO_THREADS
