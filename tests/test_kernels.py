@@ -1,4 +1,5 @@
 """Every kernel against its NumPy oracle in tests/reference.py, at float64 and float32."""
+import platform
 import subprocess
 import sys
 
@@ -9,7 +10,7 @@ import reference as ref
 import numba
 
 from mlp_scratch import MLP
-from mlp_scratch.kernels import random, reductions
+from mlp_scratch.kernels import denormals, expf, random, reductions
 from mlp_scratch.kernels.blas import products
 from mlp_scratch.kernels.layers import activations, affine, batchnorm, dropout, fused, layernorm, losses
 from mlp_scratch.kernels.training import layout
@@ -419,6 +420,45 @@ def test_losses(dtype, kind, n):
     want_loss, want_d = (ref.softmax_loss if kind == "softmax" else ref.svm_loss)(scores.astype(np.float64), y)
     assert loss == pytest.approx(want_loss, rel=1e-12 if dtype == np.float64 else 1e-6)
     np.testing.assert_allclose(dscores, want_d, **TOL[dtype])
+
+
+@numba.njit
+def _expf_and_libm_expf(x, ours, libm):
+    for k in range(x.shape[0]):
+        ours[k] = expf.expf(x[k])
+        libm[k] = np.exp(x[k])  # numba calls the C library's expf
+
+
+# -63.09946 (bits 0xc27c65d9): the one float32 in [-104, 0] where the reduction with x / ln2 rounded
+# before its subtractions, instead of glibc's fused multiply-adds, gives another result
+EXPF_EDGES = [0.0, -0.0, 1e-45, -1e-45, 1.1754942e-38, -1.0, 1.0, -63.09946, -87.33655, 88.0, -88.0,
+              -103.27893, -103.97208, -103.97209, -104.0, 88.72283, 88.72284, 89.0, np.inf, -np.inf, np.nan]
+
+
+@pytest.mark.parametrize("flush", [False, True], ids=["subnormals", "flushed"])
+def test_expf_is_the_c_librarys_expf_bit_for_bit(flush):
+    """kernels/expf.py against the C library's expf (glibc 2.28 and later: the same algorithm) on
+    every 4099th float32 and the edges around 0, underflow and overflow, with flush-to-zero off and
+    on (scripts/check_expf.py tries all 2^32); and within one unit in the last place of exp in
+    float64, whatever the C library."""
+    x = np.concatenate([np.arange(0, 2 ** 32, 4099, dtype=np.uint64).astype(np.uint32).view(np.float32),
+                        np.array(EXPF_EDGES, np.float32)])
+    ours, libm = np.empty_like(x), np.empty_like(x)
+    control = denormals.control()
+    denormals.set_control(denormals.switch(control, flush))
+    try:
+        _expf_and_libm_expf(x, ours, libm)
+    finally:
+        denormals.set_control(control)
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):  # the NaN bit patterns
+        exact = np.exp(x.astype(np.float64))
+    normal = (exact >= np.finfo(np.float32).tiny) & (exact <= np.finfo(np.float32).max)
+    np.testing.assert_array_max_ulp(ours[normal], exact[normal].astype(np.float32), maxulp=1)
+    libc, version = platform.libc_ver()
+    if libc != "glibc" or tuple(map(int, version.split(".")[:2])) < (2, 28):
+        pytest.skip(f"the C library is {libc} {version}, not glibc 2.28 or later")
+    same = (ours.view(np.uint32) == libm.view(np.uint32)) | (np.isnan(ours) & np.isnan(libm))
+    assert same.all(), x[~same][:10]
 
 
 @ON_ONE_AND_TWO_THREADS

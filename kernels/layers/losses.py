@@ -8,6 +8,7 @@ import numpy as np
 from numba import prange
 
 from ..config import FASTMATH, kernel, njit
+from ..expf import exp
 from ..reductions import ordered_sum
 
 SOFTMAX, SVM, MSE = 0, 1, 2
@@ -17,16 +18,17 @@ SOFTMAX, SVM, MSE = 0, 1, 2
 def exp_shifted_row(scores, i, out):
     """out[i, j] = exp(s_ij - max_j s_ij); returns (max_j s_ij, sum_j out[i, j]).
 
-    Subtracting the row maximum keeps exp from overflowing without changing the softmax.
+    Subtracting the row maximum keeps exp from overflowing without changing the softmax. The
+    exps in a loop of their own, which vectorizes (kernels/expf.py), the sum in order after it.
     """
     top = scores[i, 0]
     for j in range(1, scores.shape[1]):
         top = max(top, scores[i, j])
+    for j in range(scores.shape[1]):
+        out[i, j] = exp(scores[i, j] - top)
     total = 0.0
     for j in range(scores.shape[1]):
-        e = np.exp(scores[i, j] - top)
-        out[i, j] = e
-        total += e
+        total += out[i, j]
     return top, total
 
 
