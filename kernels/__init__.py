@@ -5,7 +5,8 @@
   augmentation and the compiled training loop, which read named structures built by the Python side;
 - blas/: the matrix products, SciPy's BLAS called from compiled code;
 - config.py, random.py, reductions.py: what the others share; denormals.py: the processor's
-  flush-to-zero switch, set in every thread while training.
+  flush-to-zero switch, set in every thread while training; expf.py: the C library's exp of a
+  float32, in code that vectorizes.
 
 numba's cache checks only the file that defines a function, not the helpers it calls from other
 files, so after an edit to any kernel the whole in-tree cache is dropped (see ``_drop_stale_cache``).
