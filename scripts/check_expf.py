@@ -4,6 +4,7 @@ differ in any bit (NaN and NaN count as equal). About 3 minutes a setting on 2 c
 
     python scripts/check_expf.py
 """
+import argparse
 import sys
 import time
 
@@ -32,7 +33,8 @@ def mismatches(first, count):
     return found.sum()
 
 
-def main():
+def main(argv=None):
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args(argv)
     part = 1 << 30
     failed = False
     for flush in (False, True):
