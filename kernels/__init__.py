@@ -6,7 +6,7 @@
 - blas/: the matrix products, SciPy's BLAS called from compiled code;
 - config.py, random.py, reductions.py: what the others share; denormals.py: the processor's
   flush-to-zero switch, set in every thread while training; expf.py: the C library's exp of a
-  float32, in code that vectorizes.
+  float32, in code that vectorizes; cache.py: numba's cache, safe for processes compiling at once.
 
 numba's cache checks only the file that defines a function, not the helpers it calls from other
 files, so after an edit to any kernel the whole in-tree cache is dropped (see ``_drop_stale_cache``).
@@ -19,6 +19,7 @@ import pathlib
 import sys
 
 from numba.core import event
+from numba.np.ufunc.parallel import _launch_threads
 
 
 def _drop_stale_cache():
@@ -47,6 +48,12 @@ def _drop_stale_cache():
 
 
 _drop_stale_cache()
+
+# numba links a copy of each parallel kernel into the kernels that call it. A caller compiled against a
+# copy from the cache (a new dtype or layout in a later process) is cached without numba's hook that
+# starts the thread pool, and as a process's first parallel call it jumped to address 0
+# (tests/test_kernels.py). So the pool starts here: a first parallel call would pay the same 30 ms.
+_launch_threads()
 
 
 COMPILE_NOTICE = ("mlp-scratch: compiling kernels, once per install and configuration: about 20 s on 2 cores; "

@@ -11,6 +11,8 @@ from numba.core.compiler import Compiler
 from numba.extending import intrinsic
 from numba.np.ufunc.parallel import _launch_threads
 
+from .cache import locked
+
 # FMA contraction, reciprocals and no signed zeros, but unlike fastmath=True keeps NaN/inf semantics, so
 # that a diverging run is detected instead of silently continuing, and the order of sums: numba links a
 # copy of each kernel into every kernel that calls it, and LLVM reassociated a sum differently in each
@@ -59,9 +61,12 @@ def compiler_at(level, noalias=False):
                 {"level": level, "noalias": noalias})
 
 
-def njit(*args, level=OPT_LEVEL, **options):
-    """numba.njit, compiling at LLVM level ``level``."""
-    return numba.njit(*args, pipeline_class=compiler_at(level), **options)
+def njit(func=None, *, level=OPT_LEVEL, **options):
+    """numba.njit, compiling at LLVM level ``level``; with cache=True, saving under a lock (cache.py)."""
+    if func is None:
+        return functools.partial(njit, level=level, **options)
+    dispatcher = numba.njit(func, pipeline_class=compiler_at(level), **options)
+    return locked(dispatcher) if options.get("cache") else dispatcher
 
 
 @intrinsic
@@ -129,5 +134,5 @@ def kernel(func):
     vectorize the plain loop where the pass calls it, on views of one workspace. So the arrays a kernel
     writes must not overlap the others except element for element (``out`` the same array as ``x``,
     each element read before it is written)."""
-    return numba.njit(_with_plain_loop(func), parallel=True, fastmath=FASTMATH, cache=True,
-                      pipeline_class=compiler_at(OPT_LEVEL, noalias=True))
+    return locked(numba.njit(_with_plain_loop(func), parallel=True, fastmath=FASTMATH, cache=True,
+                             pipeline_class=compiler_at(OPT_LEVEL, noalias=True)))

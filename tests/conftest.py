@@ -27,3 +27,9 @@ else:
 from mlp_scratch import threads  # noqa: E402 (after NUMBA_CACHE_DIR is set)
 
 threads.set_threads(follow_load=False)
+
+
+def pytest_collection_modifyitems(items):
+    """Tests marked ``long`` first: on several cores (pytest-xdist) the others run beside them instead
+    of one core finishing them alone at the end."""
+    items.sort(key=lambda item: item.get_closest_marker("long") is None)

@@ -5,6 +5,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 TRAIN = r"""
 import hashlib, itertools, json
 import numpy as np
@@ -39,6 +41,7 @@ print(json.dumps(digests))
 """
 
 
+@pytest.mark.long
 def test_a_run_that_compiled_its_kernels_equals_a_run_that_loaded_them(tmp_path):
     """... and the one that compiled said so, once."""
     from mlp_scratch.kernels import COMPILE_NOTICE

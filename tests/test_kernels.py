@@ -1,7 +1,9 @@
 """Every kernel against its NumPy oracle in tests/reference.py, at float64 and float32."""
+import os
 import platform
 import subprocess
 import sys
+import threading
 
 import numpy as np
 import pytest
@@ -10,7 +12,7 @@ import reference as ref
 import numba
 
 from mlp_scratch import MLP
-from mlp_scratch.kernels import denormals, expf, random, reductions
+from mlp_scratch.kernels import cache, denormals, expf, random, reductions
 from mlp_scratch.kernels.blas import products
 from mlp_scratch.kernels.layers import activations, affine, batchnorm, dropout, fused, layernorm, losses
 from mlp_scratch.kernels.training import layout
@@ -160,6 +162,60 @@ def test_blas_is_found_without_importing_scipy_linalg():
     a later import of scipy.linalg still gets that module and works."""
     run = subprocess.run([sys.executable, "-c", WITHOUT_SCIPY_LINALG], capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
+
+
+# matmul(a, b, out, parts) on operands of the layouts given, as the first compiled call of a process.
+FIRST_CALL = """
+import sys
+import numpy as np
+from mlp_scratch.kernels.blas import products
+a = np.arange(6.0, dtype=np.float32).reshape(2, 3)
+b = {"C": np.ascontiguousarray(a.T), "F": a.T}[sys.argv[1]]
+out = np.empty((2, 2), np.float32)
+products.matmul(a, b, out, 1)
+assert (out == a @ a.T).all(), out
+"""
+
+
+def test_a_kernel_compiled_against_a_cached_parallel_kernel_runs_first_in_a_process(tmp_path):
+    """matmul (one kernel) links a copy of blocked_matmul (a parallel one). When that copy came from
+    the cache, as it does for a second layout of operands compiled in a later process, matmul's
+    cache entry does not start numba's thread pool on load, and a process whose first call it was
+    jumped to address 0 in the pool's missing functions: the package starts the pool at import."""
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}
+    for layout in ("C", "F", "F"):  # compiles both; the F entry compiled against a cached blocked_matmul; loads it
+        run = subprocess.run([sys.executable, "-c", FIRST_CALL, layout], env=env, capture_output=True, text=True)
+        assert run.returncode == 0, (layout, run.returncode, run.stderr)
+
+
+def test_every_kernel_saves_to_the_cache_under_the_folders_lock(tmp_path):
+    """Two processes saving at once must not take one data file for two kernels (kernels/cache.py):
+    a save waits for the folder's lock, and writes the data before the index that names it."""
+    assert type(products.gemm._cache._cache_file) is cache.LockedCacheFile  # an njit function
+    assert type(affine.add_row_vector._cache._cache_file) is cache.LockedCacheFile  # a kernel
+    files = cache.LockedCacheFile(str(tmp_path), "f-1.py311", source_stamp=("stamp", 1))
+    index_written = []
+    save_index = files._save_index
+    files._save_index = lambda overloads: (index_written.append(
+        {key: (tmp_path / name).read_bytes() for key, name in overloads.items()}), save_index(overloads))
+    files.save("a", b"code of a")
+    started, saved = threading.Event(), threading.Event()
+
+    def save_b():
+        started.set()
+        files.save("b", b"code of b")
+        saved.set()
+    with cache.folder_lock(str(tmp_path)):  # another process's save, in effect
+        thread = threading.Thread(target=save_b)
+        thread.start()
+        started.wait()
+        assert not saved.wait(0.5), "the save did not wait for the lock"
+    thread.join()
+    assert files.load("a") == b"code of a" and files.load("b") == b"code of b"
+    assert sorted(path.name for path in tmp_path.glob("*.nbc")) == ["f-1.py311.1.nbc", "f-1.py311.2.nbc"]
+    assert len(index_written) == 2 and all(written for written in index_written)  # read back when it was written
+    files.save("a", b"new code of a")  # a known key: its data file again, the index untouched
+    assert files.load("a") == b"new code of a" and len(index_written) == 2
 
 
 def test_blocks_cover_the_range_at_aligned_starts():

@@ -1,0 +1,66 @@
+"""numba's compile cache, safe for processes that compile at once: a sweep's workers, the tests on
+several cores.
+
+numba saves a kernel by reading its function's index, taking the first data file the index does not
+name, writing the index and then the data. Two processes doing that at once can take the same data
+file for two signatures, leaving the index naming one kernel's machine code for the other (numba
+issue 4807): a crash, or another kernel's results. Here a save holds a lock on the cache folder, and
+writes the data before the index that names it, so a process loading meanwhile never reads a data
+file before it is complete.
+"""
+import contextlib
+import itertools
+import os
+
+from numba.core.caching import IndexDataCacheFile
+
+LOCK_FILE = "mlp-scratch-cache.lock"
+
+
+@contextlib.contextmanager
+def folder_lock(folder):
+    """Wait for ``folder``'s lock, then hold it for the ``with`` block; the system releases it if the
+    process dies."""
+    with open(os.path.join(folder, LOCK_FILE), "a+b") as file:
+        if os.name == "nt":
+            import msvcrt
+            file.seek(0)  # Windows locks bytes from the position: always the first
+            while True:
+                try:
+                    msvcrt.locking(file.fileno(), msvcrt.LK_LOCK, 1)  # gives up after 10 s: try again
+                    break
+                except OSError:
+                    pass
+            try:
+                yield
+            finally:
+                file.seek(0)
+                msvcrt.locking(file.fileno(), msvcrt.LK_UNLCK, 1)
+        else:
+            import fcntl
+            fcntl.flock(file.fileno(), fcntl.LOCK_EX)
+            yield  # closing the file releases it
+
+
+class LockedCacheFile(IndexDataCacheFile):
+    """numba's index and data files of one function, saved under the folder's lock, data first."""
+
+    def save(self, key, data):
+        with folder_lock(self._cache_path):
+            overloads = self._load_index()  # as other processes left it
+            name = overloads.get(key)
+            if name is None:
+                taken = set(overloads.values())
+                name = next(name for name in map(self._data_name, itertools.count(1)) if name not in taken)
+            self._save_data(name, data)
+            if overloads.get(key) != name:
+                overloads[key] = name
+                self._save_index(overloads)
+
+
+def locked(dispatcher):
+    """``dispatcher``, a numba function compiled with cache=True, saving through LockedCacheFile."""
+    cache = dispatcher._cache
+    files = cache._cache_file
+    cache._cache_file = LockedCacheFile(files._cache_path, files._index_name[:-len(".nbi")], files._source_stamp)
+    return dispatcher
