@@ -19,7 +19,6 @@ import pathlib
 import sys
 
 from numba.core import event
-from numba.np.ufunc.parallel import _launch_threads
 
 
 def _drop_stale_cache():
@@ -48,12 +47,6 @@ def _drop_stale_cache():
 
 
 _drop_stale_cache()
-
-# numba links a copy of each parallel kernel into the kernels that call it. A caller compiled against a
-# copy from the cache (a new dtype or layout in a later process) is cached without numba's hook that
-# starts the thread pool, and as a process's first parallel call it jumped to address 0
-# (tests/test_kernels.py). So the pool starts here: a first parallel call would pay the same 30 ms.
-_launch_threads()
 
 
 COMPILE_NOTICE = ("mlp-scratch: compiling kernels, once per install and configuration: about 20 s on 2 cores; "
