@@ -181,11 +181,17 @@ def test_a_kernel_compiled_against_a_cached_parallel_kernel_runs_first_in_a_proc
     """matmul (one kernel) links a copy of blocked_matmul (a parallel one). When that copy came from
     the cache, as it does for a second layout of operands compiled in a later process, matmul's
     cache entry does not start numba's thread pool on load, and a process whose first call it was
-    jumped to address 0 in the pool's missing functions: the package starts the pool at import."""
+    jumped to address 0 in the pool's missing functions: loading code that calls the pool starts
+    it (kernels/cache.py). Loading other code does not: the pool loads the system's libgomp, which
+    a PyTorch imported later would run on."""
     env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}
     for layout in ("C", "F", "F"):  # compiles both; the F entry compiled against a cached blocked_matmul; loads it
         run = subprocess.run([sys.executable, "-c", FIRST_CALL, layout], env=env, capture_output=True, text=True)
         assert run.returncode == 0, (layout, run.returncode, run.stderr)
+    serial = ("from numba.np.ufunc import parallel; from mlp_scratch.kernels.blas import products; "
+              "assert products.block(100, 2, 1) == (48, 100); print(parallel._is_initialized)")
+    run = subprocess.run([sys.executable, "-c", serial], env=env, capture_output=True, text=True)
+    assert run.stdout == "False\n", run.stderr  # block was loaded (the runs above cached it), the pool not started
 
 
 def test_every_kernel_saves_to_the_cache_under_the_folders_lock(tmp_path):
