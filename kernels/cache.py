@@ -25,29 +25,35 @@ from numba.np.ufunc.parallel import _launch_threads
 LOCK_FILE = "mlp-scratch-cache.lock"
 
 
-@contextlib.contextmanager
-def folder_lock(folder):
-    """Wait for ``folder``'s lock, then hold it for the ``with`` block; the system releases it if the
-    process dies."""
-    with open(os.path.join(folder, LOCK_FILE), "a+b") as file:
+def lock(file, wait=True):
+    """An exclusive lock on the open ``file`` (its first byte), released when the file is closed or
+    the process ends, however it ends. ``wait``: until other processes let it go; else False at once
+    if one holds it. (mlp_scratch/runs.py locks a run's folder with it too.)"""
+    file.seek(0)  # Windows locks bytes from the position: always the first
+    try:
         if os.name == "nt":
             import msvcrt
-            file.seek(0)  # Windows locks bytes from the position: always the first
             while True:
                 try:
-                    msvcrt.locking(file.fileno(), msvcrt.LK_LOCK, 1)  # gives up after 10 s: try again
+                    msvcrt.locking(file.fileno(), msvcrt.LK_LOCK if wait else msvcrt.LK_NBLCK, 1)
                     break
-                except OSError:
-                    pass
-            try:
-                yield
-            finally:
-                file.seek(0)
-                msvcrt.locking(file.fileno(), msvcrt.LK_UNLCK, 1)
+                except OSError:  # LK_LOCK gives up after 10 s: try again
+                    if not wait:
+                        raise
         else:
             import fcntl
-            fcntl.flock(file.fileno(), fcntl.LOCK_EX)
-            yield  # closing the file releases it
+            fcntl.flock(file.fileno(), fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+    except OSError:  # BlockingIOError on POSIX, PermissionError on Windows
+        return False
+    return True
+
+
+@contextlib.contextmanager
+def folder_lock(folder):
+    """Wait for ``folder``'s lock, then hold it for the ``with`` block."""
+    with open(os.path.join(folder, LOCK_FILE), "a+b") as file:
+        lock(file)
+        yield
 
 
 # Functions of numba's thread pool, which its start makes known to compiled code.

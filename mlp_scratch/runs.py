@@ -15,6 +15,7 @@ import numpy as np
 
 from mlp_scratch import checkpoint
 from mlp_scratch.diagnostics import HEALTHY_RATIO
+from mlp_scratch.kernels.cache import lock
 from mlp_scratch.kernels.training.diagnostics import FIELDS
 from mlp_scratch.plots import plot_diagnostics, plot_histograms, plot_history
 
@@ -49,21 +50,6 @@ class FolderInUse(ValueError):
     """Another process holds the folder's lock."""
 
 
-def _try_lock(file):
-    """An exclusive lock on an open file, released when the file is closed or the process ends
-    (however it ends); False if another process holds it."""
-    try:
-        if os.name == "nt":
-            import msvcrt
-            msvcrt.locking(file.fileno(), msvcrt.LK_NBLCK, 1)
-        else:
-            import fcntl
-            fcntl.flock(file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:  # BlockingIOError on POSIX, PermissionError on Windows
-        return False
-    return True
-
-
 @contextlib.contextmanager
 def lock_folder(folder, flag="--out"):
     """Hold ``folder``'s lock (creating the folder) for the ``with`` block; raise FolderInUse,
@@ -74,8 +60,7 @@ def lock_folder(folder, flag="--out"):
         raise ValueError(f"{flag} {folder} is a file, not a folder; choose a folder's path")
     folder.mkdir(parents=True, exist_ok=True)
     with open(folder / LOCK_FILE, "a+") as file:
-        file.seek(0)  # Windows locks bytes from the position: always the first
-        if not _try_lock(file):
+        if not lock(file, wait=False):
             file.seek(0)
             holder = file.read().strip() or "unknown"
             raise FolderInUse(f"{flag} {folder} is in use by another run (process {holder}); wait for it to end "
