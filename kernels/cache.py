@@ -43,7 +43,9 @@ def lock(file, wait=True):
         else:
             import fcntl
             fcntl.flock(file.fileno(), fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
-    except OSError:  # BlockingIOError on POSIX, PermissionError on Windows
+    except OSError:  # held elsewhere: BlockingIOError on POSIX, PermissionError on Windows
+        if wait:
+            raise
         return False
     return True
 
