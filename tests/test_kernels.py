@@ -134,6 +134,39 @@ def test_unsplit_matmul_is_numbas_own_product(dtype):
     np.testing.assert_array_equal(out, expected)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n,d_out,d_in", [(32, 64, 64), (32, 10, 64), (64, 10, 100), (32, 100, 100), (31, 5, 64),
+                                          (32, 2, 64)])
+def test_a_layers_input_gradient_is_numbas_own_product(dtype, n, d_out, d_in):
+    """dout @ W.T, which gemm may first copy transposed (products._small_kernel_wants_copy), gives
+    the bits of numba's np.dot on the same operands (one BLAS call in their own layout)."""
+    rng = np.random.default_rng(n * d_out + d_in)
+    dout, W = rand(rng, (n, d_out), dtype), rand(rng, (d_in, d_out), dtype)
+    out, expected = np.empty((n, d_in), dtype), np.empty((n, d_in), dtype)
+    products.matmul(dout, W.T, out, 1)
+    numba_dot(dout, W.T, expected)
+    np.testing.assert_array_equal(out, expected)
+
+
+@pytest.mark.parametrize("trans_a,trans_b,m,n,k,copies", [
+    ("t", "n", 64, 32, 64, True),     # 64-64-64-10's dx: m * n = 2048 > 1200
+    ("t", "n", 64, 32, 10, True),     # k < 32
+    ("t", "n", 32, 32, 64, False),    # OpenBLAS's own small kernel takes it: m * n <= 1200, k >= 32
+    ("t", "n", 64, 32, 3, False),     # k < 4: no small kernel for ('t', 't') either
+    ("t", "n", 256, 200, 10, False),   # a batch of 200: the copy took longer than it saved
+    ("t", "n", 256, 64, 32, False),    # above 2^18 multiply-adds: likewise
+    ("n", "n", 64, 32, 64, False), ("n", "t", 64, 32, 64, False), ("t", "t", 64, 32, 64, False)])
+def test_gemm_copies_its_operand_where_only_the_transposed_layout_has_a_small_kernel(monkeypatch, trans_a, trans_b,
+                                                                                     m, n, k, copies):
+    """OpenBLAS's SkylakeX rule (kernel/x86_64/sgemm_small_kernel_permit_skylakex.c), on a BLAS
+    that has those kernels; on any other, never."""
+    wants_copy = products._small_kernel_wants_copy.py_func
+    monkeypatch.setattr(products, "small_kernels", lambda: True)
+    assert wants_copy(ord(trans_a), ord(trans_b), m, n, k) is copies
+    monkeypatch.setattr(products, "small_kernels", lambda: False)
+    assert wants_copy(ord(trans_a), ord(trans_b), m, n, k) is False
+
+
 WITHOUT_SCIPY_LINALG = """
 import sys
 import numpy as np
