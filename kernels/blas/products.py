@@ -78,6 +78,9 @@ def _find_gemm():
 
 _find_gemm()
 
+SMALL_KERNEL_CORES = ("SkylakeX", "Cooperlake", "SapphireRapids")  # OpenBLAS's cores with small-product kernels
+
+
 def _has_small_kernels():
     """Whether every BLAS loaded is OpenBLAS on its SkylakeX family of kernels (AVX-512), whose
     kernels for small products skip the packing of the general path (see _small_kernel_wants_copy).
@@ -86,9 +89,6 @@ def _has_small_kernels():
     blas = ThreadpoolController().select(user_api="blas").lib_controllers
     return bool(blas) and all(library.internal_api == "openblas" and library.architecture in SMALL_KERNEL_CORES
                               for library in blas)
-
-
-SMALL_KERNEL_CORES = ("SkylakeX", "Cooperlake", "SapphireRapids")
 
 
 def small_kernels():
@@ -154,7 +154,7 @@ def gemm(a, b, out):
     trans_b, ld_b = operand(b)
     trans_a, ld_a = operand(a)
     if _small_kernel_wants_copy(trans_b, trans_a, n, m, k):
-        a_t = np.empty((k, m), a.dtype)
+        a_t = np.empty((k, m), a.dtype)  # at most 2^18 / n elements, freed on return
         for j in range(k):
             for i in range(m):
                 a_t[j, i] = a[i, j]
