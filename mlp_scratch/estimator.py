@@ -267,11 +267,16 @@ class MLPClassifier(ClassifierMixin, MLPEstimator):
         # check (discrete, without its warning of more classes than half the samples) unchecked.
         labels = y.dtype.kind in "iu" and y.size > 0
         low, high = (int(y.min()), int(y.max())) if labels else (None, None)
-        if not (labels and high - low < round(0.5 * len(y))):
+        few_labels = labels and high - low < round(0.5 * len(y))
+        if not few_labels:
             check_classification_targets(y)
         if reset:
-            self._encoder = LabelEncoder().fit(y if classes is None else np.asarray(classes))
-            self.classes_ = self._encoder.classes_
+            if few_labels and classes is None:
+                # the labels present, counted: LabelEncoder's np.unique took 0.3 ms of 20,000 labels
+                self._encoder, self.classes_ = None, (np.flatnonzero(np.bincount(y.astype(np.int64) - low)) + low).astype(y.dtype)
+            else:
+                self._encoder = LabelEncoder().fit(y if classes is None else np.asarray(classes))
+                self.classes_ = self._encoder.classes_
             if len(self.classes_) < 2:
                 raise ValueError(f"MLPClassifier needs samples of at least 2 classes, got 1 class: {self.classes_}")
         X = np.ascontiguousarray(X, dtype=self._dtype(X, reset))
@@ -284,6 +289,8 @@ class MLPClassifier(ClassifierMixin, MLPEstimator):
         if not reset and not np.isin(y, self.classes_).all():
             raise ValueError(f"y has labels {sorted(set(np.unique(y).tolist()) - set(self.classes_.tolist()))} not in "
                              f"classes_ {self.classes_.tolist()}")
+        if self._encoder is None:  # classes_ counted from y's labels (above): sorted, and holding y's
+            return X, np.searchsorted(self.classes_, y).astype(np.int64)
         return X, self._encoder.transform(y).astype(np.int64)
 
     def _outputs(self):

@@ -54,6 +54,9 @@ def test_string_labels_probabilities_and_attributes():
     assert MLPClassifier(max_iter=2).fit(X.astype(np.float32), y).model_.dtype == np.float32
 
 
+SPREAD = np.array([-100, -3, 0, 2, 5, 7, 11, 50, 90, 120], np.int8)  # spanning more than int8 holds
+
+
 def test_labels_that_are_their_own_indices_train_as_any_other_labels(digits):
     """Labels 0..K-1 skip the encoder (estimator._validate): the same training as shifted labels,
     which go through it, and the same errors and warnings."""
@@ -61,10 +64,13 @@ def test_labels_that_are_their_own_indices_train_as_any_other_labels(digits):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         fitted = [MLPClassifier(hidden_layer_sizes=(16,), max_iter=3, random_state=0).fit(X, labels)
-                  for labels in (y, y + 10, y.astype(np.uint8))]
+                  for labels in (y, y + 10, y.astype(np.uint8), SPREAD[y])]
     for clf in fitted[1:]:
         np.testing.assert_array_equal(clf.model_.flat_params, fitted[0].model_.flat_params)
     np.testing.assert_array_equal(fitted[1].predict(X), fitted[0].predict(X) + 10)
+    # Integer labels in a range under half the samples are counted, not encoded: classes_ as np.unique's
+    assert fitted[3].classes_.dtype == np.int8 and np.array_equal(fitted[3].classes_, SPREAD)
+    np.testing.assert_array_equal(fitted[3].predict(X), SPREAD[fitted[0].predict(X)])
     clf = MLPClassifier(hidden_layer_sizes=(16,), max_iter=1, random_state=0)
     with pytest.raises(ValueError, match="unseen labels"):  # outside the classes given: not an index
         clf.partial_fit(X[:50], np.where(y[:50] == 9, 10, y[:50]), classes=np.arange(10))
