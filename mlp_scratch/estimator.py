@@ -273,7 +273,8 @@ class MLPClassifier(ClassifierMixin, MLPEstimator):
         if reset:
             if few_labels and classes is None:
                 # the labels present, counted: LabelEncoder's np.unique took 0.3 ms of 20,000 labels
-                self._encoder, self.classes_ = None, (np.flatnonzero(np.bincount(y.astype(np.int64) - low)) + low).astype(y.dtype)
+                counts = np.bincount(y.astype(np.int64) - low)
+                self._encoder, self.classes_ = None, (np.flatnonzero(counts) + low).astype(y.dtype)
             else:
                 self._encoder = LabelEncoder().fit(y if classes is None else np.asarray(classes))
                 self.classes_ = self._encoder.classes_

@@ -153,13 +153,14 @@ def test_a_layers_input_gradient_is_numbas_own_product(dtype, n, d_out, d_in):
     ("t", "n", 64, 32, 10, True),     # k < 32
     ("t", "n", 32, 32, 64, False),    # OpenBLAS's own small kernel takes it: m * n <= 1200, k >= 32
     ("t", "n", 64, 32, 3, False),     # k < 4: no small kernel for ('t', 't') either
-    ("t", "n", 256, 200, 10, False),   # a batch of 200: the copy took longer than it saved
-    ("t", "n", 256, 64, 32, False),    # above 2^18 multiply-adds: likewise
+    ("t", "n", 256, 200, 10, False),  # a batch of 200: the copy took longer than it saved
+    ("t", "n", 256, 64, 32, False),   # above 2^18 multiply-adds: likewise
     ("n", "n", 64, 32, 64, False), ("n", "t", 64, 32, 64, False), ("t", "t", 64, 32, 64, False)])
 def test_gemm_copies_its_operand_where_only_the_transposed_layout_has_a_small_kernel(monkeypatch, trans_a, trans_b,
                                                                                      m, n, k, copies):
-    """OpenBLAS's SkylakeX rule (kernel/x86_64/sgemm_small_kernel_permit_skylakex.c), on a BLAS
-    that has those kernels; on any other, never."""
+    """OpenBLAS's SkylakeX rule (kernel/x86_64/sgemm_small_kernel_permit_skylakex.c), within the
+    batches and sizes where the copy was measured to pay, on a BLAS that has those kernels; on any
+    other, never."""
     wants_copy = products._small_kernel_wants_copy.py_func
     monkeypatch.setattr(products, "small_kernels", lambda: True)
     assert wants_copy(ord(trans_a), ord(trans_b), m, n, k) is copies
