@@ -7,12 +7,13 @@ import threading
 
 import numpy as np
 import pytest
+from numba import prange
 
 import reference as ref
 import numba
 
 from mlp_scratch import MLP
-from mlp_scratch.kernels import cache, denormals, expf, random, reductions
+from mlp_scratch.kernels import cache, config, denormals, expf, random, reductions
 from mlp_scratch.kernels.blas import products
 from mlp_scratch.kernels.layers import activations, affine, batchnorm, dropout, fused, layernorm, losses
 from mlp_scratch.kernels.training import layout
@@ -256,6 +257,26 @@ def test_every_kernel_saves_to_the_cache_under_the_folders_lock(tmp_path):
     assert len(index_written) == 2 and all(written for written in index_written)  # read back when it was written
     files.save("a", b"new code of a")  # a known key: its data file again, the index untouched
     assert files.load("a") == b"new code of a" and len(index_written) == 2
+
+
+@config.kernel
+def divide(x, d, out):
+    """out = x / d: a kernel of this module's own (test_both_loops_of_a_kernel_divide_as_numpy_does)."""
+    for i in prange(x.shape[0]):
+        out[i] = x[i] / d[i]
+
+
+@ON_ONE_AND_TWO_THREADS
+@pytest.mark.parametrize("n", [8, config.SERIAL_ELEMENTS])  # the plain loop; the parallel one on two threads
+def test_both_loops_of_a_kernel_divide_as_numpy_does(n):
+    """By zero too: inf, -inf and nan, as numba's parallel loops divide. Its default for other code,
+    Python's ZeroDivisionError, tests each divisor, which kept LLVM from vectorizing the plain loops
+    that divide (the optimizers' updates)."""
+    x, d = np.resize([1.0, -1.0, 0.0, 3.0], n), np.resize([0.0, 0.0, 0.0, 2.0], n)
+    out = np.empty(n)
+    divide(x, d, out)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        np.testing.assert_array_equal(out, x / d)
 
 
 def test_blocks_cover_the_range_at_aligned_starts():

@@ -1,9 +1,12 @@
 """Every optimizer's fused kernel against torch.optim's formula in NumPy (tests/reference.py) and,
 when PyTorch is installed, against torch.optim itself; masks; state round trips."""
+import numba
 import numpy as np
 import pytest
 
 from mlp_scratch import functional
+from mlp_scratch.kernels.config import SERIAL_ELEMENTS
+from mlp_scratch.kernels.training.optimizers import optimizer_update
 from mlp_scratch.optim import Adam, RMSprop, SGD, make_optimizer
 from reference import optimizer_reference
 
@@ -121,6 +124,34 @@ def test_masks_of_another_size_are_refused():
     opt.set_masks(frozen=np.zeros(7, bool))
     with pytest.raises(ValueError, match="masks have 7 elements but params has 5"):
         opt.step(np.zeros(5), np.ones(5))
+
+
+@pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="needs 2 threads")
+@pytest.mark.parametrize("masked", [False, True], ids=["unmasked", "masked"])
+@pytest.mark.parametrize("name, lr, settings", MASKED, ids=[m[0] for m in MASKED])
+def test_an_update_on_two_threads_is_its_plain_loops_to_the_bit(name, lr, settings, masked):
+    """Each update is a config.kernel: a plain loop on one thread, numba's parallel loop on two from
+    SERIAL_ELEMENTS parameters (the tests above, on fewer, run the plain one). Both must give the
+    same bits, with and without masks."""
+    rng = np.random.default_rng(3)
+    size = SERIAL_ELEMENTS + 13
+    p0 = rng.standard_normal(size).astype(np.float32)
+    grads = [g.astype(np.float32) for g in changing_gradients(rng, size, steps=4)]
+    results = []
+    saved = numba.get_num_threads()
+    try:
+        for threads in (1, 2):
+            numba.set_num_threads(threads)
+            params, opt = p0.copy(), make_optimizer(name, lr=lr, **settings)
+            if masked:
+                opt.set_masks(decay=np.arange(size) % 3 == 0, frozen=np.arange(size) % 7 == 0)
+            for g in grads:
+                optimizer_update(params, g, opt.compiled(params, g), lr)
+            results.append(params)
+    finally:
+        numba.set_num_threads(saved)
+    assert not np.array_equal(results[0], p0)
+    np.testing.assert_array_equal(results[1], results[0])
 
 
 @pytest.mark.parametrize("name, lr, settings", SETTINGS, ids=IDS)

@@ -1,5 +1,6 @@
-"""Fused optimizer updates: one parallel per-element loop over the flat parameter, gradient and state
-buffers. ``flags`` (uint8, one per element) says per element whether weight decay applies (DECAY)
+"""Fused optimizer updates: one per-element loop over the flat parameter, gradient and state buffers,
+a config.kernel: parallel on the kernel threads, a plain loop on one (64-64-64-10's Adam update,
+9,098 float32 parameters: 4.5 against 5.8 us as a parallel loop on one thread, to the same bits). ``flags`` (uint8, one per element) says per element whether weight decay applies (DECAY)
 and whether the element is frozen (FROZEN: neither it nor its state moves); None means DECAY
 everywhere. None is a type of its own to numba, so that case compiles to a loop with no flag tests
 at all and runs at the speed of memory (Adam, float32, 1 thread, against an empty array tested at
@@ -32,13 +33,13 @@ import numpy as np
 from numba import prange
 from numba.extending import overload
 
-from ..config import njit
+from ..config import kernel, njit
 from .layout import disowned
 
 DECAY, FROZEN = 1, 2
 
 
-@njit(parallel=True, cache=True, level=3)
+@kernel(fastmath=False, level=3)
 def sgd_step(params, grads, momentum_buffer, flags, lr, momentum, one_minus_dampening, weight_decay,
              nesterov, first_step):
     """torch.optim.SGD, element by element:
@@ -62,7 +63,7 @@ def sgd_step(params, grads, momentum_buffer, flags, lr, momentum, one_minus_damp
         params[i] -= lr * g
 
 
-@njit(parallel=True, cache=True, level=3)
+@kernel(fastmath=False, level=3)
 def adagrad_step(params, grads, sum_sq, flags, lr, weight_decay, eps):
     """torch.optim.Adagrad (lr already decayed by the caller):
 
@@ -80,7 +81,7 @@ def adagrad_step(params, grads, sum_sq, flags, lr, weight_decay, eps):
         params[i] -= lr * g / (np.sqrt(s) + eps)
 
 
-@njit(parallel=True, cache=True, level=3)
+@kernel(fastmath=False, level=3)
 def rmsprop_step(params, grads, square_avg, grad_avg, momentum_buffer, flags, lr, alpha, one_minus_alpha,
                  eps, weight_decay, momentum, centered):
     """torch.optim.RMSprop:
@@ -116,7 +117,7 @@ def rmsprop_step(params, grads, square_avg, grad_avg, momentum_buffer, flags, lr
             params[i] -= lr * g / denom
 
 
-@njit(parallel=True, cache=True, level=3)
+@kernel(fastmath=False, level=3)
 def adadelta_step(params, grads, square_avg, acc_delta, flags, lr, rho, one_minus_rho, eps, weight_decay):
     """torch.optim.Adadelta:
 
@@ -137,7 +138,7 @@ def adadelta_step(params, grads, square_avg, acc_delta, flags, lr, rho, one_minu
         params[i] -= lr * d
 
 
-@njit(parallel=True, cache=True, level=3)
+@kernel(fastmath=False, level=3)
 def adam_step(params, grads, exp_avg, exp_avg_sq, max_exp_avg_sq, flags, step_size, beta1, one_minus_beta1,
               beta2, one_minus_beta2, eps, weight_decay, decay_factor, decoupled, amsgrad, bias_correction2_sqrt):
     """torch.optim.Adam (decoupled=False) and torch.optim.AdamW (decoupled=True), step t:
