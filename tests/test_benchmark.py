@@ -112,6 +112,18 @@ def test_quick_run_writes_json(tmp_path, capsys):
     assert "--quick" in out and "of limit" in out and str(path) in out
 
 
+def test_the_estimators_cost_is_its_rate_over_trainer_fits_in_medians_and_round_by_round(tmp_path, capsys):
+    path = tmp_path / "bench.json"
+    assert main(["--configs", "small", "--rounds", "4", "--samples", "512", "--threads", "1", "--sides", "trainer.fit",
+                 "estimator", "--pause", "0", "--no-startup", "--json", str(path)]) == 0
+    small = json.loads(path.read_text())["configs"]["small"]
+    fit, estimator = small["sides"]["trainer.fit"], small["sides"]["estimator"]
+    cost = small["estimator_over_trainer_fit"]
+    assert cost["medians"] == estimator["samples_per_s"] / fit["samples_per_s"]
+    assert cost["paired"] == pytest.approx(np.median(np.divide(estimator["rounds"], fit["rounds"])), rel=1e-12)
+    assert f"estimator / trainer.fit: {cost['medians']:.3f}x, paired {cost['paired']:.3f}x" in capsys.readouterr().out
+
+
 def test_neighbour_runs_each_config_again_beside_busy_processes(tmp_path, capsys):
     path = tmp_path / "bench.json"
     # Enough samples that the busy process's share is read over about 40 of /proc/stat's 10 ms ticks.

@@ -8,6 +8,7 @@ QUICK = {"rounds": 3, "samples": 4000}
 SIDES = ("mlp-scratch", "diagnostics", "trainer.fit", "estimator", "torch", "torch.compile", "jax", "sklearn", "numpy", "step-limit",
          "interleaved-limit")
 OURS, BASELINE, LIMIT, INTERLEAVED_LIMIT = "mlp-scratch", "torch", "step-limit", "interleaved-limit"
+TRAINER_FIT, ESTIMATOR = "trainer.fit", "estimator"
 BETAS, EPS, LR = (0.9, 0.999), 1e-8, 1e-3
 BN_MOMENTUM, BN_EPS = 0.1, 1e-5
 VERSIONS = {"numpy": "numpy", "numba": "numba", "scipy": "scipy", "torch": "torch", "jax": "jax", "jaxlib": "jaxlib",

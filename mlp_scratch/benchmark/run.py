@@ -17,8 +17,8 @@ from numba.core import event
 from mlp_scratch.threads import OtherLoad, available_cores, kernel_threads
 from mlp_scratch.validation import check_positive_int
 
-from .configs import (BASELINE, BUSY, CONFIGS, LIMIT, N_SAMPLES, OURS, PAUSE, QUICK, ROUNDS, SIDES, VERSIONS, Skip,
-                      make_data)
+from .configs import (BASELINE, BUSY, CONFIGS, ESTIMATOR, LIMIT, N_SAMPLES, OURS, PAUSE, QUICK, ROUNDS, SIDES,
+                      TRAINER_FIT, VERSIONS, Skip, make_data)
 from .real_data import OPTIMIZERS, measure_real_data
 from .sides import SIDE_CLASSES, limit_threads
 
@@ -84,6 +84,21 @@ def neighbour_table(idle, busy, n):
         lines.append(f"  {name:<17} {kilo(idle[name]['samples_per_s']):>10} {kilo(r['samples_per_s']):>10} "
                      f"{100 * r['of_idle']:>7.0f}% {times_x(r['ours_over_side']):>10}")
     return "\n".join(lines)
+
+
+def estimator_cost(results):
+    """The estimator's samples/s over Trainer.fit's (the issue's "the estimator costs nothing"): the
+    ratio of their medians and, steadier where the machine's speed drifts between rounds, the median
+    of their ratio round by round (the two run one after the other in each round). None unless both ran."""
+    estimator, fit = results.get(ESTIMATOR, {}), results.get(TRAINER_FIT, {})
+    if estimator.get("status") != "ok" or fit.get("status") != "ok":
+        return None
+    return {"medians": estimator["samples_per_s"] / fit["samples_per_s"],
+            "paired": float(np.median(np.divide(estimator["rounds"], fit["rounds"])))}
+
+
+def estimator_line(cost):
+    return f"  estimator / trainer.fit: {cost['medians']:.3f}x, paired {cost['paired']:.3f}x"
 
 
 def skipped(name, reason, log):
@@ -302,6 +317,10 @@ def main(argv=None):
                                    "dropout": config.dropout, "batch_size": config.batch_size,
                                    "other_processes_cores": other, "sides": results}
         print(table(results))
+        cost = estimator_cost(results)
+        if cost:
+            report["configs"][name]["estimator_over_trainer_fit"] = cost
+            print(estimator_line(cost))
         if other is not None and other > BUSY:
             print(f"  WARNING: other processes kept {other:.2f} cores busy meanwhile: these figures are noisy")
         if args.neighbour:
@@ -314,6 +333,10 @@ def main(argv=None):
             report["configs"][name]["neighbour"] = {"processes": args.neighbour, "other_processes_cores": other,
                                                     "sides": busy}
             print(neighbour_table(results, busy, args.neighbour))
+            cost = estimator_cost(busy)
+            if cost:
+                report["configs"][name]["neighbour"]["estimator_over_trainer_fit"] = cost
+                print(estimator_line(cost))
         print()
     if args.startup:
         report["startup"] = measure_startup()

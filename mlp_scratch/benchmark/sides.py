@@ -7,7 +7,8 @@ import numpy as np
 
 from mlp_scratch.threads import available_cores
 
-from .configs import BETAS, BN_EPS, BN_MOMENTUM, EPS, INTERLEAVED_LIMIT, LIMIT, LR, OURS, PAUSE, Skip, batch_bounds
+from .configs import (BETAS, BN_EPS, BN_MOMENTUM, EPS, ESTIMATOR, INTERLEAVED_LIMIT, LIMIT, LR, OURS, PAUSE, TRAINER_FIT,
+                      Skip, batch_bounds)
 from .numpy_reference import NumpyAdam, NumpyNet
 
 class Side:
@@ -59,7 +60,7 @@ class TrainerFit(Side):
     """A new Trainer.fit of FIT_EPOCHS epochs each round, set-up included (the data's checks, the
     model's initialization, the final check of its predictions): what a user of the Python API
     times. Each round counts as an epoch of its mean time."""
-    name = "trainer.fit"
+    name = TRAINER_FIT
 
     def prepare(self, config, X, y, threads):
         from types import SimpleNamespace
@@ -77,7 +78,7 @@ class TrainerFit(Side):
 class Estimator(Side):
     """A new mlp_scratch.MLPClassifier.fit of FIT_EPOCHS epochs (max_iter) each round, set-up
     included: what a scikit-learn user times. The same network (l2 = 0) as the other sides."""
-    name = "estimator"
+    name = ESTIMATOR
 
     def prepare(self, config, X, y, threads):
         self.config, self.X, self.y = config, X, y
