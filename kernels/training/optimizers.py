@@ -1,6 +1,7 @@
 """Fused optimizer updates: one per-element loop over the flat parameter, gradient and state buffers,
 a config.kernel: parallel on the kernel threads, a plain loop on one (64-64-64-10's Adam update,
-9,098 float32 parameters: 4.5 against 5.8 us as a parallel loop on one thread, to the same bits). ``flags`` (uint8, one per element) says per element whether weight decay applies (DECAY)
+9,098 float32 parameters: 4.5 against 5.8 us as a parallel loop on one thread, to the same bits).
+``flags`` (uint8, one per element) says per element whether weight decay applies (DECAY)
 and whether the element is frozen (FROZEN: neither it nor its state moves); None means DECAY
 everywhere. None is a type of its own to numba, so that case compiles to a loop with no flag tests
 at all and runs at the speed of memory (Adam, float32, 1 thread, against an empty array tested at

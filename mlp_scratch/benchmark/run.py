@@ -87,9 +87,9 @@ def neighbour_table(idle, busy, n):
 
 
 def estimator_cost(results):
-    """The estimator's samples/s over Trainer.fit's (the issue's "the estimator costs nothing"): the
-    ratio of their medians and, steadier where the machine's speed drifts between rounds, the median
-    of their ratio round by round (the two run one after the other in each round). None unless both ran."""
+    """What the estimator costs: its samples/s over Trainer.fit's, as the ratio of their medians and,
+    steadier where the machine's speed drifts between rounds, as the median of their ratio round by
+    round (the two run one after the other in each round). None unless both ran."""
     estimator, fit = results.get(ESTIMATOR, {}), results.get(TRAINER_FIT, {})
     if estimator.get("status") != "ok" or fit.get("status") != "ok":
         return None
