@@ -158,8 +158,8 @@ def gemm(a, b, out):
         for j in range(k):
             for i in range(m):
                 a_t[j, i] = a[i, j]
-        trans_a, ld_a = operand(a_t.T)
         a = a_t.T
+        trans_a, ld_a = operand(a)
     one, zero = out.dtype.type(1), out.dtype.type(0)
     _xxgemm(np.int8(ord("s") if out.itemsize == 4 else ord("d")), trans_b, trans_a, n, m, k,
             _address_of_copy(one), b.ctypes, ld_b, a.ctypes, ld_a, _address_of_copy(zero), out.ctypes,

@@ -86,6 +86,11 @@ def neighbour_table(idle, busy, n):
     return "\n".join(lines)
 
 
+def paired(numerator, denominator):
+    """The median over the rounds of numerator / denominator within a round (lists of samples/s)."""
+    return float(np.median(np.divide(numerator, denominator)))
+
+
 def estimator_cost(results):
     """What the estimator costs: its samples/s over Trainer.fit's, as the ratio of their medians and,
     steadier where the machine's speed drifts between rounds, as the median of their ratio round by
@@ -94,7 +99,7 @@ def estimator_cost(results):
     if estimator.get("status") != "ok" or fit.get("status") != "ok":
         return None
     return {"medians": estimator["samples_per_s"] / fit["samples_per_s"],
-            "paired": float(np.median(np.divide(estimator["rounds"], fit["rounds"])))}
+            "paired": paired(estimator["rounds"], fit["rounds"])}
 
 
 def estimator_line(cost):
@@ -120,8 +125,7 @@ def add_ratios(results):
             for key, numerator, denominator in (("ratio_to_torch", name, BASELINE), ("ours_over_side", OURS, name),
                                                 ("fraction_of_limit", name, LIMIT)):
                 result[key] = rate(numerator) / rate(denominator) if rate(numerator) and rate(denominator) else None
-            result["paired"] = (float(np.median(np.divide(ours, result["rounds"]))) if ours and "rounds" in result
-                                else None)
+            result["paired"] = paired(ours, result["rounds"]) if ours and "rounds" in result else None
 
 
 # -- start-up ---------------------------------------------------------------------------------------
