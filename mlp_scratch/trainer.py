@@ -155,25 +155,28 @@ class Trainer:
         self._runner = None
         optimizer.set_masks(decay=model.weight_mask())
 
-    def fit(self, data, on_epoch_end=None, resume=None):
+    def fit(self, data, on_epoch_end=None, resume=None, largest_input=None):
         """Train on data.X_train / y_train, validating on X_val / y_val (None: no validation).
         Returns the History, also kept as ``history``.
 
         ``on_epoch_end(trainer)`` runs after each epoch (a run folder saves its checkpoint there, from
         ``state_dict``; the estimator applies its stopping rule) and may end training by raising
         ``Stop(reason)``. ``resume`` is a ``state_dict``, from which training continues exactly as
-        the original run would have, up to ``epochs`` epochs in all. Stops early, keeping the best
-        parameters and the history, on a non-finite loss or on KeyboardInterrupt
-        (``history.stop_reason`` says which)."""
+        the original run would have, up to ``epochs`` epochs in all. ``largest_input`` is a bound
+        on |x| over X_train and X_val found by a caller that has checked them finite (the estimators
+        do, naming their X): they are not read again. Stops early, keeping the best parameters and
+        the history, on a non-finite loss or on KeyboardInterrupt (``history.stop_reason`` says which)."""
         model = self.model
-        X, magnitude = features_and_magnitude(data.X_train, model.input_dim, model.dtype, "X_train")
+        X, magnitude = features_and_magnitude(data.X_train, model.input_dim, model.dtype, "X_train",
+                                              largest_input)
         magnitudes = [magnitude]  # of the sets whose predictions must be finite at the end
         y = model.check_targets(data.y_train, X.shape[0], "y_train")
         if not model.regression:
             warn_if_too_few(y, model.num_classes)
         validation = None
         if data.X_val is not None:
-            X_val, magnitude = features_and_magnitude(data.X_val, model.input_dim, model.dtype, "X_val")
+            X_val, magnitude = features_and_magnitude(data.X_val, model.input_dim, model.dtype, "X_val",
+                                                  largest_input)
             magnitudes.append(magnitude)
             if model.regression and len(X_val) < 2:
                 raise ValueError(f"X_val: R^2 needs at least 2 validation samples (their variance), got {len(X_val)}")

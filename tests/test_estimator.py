@@ -142,6 +142,40 @@ def test_bad_parameters_are_reported_at_fit():
         MLPClassifier().fit(X, np.zeros(len(y)))
 
 
+@pytest.mark.parametrize("Estimator", [MLPClassifier, MLPRegressor])
+def test_x_is_checked_once_and_its_errors_name_x(Estimator, monkeypatch):
+    """scikit-learn's finite check of X is off: the package's one pass checks X (naming it X, as the
+    user passed it, not the trainer's X_train) and finds the bound on |x| the Trainer needs."""
+    import sklearn.utils.validation
+
+    import mlp_scratch.validation
+    X, y = load_iris(return_X_y=True)
+    passes = []
+    for module, name in ((mlp_scratch.validation, "largest_magnitude"), (sklearn.utils.validation, "_assert_all_finite")):
+        original = getattr(module, name)
+
+        def counted(A, *args, original=original, name=name, **kwargs):
+            if np.shares_memory(A, X):  # a view or X itself: the training data, not y or parameters
+                passes.append(name)
+            return original(A, *args, **kwargs)
+        monkeypatch.setattr(module, name, counted)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        fitted = Estimator(hidden_layer_sizes=(4,), max_iter=2, random_state=0).fit(X, y)
+    assert passes == ["largest_magnitude"]
+    passes.clear()
+    fitted.partial_fit(X, y)
+    assert passes == ["largest_magnitude"]
+    for value in (np.nan, np.inf):
+        bad = X.copy()
+        bad[3, 1] = value
+        for fit in (Estimator().fit, fitted.partial_fit):
+            with pytest.raises(ValueError, match="^X must not contain NaN or infinity$"):
+                fit(bad, y)
+    with pytest.raises(ValueError, match="^X has values too large for float32$"):
+        Estimator(dtype="float32").fit(X * 1e300, y)
+
+
 def test_estimator_parameters_are_checked_at_fit():
     from mlp_scratch import MLPClassifier
 
