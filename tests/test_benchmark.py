@@ -176,6 +176,54 @@ def test_a_side_failing_in_the_warm_up_round_is_skipped_with_its_reason(monkeypa
     assert results["numpy"]["status"] == "ok"
 
 
+def test_a_side_collects_only_its_own_garbage(monkeypatch):
+    """Before each side's epoch the garbage so far is collected and the survivors frozen: a side that
+    leaves 600 objects behind and cyclic garbage does not push the next side's few allocations over
+    the collector's threshold (700), and no collection in that side walks the survivors. Afterwards
+    the process's objects are collectable again."""
+    import gc
+
+    class Litter(Side):
+        name = "litter"
+
+        def prepare(self, config, X, y, threads):
+            self.kept = []
+
+        def run_epoch(self, epoch):
+            self.kept.append([[] for _ in range(600)])  # survivors, counted toward the next collection
+            for _ in range(50):
+                cycle = []
+                cycle.append(cycle)
+
+    class Watcher(Side):
+        name, seen, collections, watching = "watcher", [], [], False
+
+        def prepare(self, config, X, y, threads):
+            pass
+
+        def run_epoch(self, epoch):
+            Watcher.seen.append((gc.get_count()[0], gc.get_freeze_count()))
+            Watcher.watching = True
+            self.made = [[] for _ in range(200)]
+            Watcher.watching = False
+
+    def count(phase, info):
+        if phase == "start" and Watcher.watching:
+            Watcher.collections.append(info["generation"])
+
+    monkeypatch.setitem(SIDE_CLASSES, "litter", Litter)
+    monkeypatch.setitem(SIDE_CLASSES, "watcher", Watcher)
+    frozen_before = gc.get_freeze_count()
+    gc.callbacks.append(count)
+    try:
+        measure(CONFIGS["small"], ["litter", "watcher"], 64, 3, 1, pause=0, log=lambda line: None)
+    finally:
+        gc.callbacks.remove(count)
+    assert Watcher.collections == []
+    assert all(young < 100 and frozen >= 600 * (epoch + 1) for epoch, (young, frozen) in enumerate(Watcher.seen))
+    assert gc.get_freeze_count() == frozen_before == 0
+
+
 def test_startup_figures_are_medians_of_their_processes(monkeypatch):
     from mlp_scratch.benchmark import run
     monkeypatch.setattr(run, "STARTUP_CODE", "import time; time.sleep(0.2)")

@@ -2,6 +2,7 @@
 import argparse
 import contextlib
 import datetime
+import gc
 import importlib.metadata
 import json
 import os
@@ -25,7 +26,13 @@ from .sides import SIDE_CLASSES, limit_threads
 # -- measuring --------------------------------------------------------------------------------------
 def measure(config, names, n_samples, rounds, threads, pause=PAUSE, log=print):
     """Interleaved rounds of one epoch per side. Returns ({side: result dict}, the cores other
-    processes kept busy meanwhile)."""
+    processes kept busy meanwhile).
+
+    Python's garbage collector runs on whichever side's clock it fills a generation, and a full
+    collection walks every object the process holds: with torch, torch.compile and JAX loaded, it
+    took 130-530 ms here, more than a whole epoch of a small network. So before each side's epoch the
+    garbage so far is collected and what survives is frozen out of later collections: a side pays
+    for collecting its own objects only."""
     X, y = make_data(config, n_samples)
     results, sides = {}, []
     for name in names:
@@ -39,6 +46,8 @@ def measure(config, names, n_samples, rounds, threads, pause=PAUSE, log=print):
     times, other_load = {side.name: [] for side in sides}, OtherLoad()
     for round_ in range(rounds):
         for side in list(sides):
+            gc.collect()
+            gc.freeze()  # what survives: the collections of the side's epoch will not walk it
             time.sleep(pause)
             start = time.perf_counter()
             try:
@@ -52,6 +61,7 @@ def measure(config, names, n_samples, rounds, threads, pause=PAUSE, log=print):
             times[side.name].append(time.perf_counter() - start if seconds is None else seconds)
         log(f"  round {round_ + 1}/{rounds}{' (warm-up, discarded)' if round_ == 0 else ''}: " + "  ".join(
             f"{name} {t[-1]:.2f}s" for name, t in times.items() if len(t) == round_ + 1))
+    gc.unfreeze()
     for side in sides:
         rates = [n_samples / t for t in times[side.name][1:]]
         results[side.name] = {"status": "ok", "samples_per_s": float(np.median(rates)), "min": min(rates),
