@@ -236,10 +236,10 @@ class MLPEstimator(BaseEstimator):
 
     # -- predicting --------------------------------------------------------------------------------
     def _checked(self, X):
-        """X checked against the fitted estimator, in the model's dtype."""
+        """X checked against the fitted estimator by scikit-learn but for its values, which the
+        model's prediction checks in its one pass over X, converting it to the model's dtype."""
         check_is_fitted(self, "model_")
-        X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
-        return np.ascontiguousarray(X, dtype=self.model_.dtype)
+        return validate_data(self, X, reset=False, dtype=[np.float64, np.float32], ensure_all_finite=False)
 
 
 

@@ -145,7 +145,7 @@ def test_bad_parameters_are_reported_at_fit():
 @pytest.mark.parametrize("Estimator", [MLPClassifier, MLPRegressor])
 def test_x_is_checked_once_and_its_errors_name_x(Estimator, monkeypatch):
     """scikit-learn's finite check of X is off: the package's one pass checks X (naming it X, as the
-    user passed it, not the trainer's X_train) and finds the bound on |x| the Trainer needs."""
+    user passed it, not the trainer's X_train) and, in fit, finds the bound on |x| the Trainer needs."""
     import sklearn.utils.validation
 
     import mlp_scratch.validation
@@ -166,10 +166,13 @@ def test_x_is_checked_once_and_its_errors_name_x(Estimator, monkeypatch):
     passes.clear()
     fitted.partial_fit(X, y)
     assert passes == ["largest_magnitude"]
+    passes.clear()
+    fitted.predict(X)
+    assert passes == ["largest_magnitude"]
     for value in (np.nan, np.inf):
         bad = X.copy()
         bad[3, 1] = value
-        for fit in (Estimator().fit, fitted.partial_fit):
+        for fit in (Estimator().fit, fitted.partial_fit, lambda X, y: fitted.predict(X)):
             with pytest.raises(ValueError, match="^X must not contain NaN or infinity$"):
                 fit(bad, y)
     with pytest.raises(ValueError, match="^X has values too large for float32$"):
